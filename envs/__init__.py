@@ -1,0 +1,28 @@
+"""Pure-JAX two-team games behind one protocol (see ``envs.base``), and their registry."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from envs.base import Box, EnvSpec, MultiAgentEnv, MultiDiscrete, StepInfo
+from envs.soccer_twos import SoccerTwos
+from envs.tennis import Tennis
+
+REGISTRY: dict[str, type[MultiAgentEnv]] = {"soccer_twos": SoccerTwos, "tennis": Tennis}
+
+
+def make(name: str, **overrides) -> MultiAgentEnv:
+    """Build a registered env, with its dataclass fields overridden by ``overrides``."""
+    if name not in REGISTRY:
+        raise ValueError(f"unknown env {name!r}; valid envs: {', '.join(sorted(REGISTRY))}")
+    cls = REGISTRY[name]
+    valid = sorted(f.name for f in dataclasses.fields(cls) if f.init)
+    unknown = sorted(set(overrides) - set(valid))
+    if unknown:
+        raise ValueError(
+            f"unknown option(s) {', '.join(unknown)} for env {name!r}; valid: {', '.join(valid)}"
+        )
+    return cls(**overrides)
+
+
+__all__ = ["REGISTRY", "Box", "EnvSpec", "MultiAgentEnv", "MultiDiscrete", "StepInfo", "make"]

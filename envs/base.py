@@ -1,0 +1,132 @@
+"""The one environment protocol every game implements.
+
+Functional and JAX-native (gymnax / JaxMARL style): an env object holds only static metadata
+and constants; all mutable data lives in a ``flax.struct`` state that is passed in and out of
+pure ``reset`` / ``step`` functions, so both can be ``jit``-ed, ``vmap``-ed and ``scan``-ned.
+
+Every array carries the agent axis first. ``step`` returns ``(obs, state, reward, done, info)``
+and auto-resets: when an episode ends, ``obs`` is already the first observation of the next
+episode and the last observation of the finished one is kept in ``info.terminal_obs``.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+
+@dataclass(frozen=True)
+class MultiDiscrete:
+    """Several independent categorical action branches (Unity's discrete branches)."""
+
+    branches: tuple[int, ...]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.branches),)
+
+    def sample(self, key: jax.Array, batch: tuple[int, ...] = ()) -> jax.Array:
+        """Uniform random actions of shape ``batch + (num_branches,)``, dtype int32."""
+        keys = jax.random.split(key, len(self.branches))
+        cols = [jax.random.randint(k, batch, 0, n) for k, n in zip(keys, self.branches, strict=True)]
+        return jnp.stack(cols, axis=-1).astype(jnp.int32)
+
+    def contains(self, x: jax.Array) -> jax.Array:
+        x = jnp.asarray(x)
+        return jnp.all((x >= 0) & (x < jnp.asarray(self.branches)))
+
+
+@dataclass(frozen=True)
+class Box:
+    """A continuous action box; actions outside it are clipped by the env."""
+
+    low: float
+    high: float
+    shape: tuple[int, ...]
+
+    def sample(self, key: jax.Array, batch: tuple[int, ...] = ()) -> jax.Array:
+        return jax.random.uniform(key, batch + self.shape, minval=self.low, maxval=self.high)
+
+    def contains(self, x: jax.Array) -> jax.Array:
+        x = jnp.asarray(x)
+        return jnp.all((x >= self.low) & (x <= self.high))
+
+
+ActionSpace = MultiDiscrete | Box
+
+
+@dataclass(frozen=True)
+class EnvSpec:
+    """Static facts about a game that algorithms, self-play and analysis size themselves by."""
+
+    name: str
+    num_agents: int
+    teams: tuple[int, ...]  # team id of each agent, in the env's fixed agent order
+    agent_names: tuple[str, ...]
+    obs_shape: tuple[int, ...]  # per agent
+    obs_low: float
+    obs_high: float
+    action_space: ActionSpace  # per agent
+    max_steps: int  # decisions per episode before truncation
+
+    @property
+    def num_teams(self) -> int:
+        return len(set(self.teams))
+
+    def team_agents(self, team: int) -> tuple[int, ...]:
+        """Indices of the agents of ``team`` on the agent axis."""
+        return tuple(i for i, t in enumerate(self.teams) if t == team)
+
+
+@struct.dataclass
+class StepInfo:
+    """What ``step`` reports besides obs, the individual reward and done.
+
+    ``group_reward`` is the reward of the agent's team this step, broadcast per agent (what
+    MA-POCA learns from); ``reward`` is each agent's individual reward. ``terminated`` means the
+    rules ended the episode (goal, fault); ``truncated`` means the time limit did, which is not
+    an outcome and must be bootstrapped through.
+    """
+
+    group_reward: jax.Array  # [A] float32
+    terminated: jax.Array  # [A] bool
+    truncated: jax.Array  # [A] bool
+    terminal_obs: jax.Array  # [A, *obs_shape]; equals obs unless the episode just ended
+
+
+class MultiAgentEnv(abc.ABC):
+    """Base class: subclasses implement ``reset_env`` and ``step_env``; ``step`` auto-resets."""
+
+    spec: EnvSpec
+
+    @abc.abstractmethod
+    def reset(self, key: jax.Array) -> tuple[jax.Array, Any]:
+        """Start an episode: ``(obs [A, *obs_shape], state)``."""
+
+    @abc.abstractmethod
+    def step_env(
+        self, key: jax.Array, state: Any, actions: jax.Array
+    ) -> tuple[jax.Array, Any, jax.Array, jax.Array, StepInfo]:
+        """One decision without auto-reset; ``info.terminal_obs`` may be left as ``obs``."""
+
+    def step(
+        self, key: jax.Array, state: Any, actions: jax.Array
+    ) -> tuple[jax.Array, Any, jax.Array, jax.Array, StepInfo]:
+        """One decision: ``(obs, state, reward [A], done [A], info)``, resetting on episode end."""
+        key_step, key_reset = jax.random.split(key)
+        obs, state, reward, done, info = self.step_env(key_step, state, actions)
+        reset_obs, reset_state = self.reset(key_reset)
+        episode_over = jnp.any(done)
+        state = jax.tree.map(lambda r, s: jnp.where(episode_over, r, s), reset_state, state)
+        next_obs = jnp.where(episode_over, reset_obs, obs)
+        return next_obs, state, reward, done, info.replace(terminal_obs=obs)
+
+
+def stack_frame(stack: jax.Array, frame: jax.Array) -> jax.Array:
+    """Push ``frame`` into a ``[..., n_stack, frame_size]`` buffer, oldest first (Unity order)."""
+    return jnp.concatenate([stack[..., 1:, :], frame[..., None, :]], axis=-2)

@@ -1,0 +1,356 @@
+"""Unity ML-Agents SoccerTwos (2 vs 2) as a pure-JAX, top-down 2-D game.
+
+World coordinates are Unity's ``(x, z)``: the pitch runs along x, Blue defends the goal at
+x < 0 and Purple the one at x > 0. Yaw is Unity's (degrees about +y, clockwise seen from
+above): forward = ``(sin yaw, cos yaw)``, right = ``(cos yaw, -sin yaw)``.
+
+Agent order is ``[blue_0, blue_1, purple_0, purple_1]``; Blue is team 0, Purple team 1.
+Numbers come from ``shared/specs/unity-envs.md`` §1 unless a comment says they are ours.
+One ``step`` is one decision: the action repeats for ``decision_period`` physics steps of
+0.02 s, stopping early at a goal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from envs import physics, ray_perception
+from envs.base import EnvSpec, MultiAgentEnv, MultiDiscrete, StepInfo, stack_frame
+
+DT = 0.02  # Unity fixed timestep
+NUM_AGENTS = 4
+TEAMS = (0, 0, 1, 1)
+TEAM_SIGN = np.array([1.0, 1.0, -1.0, -1.0], np.float32)  # +1 attacks +x (Blue)
+
+# --- pitch (inner faces of the walls) ---
+SIDE_Z = 7.52  # side walls' inner faces
+CORNER_START_X = 13.82  # corner wall meets the side wall (derived from its centre/yaw)
+POST_X = 15.70  # corner wall meets the goal's side net; spec derives (15.66, 4.33), we
+# extend the corner wall by 0.13 m to the net so no sliver of wall is left over
+GOAL_HALF_WIDTH = 4.2  # goal side nets at z = +-4.2
+GOAL_BACK_X = 17.44
+GOAL_LINE_X = 15.13  # ball centre here touches the goal floor box -> goal
+
+AGENT_RADIUS = 0.5
+BALL_RADIUS = 0.015 * 41.61  # ~0.624
+AGENT_MASS, BALL_MASS = 50.0, 3.0
+AGENT_DAMPING = 1.0 - 3.0 * DT  # PhysX linear drag 3 applied as v *= (1 - drag * dt)
+BALL_DAMPING = 1.0 - 1.0 * DT
+BALL_BOUNCE = 0.8  # Bouncy material, "max" combine: every ball contact bounces with 0.8
+FORWARD_SPEED, LATERAL_SPEED = 1.0, 0.3  # Generic position
+TURN_DEG = 100.0 * DT  # 100 deg/s
+KICK_IMPULSE = 2000.0 * DT  # AddForce(2000 * dir) in ForceMode.Force for one step
+
+# --- ray sensors ---
+NUM_TAGS = 6  # [ball, own goal, opponent goal, wall, teammate, opponent]
+TAG_BALL, TAG_OWN_GOAL, TAG_OPP_GOAL, TAG_WALL, TAG_TEAMMATE, TAG_OPPONENT = range(NUM_TAGS)
+RAY_LENGTH = 20.0
+CAST_RADIUS = 0.5
+RAY_HEIGHT_ABOVE_CENTRE = 0.5  # rays at y = 1.0, bodies centred at y = 0.5
+
+
+def _contact_radius(body_radius: float) -> float:
+    """Horizontal centre distance at which the cast sphere (0.5 higher) touches a body."""
+    return float(np.sqrt((CAST_RADIUS + body_radius) ** 2 - RAY_HEIGHT_ABOVE_CENTRE**2))
+
+
+FORWARD_ANGLES = ray_perception.ray_angles(5, 60.0)  # 11 rays over 120 deg
+REVERSE_ANGLES = ray_perception.ray_angles(1, 45.0)  # 3 rays over 90 deg, sensor yawed 180
+FRAME_FWD = len(FORWARD_ANGLES) * (NUM_TAGS + 2)  # 88
+FRAME_REV = len(REVERSE_ANGLES) * (NUM_TAGS + 2)  # 24
+
+
+def _pitch_geometry() -> tuple[physics.Walls, np.ndarray, np.ndarray, np.ndarray]:
+    """Walls, their goal side (0 none, -1 Blue's goal, +1 Purple's), posts and their side."""
+    a, b, inward, side = [], [], [], []
+
+    def add(p, q, inside, goal_side):
+        a.append(p)
+        b.append(q)
+        inward.append(inside)
+        side.append(goal_side)
+
+    for sz in (1.0, -1.0):
+        add((-CORNER_START_X, sz * SIDE_Z), (CORNER_START_X, sz * SIDE_Z), (0, 0), 0)
+    for sx in (1.0, -1.0):
+        for sz in (1.0, -1.0):
+            add((sx * CORNER_START_X, sz * SIDE_Z), (sx * POST_X, sz * GOAL_HALF_WIDTH), (0, 0), 0)
+            add(
+                (sx * POST_X, sz * GOAL_HALF_WIDTH),
+                (sx * GOAL_BACK_X, sz * GOAL_HALF_WIDTH),
+                (sx * 16.5, 0.0),
+                sx,
+            )
+        add(
+            (sx * GOAL_BACK_X, -GOAL_HALF_WIDTH),
+            (sx * GOAL_BACK_X, GOAL_HALF_WIDTH),
+            (sx * 16.5, 0.0),
+            sx,
+        )
+    walls = physics.Walls.from_segments(np.array(a), np.array(b), np.array(inward))
+    posts = np.array([[sx * POST_X, sz * GOAL_HALF_WIDTH] for sx in (1, -1) for sz in (1, -1)])
+    post_side = np.array([1.0, 1.0, -1.0, -1.0])
+    return walls, np.array(side), posts.astype(np.float32), post_side
+
+
+WALLS, WALL_GOAL_SIDE, POSTS, POST_GOAL_SIDE = _pitch_geometry()
+
+
+def _static_tags() -> np.ndarray:
+    """Tag of every non-agent ray target (ball, posts, walls) as seen by each team: [2, K]."""
+    goal_side = np.concatenate([[0.0], POST_GOAL_SIDE, WALL_GOAL_SIDE])
+    tags = np.zeros((2, goal_side.size), np.int32)
+    for team, own_side in ((0, -1.0), (1, 1.0)):
+        tags[team] = np.where(
+            goal_side == 0.0, TAG_WALL, np.where(goal_side == own_side, TAG_OWN_GOAL, TAG_OPP_GOAL)
+        )
+        tags[team, 0] = TAG_BALL
+    return tags
+
+
+def _observer_tags() -> np.ndarray:
+    """Tags ``[A, K]`` for the ray targets [4 agents, ball, 4 posts, walls] per observer."""
+    teams = np.array(TEAMS)
+    agent_tags = np.where(teams[:, None] == teams[None, :], TAG_TEAMMATE, TAG_OPPONENT)
+    return np.concatenate([agent_tags, _static_tags()[teams]], axis=1).astype(np.int32)
+
+
+OBSERVER_TAGS = _observer_tags()
+CONTACT_RADII = np.array(
+    [_contact_radius(AGENT_RADIUS)] * NUM_AGENTS
+    + [_contact_radius(BALL_RADIUS)]
+    + [CAST_RADIUS] * len(POSTS),  # vertical post edges: plain cast radius
+    np.float32,
+)
+
+
+BALL = NUM_AGENTS  # index of the ball among the bodies
+RADIUS = np.array([AGENT_RADIUS] * NUM_AGENTS + [BALL_RADIUS], np.float32)
+INV_MASS = np.array([1.0 / AGENT_MASS] * NUM_AGENTS + [1.0 / BALL_MASS], np.float32)
+_IS_BALL = np.arange(NUM_AGENTS + 1) == BALL
+# Agents' default material has bounciness 0; the ball's 0.8 wins every "max" combine.
+PAIR_RESTITUTION = np.where(_IS_BALL[:, None] | _IS_BALL[None, :], BALL_BOUNCE, 0.0)
+WALL_RESTITUTION = np.where(_IS_BALL, BALL_BOUNCE, 0.0).astype(np.float32)
+
+
+@struct.dataclass
+class Pitch:
+    """Everything the physics moves, bodies in structure-of-arrays form: 0-3 agents, 4 ball."""
+
+    x: jax.Array  # [5]
+    z: jax.Array  # [5]
+    vx: jax.Array  # [5]
+    vz: jax.Array  # [5]
+    yaw: jax.Array  # [4] degrees, Unity convention
+    ball_contact: jax.Array  # [4] bool, agent touched the ball last physics step
+    timer: jax.Array  # int32, physics steps since the kick-off (Unity's m_ResetTimer)
+
+    @property
+    def agent_pos(self) -> jax.Array:
+        return jnp.stack([self.x[:BALL], self.z[:BALL]], -1)
+
+    @property
+    def ball_pos(self) -> jax.Array:
+        return jnp.stack([self.x[BALL], self.z[BALL]], -1)
+
+
+@struct.dataclass
+class SoccerState:
+    pitch: Pitch
+    steps: jax.Array  # int32, decisions since the kick-off
+    stack_fwd: jax.Array  # [4, stacks, 88], oldest frame first
+    stack_rev: jax.Array  # [4, stacks, 24]
+
+
+def heading(yaw_deg: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Forward unit vector ``(fx, fz)`` for a Unity yaw in degrees (right is ``(fz, -fx)``)."""
+    yaw = jnp.deg2rad(yaw_deg)
+    return jnp.sin(yaw), jnp.cos(yaw)
+
+
+def ray_frames(x: jax.Array, z: jax.Array, yaw: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Current (unstacked) forward and reverse sensor frames ``[4, 88]``, ``[4, 24]``.
+
+    ``x``/``z`` hold the 5 bodies (agents, then ball); rays start at each agent's centre.
+    """
+    fx, fz = heading(yaw)
+    ox, oz = x[:BALL], z[:BALL]
+    cx = jnp.concatenate([x, jnp.asarray(POSTS[:, 0])])
+    cz = jnp.concatenate([z, jnp.asarray(POSTS[:, 1])])
+    tags = jnp.asarray(OBSERVER_TAGS)
+
+    def sense(dx: jax.Array, dz: jax.Array) -> jax.Array:
+        t_circles = ray_perception.cast_circles(ox, oz, dx, dz, cx, cz, jnp.asarray(CONTACT_RADII))
+        t_walls = ray_perception.cast_walls(ox, oz, dx, dz, WALLS, CAST_RADIUS)
+        distances = jnp.concatenate([t_circles, t_walls], axis=-1)
+        return ray_perception.encode_rays(distances, tags, NUM_TAGS, RAY_LENGTH)
+
+    fwd = sense(*ray_perception.ray_directions(fx, fz, FORWARD_ANGLES))
+    rev = sense(*ray_perception.ray_directions(-fx, -fz, REVERSE_ANGLES))
+    return fwd, rev
+
+
+@dataclass(frozen=True)
+class SoccerTwos(MultiAgentEnv):
+    """2 vs 2 soccer: obs ``[4, 336]`` ray casts, actions ``[4, 3]`` in three branches of 3.
+
+    Branch 0: 0 none, 1 forward (and kick), 2 back. Branch 1: 0 none, 1 right, 2 left; a
+    non-zero lateral move *replaces* forward/back, as in AgentSoccer.cs. Branch 2: 0 none,
+    1 turn left, 2 turn right.
+    """
+
+    max_physics_steps: int = 5000  # prefab MaxEnvironmentSteps; timeout = truncation
+    decision_period: int = 5
+    num_stacks: int = 3
+    agent_run_speed: float = 2.0  # SoccerSettings.agentRunSpeed
+    ball_touch: float = 0.0  # individual reward 0.2 * ball_touch per touch (Unity default 0)
+    spec: EnvSpec = field(init=False)
+
+    def __post_init__(self) -> None:
+        obs_size = self.num_stacks * (FRAME_FWD + FRAME_REV)
+        spec = EnvSpec(
+            name="soccer_twos",
+            num_agents=NUM_AGENTS,
+            teams=TEAMS,
+            agent_names=("blue_0", "blue_1", "purple_0", "purple_1"),
+            obs_shape=(obs_size,),
+            obs_low=0.0,
+            obs_high=1.0,
+            action_space=MultiDiscrete((3, 3, 3)),
+            max_steps=-(-self.max_physics_steps // self.decision_period),
+        )
+        object.__setattr__(self, "spec", spec)
+
+    # ----------------------------------------------------------------- observations
+    def _observe(self, state: SoccerState) -> tuple[jax.Array, SoccerState]:
+        fwd, rev = ray_frames(state.pitch.x, state.pitch.z, state.pitch.yaw)
+        state = state.replace(
+            stack_fwd=stack_frame(state.stack_fwd, fwd), stack_rev=stack_frame(state.stack_rev, rev)
+        )
+        obs = jnp.concatenate(
+            [state.stack_fwd.reshape(NUM_AGENTS, -1), state.stack_rev.reshape(NUM_AGENTS, -1)],
+            axis=-1,
+        )
+        return obs, state
+
+    # ----------------------------------------------------------------- reset
+    def reset(self, key: jax.Array) -> tuple[jax.Array, SoccerState]:
+        k_x, k_yaw, k_ball = jax.random.split(key, 3)
+        base_x = -8.19 * jnp.asarray(TEAM_SIGN)
+        x = base_x + jax.random.uniform(k_x, (NUM_AGENTS,), minval=-5.0, maxval=5.0)
+        z = jnp.array([1.2, -1.2, 1.2, -1.2])
+        yaw = jnp.asarray(TEAM_SIGN) * jax.random.uniform(
+            k_yaw, (NUM_AGENTS,), minval=80.0, maxval=100.0
+        )
+        ball = jax.random.uniform(k_ball, (2,), minval=-2.5, maxval=2.5)
+        pitch = Pitch(
+            x=jnp.concatenate([x, ball[:1]]),
+            z=jnp.concatenate([z, ball[1:]]),
+            vx=jnp.zeros(NUM_AGENTS + 1),
+            vz=jnp.zeros(NUM_AGENTS + 1),
+            yaw=yaw,
+            ball_contact=jnp.zeros(NUM_AGENTS, bool),
+            timer=jnp.int32(0),
+        )
+        state = SoccerState(
+            pitch=pitch,
+            steps=jnp.int32(0),
+            stack_fwd=jnp.zeros((NUM_AGENTS, self.num_stacks, FRAME_FWD)),
+            stack_rev=jnp.zeros((NUM_AGENTS, self.num_stacks, FRAME_REV)),
+        )
+        return self._observe(state)
+
+    # ----------------------------------------------------------------- physics
+    def _physics_step(self, state: Pitch, actions: jax.Array) -> Pitch:
+        """One 0.02 s FixedUpdate: agent input, damping, integration, contacts, kick."""
+        move, lateral, turn = actions[:, 0], actions[:, 1], actions[:, 2]
+        yaw = state.yaw + TURN_DEG * jnp.select([turn == 1, turn == 2], [-1.0, 1.0], 0.0)
+        fx, fz = heading(yaw)
+        along = jnp.select([move == 1, move == 2], [FORWARD_SPEED, -FORWARD_SPEED], 0.0)
+        side = jnp.select([lateral == 1, lateral == 2], [LATERAL_SPEED, -LATERAL_SPEED], 0.0)
+        # VelocityChange along forward, or along right = (fz, -fx) when strafing.
+        push_x = jnp.where(lateral > 0, side * fz, along * fx) * self.agent_run_speed
+        push_z = jnp.where(lateral > 0, -side * fx, along * fz) * self.agent_run_speed
+        zero = jnp.zeros(1)
+        damping = jnp.asarray([AGENT_DAMPING] * NUM_AGENTS + [BALL_DAMPING])
+        vx = (state.vx + jnp.concatenate([push_x, zero])) * damping
+        vz = (state.vz + jnp.concatenate([push_z, zero])) * damping
+        bodies = physics.Bodies(state.x + vx * DT, state.z + vz * DT, vx, vz)
+
+        bodies, touching = physics.collide_circles(
+            bodies, jnp.asarray(RADIUS), jnp.asarray(INV_MASS), jnp.asarray(PAIR_RESTITUTION)
+        )
+        # OnCollisionEnter kick: only on the first step of a contact, only when moving forward.
+        contact = touching[:BALL, BALL]
+        kick = contact & ~state.ball_contact & (move == 1)
+        kx, kz = bodies.x[BALL] - bodies.x[:BALL], bodies.z[BALL] - bodies.z[:BALL]
+        scale = jnp.where(kick, KICK_IMPULSE / BALL_MASS, 0.0) / jnp.maximum(jnp.hypot(kx, kz), 1e-6)
+        bodies = bodies._replace(
+            vx=bodies.vx.at[BALL].add(jnp.sum(kx * scale)),
+            vz=bodies.vz.at[BALL].add(jnp.sum(kz * scale)),
+        )
+        bodies, _ = physics.collide_walls(
+            bodies, jnp.asarray(RADIUS), WALLS, jnp.asarray(WALL_RESTITUTION)
+        )
+        bodies = physics.collide_points(
+            bodies,
+            jnp.asarray(RADIUS),
+            jnp.asarray(POSTS[:, 0]),
+            jnp.asarray(POSTS[:, 1]),
+            jnp.asarray(WALL_RESTITUTION),
+        )
+        return state.replace(
+            x=bodies.x,
+            z=bodies.z,
+            vx=bodies.vx,
+            vz=bodies.vz,
+            yaw=jnp.mod(yaw + 180.0, 360.0) - 180.0,
+            ball_contact=contact,
+            timer=state.timer + 1,
+        )
+
+    # ----------------------------------------------------------------- step
+    def step_env(
+        self, key: jax.Array, state: SoccerState, actions: jax.Array
+    ) -> tuple[jax.Array, SoccerState, jax.Array, jax.Array, StepInfo]:
+        del key  # the game is deterministic given the actions; reset randomness is in `step`
+        actions = actions.astype(jnp.int32)
+
+        def substep(carry, _):
+            pitch, scored, touches = carry
+            nxt = self._physics_step(pitch, actions)
+            # Blue scores in Purple's goal (x > 0): +1; Purple scores: -1.
+            bx, bz = nxt.x[BALL], nxt.z[BALL]
+            in_goal = (jnp.abs(bx) >= GOAL_LINE_X) & (jnp.abs(bz) < GOAL_HALF_WIDTH)
+            live = scored == 0.0
+            touches = touches + (live & nxt.ball_contact & ~pitch.ball_contact)
+            pitch = jax.tree.map(lambda n, o: jnp.where(live, n, o), nxt, pitch)
+            scored = jnp.where(live & in_goal, jnp.sign(bx), scored)
+            return (pitch, scored, touches), None
+
+        init = (state.pitch, jnp.float32(0.0), jnp.zeros(NUM_AGENTS, jnp.int32))
+        (pitch, scored, touches), _ = jax.lax.scan(substep, init, None, self.decision_period)
+        state = state.replace(pitch=pitch, steps=state.steps + 1)
+
+        goal = scored != 0.0
+        timeout = ~goal & (pitch.timer >= self.max_physics_steps)
+        scorer_sign = scored * jnp.asarray(TEAM_SIGN)  # +1 for the scoring team's agents
+        win_reward = 1.0 - pitch.timer.astype(jnp.float32) / self.max_physics_steps
+        group_reward = jnp.where(scorer_sign > 0, win_reward, jnp.where(scorer_sign < 0, -1.0, 0.0))
+        reward = 0.2 * self.ball_touch * touches.astype(jnp.float32)
+
+        obs, state = self._observe(state)
+        terminated = jnp.full(NUM_AGENTS, goal)
+        truncated = jnp.full(NUM_AGENTS, timeout)
+        info = StepInfo(
+            group_reward=group_reward,
+            terminated=terminated,
+            truncated=truncated,
+            terminal_obs=obs,
+        )
+        return obs, state, reward, terminated | truncated, info
