@@ -33,7 +33,9 @@ class MultiDiscrete:
     def sample(self, key: jax.Array, batch: tuple[int, ...] = ()) -> jax.Array:
         """Uniform random actions of shape ``batch + (num_branches,)``, dtype int32."""
         keys = jax.random.split(key, len(self.branches))
-        cols = [jax.random.randint(k, batch, 0, n) for k, n in zip(keys, self.branches, strict=True)]
+        cols = [
+            jax.random.randint(k, batch, 0, n) for k, n in zip(keys, self.branches, strict=True)
+        ]
         return jnp.stack(cols, axis=-1).astype(jnp.int32)
 
     def contains(self, x: jax.Array) -> jax.Array:

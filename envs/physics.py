@@ -57,8 +57,15 @@ class Walls:
         n = np.stack([-u[:, 1], u[:, 0]], axis=-1)
         n = n * np.sign(np.sum((inward - a) * n, axis=-1))[:, None]
         f32 = lambda v: jnp.asarray(v, jnp.float32)  # noqa: E731
-        return Walls(f32(a[:, 0]), f32(a[:, 1]), f32(u[:, 0]), f32(u[:, 1]), f32(n[:, 0]),
-                     f32(n[:, 1]), f32(length))
+        return Walls(
+            f32(a[:, 0]),
+            f32(a[:, 1]),
+            f32(u[:, 0]),
+            f32(u[:, 1]),
+            f32(n[:, 0]),
+            f32(n[:, 1]),
+            f32(length),
+        )
 
 
 def collide_walls(

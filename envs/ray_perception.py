@@ -50,8 +50,13 @@ def ray_directions(
 
 
 def cast_circles(
-    ox: jax.Array, oz: jax.Array, dx: jax.Array, dz: jax.Array,
-    cx: jax.Array, cz: jax.Array, contact_radius: jax.Array,
+    ox: jax.Array,
+    oz: jax.Array,
+    dx: jax.Array,
+    dz: jax.Array,
+    cx: jax.Array,
+    cz: jax.Array,
+    contact_radius: jax.Array,
 ) -> jax.Array:
     """Distance each ray's sphere travels before touching each circle: ``[N, R, C]``, inf on miss.
 
@@ -78,12 +83,16 @@ def cast_walls(
     gap = rx * walls.nx + rz * walls.nz - cast_radius  # [N, 1, S]
     approach = -(dx[..., None] * walls.nx + dz[..., None] * walls.nz)  # [N, R, S]
     t = jnp.maximum(gap / jnp.where(approach > 0.0, approach, 1.0), 0.0)
-    along = rx * walls.ux + rz * walls.uz + t * (dx[..., None] * walls.ux + dz[..., None] * walls.uz)
+    along = (
+        rx * walls.ux + rz * walls.uz + t * (dx[..., None] * walls.ux + dz[..., None] * walls.uz)
+    )
     hit = (approach > 0.0) & (gap > -1e-3) & (along >= 0.0) & (along <= walls.length)
     return jnp.where(hit, t, jnp.inf)
 
 
-def encode_rays(distances: jax.Array, tags: jax.Array, num_tags: int, ray_length: float) -> jax.Array:
+def encode_rays(
+    distances: jax.Array, tags: jax.Array, num_tags: int, ray_length: float
+) -> jax.Array:
     """Unity's float layout for the nearest hit of every ray: ``[N, R * (num_tags + 2)]``.
 
     ``distances`` is ``[N, R, K]`` over ``K`` candidate objects, ``tags`` ``[N, K]`` the tag

@@ -289,7 +289,9 @@ class SoccerTwos(MultiAgentEnv):
         contact = touching[:BALL, BALL]
         kick = contact & ~state.ball_contact & (move == 1)
         kx, kz = bodies.x[BALL] - bodies.x[:BALL], bodies.z[BALL] - bodies.z[:BALL]
-        scale = jnp.where(kick, KICK_IMPULSE / BALL_MASS, 0.0) / jnp.maximum(jnp.hypot(kx, kz), 1e-6)
+        scale = jnp.where(kick, KICK_IMPULSE / BALL_MASS, 0.0) / jnp.maximum(
+            jnp.hypot(kx, kz), 1e-6
+        )
         bodies = bodies._replace(
             vx=bodies.vx.at[BALL].add(jnp.sum(kx * scale)),
             vz=bodies.vz.at[BALL].add(jnp.sum(kz * scale)),

@@ -154,7 +154,9 @@ class Tennis(MultiAgentEnv):
         normal = offset / jnp.maximum(dist, 1e-6)[:, None]
         reach = BALL_RADIUS + RACKET_HALF_THICKNESS
         touch = dist < reach
-        ball_pos = ball_pos + jnp.sum(jnp.where(touch[:, None], (reach - dist)[:, None] * normal, 0.0), 0)
+        ball_pos = ball_pos + jnp.sum(
+            jnp.where(touch[:, None], (reach - dist)[:, None] * normal, 0.0), 0
+        )
         v_rel = jnp.sum((ball_vel[None] - racket_vel) * normal, axis=-1)
         dv = jnp.where(touch & (v_rel < 0.0), -2.0 * v_rel, 0.0)[:, None] * normal
         ball_vel = jnp.clip(ball_vel + jnp.sum(dv, 0), -BALL_MAX_SPEED, BALL_MAX_SPEED)
@@ -186,7 +188,9 @@ class Tennis(MultiAgentEnv):
         on_floor = by - BALL_RADIUS <= FLOOR_Y
         on_wall = jnp.abs(bx) + BALL_RADIUS >= WALL_X
         near_net = jnp.clip(by, NET_BOTTOM, NET_TOP) - by
-        on_net = jnp.hypot(jnp.maximum(jnp.abs(bx) - NET_HALF_THICKNESS, 0.0), near_net) < BALL_RADIUS
+        on_net = (
+            jnp.hypot(jnp.maximum(jnp.abs(bx) - NET_HALF_THICKNESS, 0.0), near_net) < BALL_RADIUS
+        )
         side_of_ball = jnp.where(bx < 0.0, 0, 1)
         at_fault = jnp.where(on_floor | (last < 0), side_of_ball, last)
         fault = on_floor | on_wall | on_net
