@@ -1,0 +1,108 @@
+"""Play whole matches between per-team policies in many envs at once (one jitted scan).
+
+Used by ``experiments.watch``, the playability tests, and evaluation. Outcomes follow
+ML-Agents' rule for self-play ELO: a game is *decided* when the rules end it (goal, fault);
+the team whose step reward (individual + group) at that moment is higher wins. A game cut
+by the time limit is a draw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from envs.base import MultiAgentEnv
+
+Policy = Callable[[object, jax.Array, jax.Array], jax.Array]
+
+
+class MatchResult(NamedTuple):
+    """Per-step records ``[T, N, ...]`` of a batch of ``N`` envs played for ``T`` decisions."""
+
+    done: np.ndarray  # [T, N] an episode ended at this step
+    winner: np.ndarray  # [T, N] team id of the winner, -1 for a draw (only where done)
+    episode_return: np.ndarray  # [T, N, A] each agent's summed reward (only where done)
+    states: object | None  # pytree with leading [T, N] axes when recorded
+
+    def counts(self) -> dict[str, int]:
+        """Wins per team, draws and episodes: ``{"team0": .., "team1": .., "draw": .., "episodes": ..}``."""
+        w = self.winner[self.done]
+        return {
+            "team0": int(np.sum(w == 0)),
+            "team1": int(np.sum(w == 1)),
+            "draw": int(np.sum(w == -1)),
+            "episodes": int(w.size),
+        }
+
+
+def team_actions(env: MultiAgentEnv, policies: Sequence[Policy], params: Sequence[object]):
+    """``act(obs [A, ...], key) -> actions [A, ...]`` where agent i plays its team's policy."""
+    teams = np.asarray(env.spec.teams)
+
+    def act(obs: jax.Array, key: jax.Array) -> jax.Array:
+        keys = jax.random.split(key, len(teams))
+        per_team = [
+            jax.vmap(policy, in_axes=(None, 0, 0))(p, obs, keys)
+            for policy, p in zip(policies, params, strict=True)
+        ]
+        out = per_team[0]
+        for team in range(1, len(per_team)):
+            mask = (teams == team).reshape((-1,) + (1,) * (out.ndim - 1))
+            out = jnp.where(mask, per_team[team].astype(out.dtype), out)
+        return out
+
+    return act
+
+
+def play(
+    env: MultiAgentEnv,
+    policies: Sequence[Policy],
+    key: jax.Array,
+    num_envs: int,
+    num_steps: int,
+    params: Sequence[object] | None = None,
+    record_states: bool = False,
+) -> MatchResult:
+    """Play ``num_envs`` parallel games for ``num_steps`` decisions, one policy per team."""
+    params = params if params is not None else [None] * len(policies)
+    act = team_actions(env, policies, params)
+    teams = jnp.asarray(env.spec.teams)
+    num_teams = env.spec.num_teams
+    one_hot_team = jax.nn.one_hot(teams, num_teams)  # [A, teams]
+
+    def run(key: jax.Array):
+        key, k_reset = jax.random.split(key)
+        obs, state = jax.vmap(env.reset)(jax.random.split(k_reset, num_envs))
+        returns = jnp.zeros((num_envs, env.spec.num_agents))
+
+        def body(carry, _):
+            obs, state, returns, key = carry
+            key, k_act, k_step = jax.random.split(key, 3)
+            actions = jax.vmap(act)(obs, jax.random.split(k_act, num_envs))
+            next_obs, next_state, reward, done, info = jax.vmap(env.step)(
+                jax.random.split(k_step, num_envs), state, actions
+            )
+            step_reward = reward + info.group_reward
+            returns = returns + step_reward
+            team_reward = step_reward @ one_hot_team / one_hot_team.sum(0)  # [N, teams]
+            best = jnp.argmax(team_reward, axis=-1)
+            tie = jnp.sum(team_reward == jnp.max(team_reward, -1, keepdims=True), -1) > 1
+            decided = info.terminated[:, 0] & ~tie
+            winner = jnp.where(decided, best, -1)
+            ended = done[:, 0]
+            record = (ended, winner, jnp.where(ended[:, None], returns, 0.0))
+            if record_states:
+                record = (*record, state)
+            returns = jnp.where(ended[:, None], 0.0, returns)
+            return (next_obs, next_state, returns, key), record
+
+        _, records = jax.lax.scan(body, (obs, state, returns, key), None, num_steps)
+        return records
+
+    records = jax.device_get(jax.jit(run)(key))
+    states = records[3] if record_states else None
+    return MatchResult(*(np.asarray(r) for r in records[:3]), states=states)
