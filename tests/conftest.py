@@ -1,0 +1,44 @@
+"""Shared builders for hand-made scenes."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+import envs
+from envs import soccer_twos as soccer
+
+FAR = [(-12.0, 6.5), (-12.0, -6.5), (12.0, 6.5), (12.0, -6.5)]  # corners, out of the way
+
+
+@pytest.fixture(scope="session")
+def soccer_env() -> soccer.SoccerTwos:
+    return envs.make("soccer_twos")
+
+
+@pytest.fixture(scope="session")
+def tennis_env():
+    return envs.make("tennis")
+
+
+def soccer_scene(
+    env: soccer.SoccerTwos,
+    agents: list[tuple[float, float]] | None = None,
+    yaw: list[float] | None = None,
+    ball: tuple[float, float] = (0.0, 0.0),
+    ball_vel: tuple[float, float] = (0.0, 0.0),
+    timer: int = 0,
+) -> soccer.SoccerState:
+    """A SoccerTwos state with bodies where the test puts them and zeroed velocities."""
+    _, state = env.reset(jax.random.PRNGKey(0))
+    agents = agents or FAR
+    yaw = yaw or [90.0, 90.0, -90.0, -90.0]
+    x = jnp.array([p[0] for p in agents] + [ball[0]], jnp.float32)
+    z = jnp.array([p[1] for p in agents] + [ball[1]], jnp.float32)
+    vx = jnp.zeros(5).at[4].set(ball_vel[0])
+    vz = jnp.zeros(5).at[4].set(ball_vel[1])
+    pitch = state.pitch.replace(
+        x=x, z=z, vx=vx, vz=vz, yaw=jnp.array(yaw, jnp.float32), timer=jnp.int32(timer)
+    )
+    return state.replace(pitch=pitch)

@@ -1,0 +1,59 @@
+"""Registry errors, the env protocol on every game, rendering and the watch CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import jax
+import numpy as np
+import pytest
+
+import envs
+from envs import render
+
+
+def test_unknown_env_lists_valid_names():
+    with pytest.raises(ValueError, match="soccer_twos, tennis"):
+        envs.make("soccer")
+
+
+def test_unknown_override_lists_valid_options():
+    with pytest.raises(ValueError, match="max_physics_steps"):
+        envs.make("tennis", gravity=3.0)
+    assert envs.make("tennis", max_physics_steps=500).spec.max_steps == 100
+
+
+@pytest.mark.parametrize("name", sorted(envs.REGISTRY))
+def test_protocol_conformance(name):
+    env = envs.make(name)
+    spec = env.spec
+    obs, state = jax.jit(env.reset)(jax.random.PRNGKey(0))
+    assert obs.shape == (spec.num_agents, *spec.obs_shape)
+    actions = spec.action_space.sample(jax.random.PRNGKey(1), (spec.num_agents,))
+    assert bool(spec.action_space.contains(actions))
+    obs, state, reward, done, info = jax.jit(env.step)(jax.random.PRNGKey(2), state, actions)
+    for arr in (reward, done, info.group_reward, info.terminated, info.truncated):
+        assert arr.shape == (spec.num_agents,)
+    assert info.terminal_obs.shape == obs.shape
+    assert len(spec.teams) == spec.num_agents == len(spec.agent_names)
+    frame = render.render(name, state)
+    assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
+    assert len(np.unique(frame.reshape(-1, 3), axis=0)) > 3, "something is drawn"
+
+
+def test_watch_writes_a_gif(tmp_path):
+    cmd = [
+        sys.executable,
+        "-m",
+        "experiments.watch",
+        "env=tennis",
+        "team0=tracker",
+        "steps=20",
+        f"hydra.run.dir={tmp_path}",
+    ]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    from PIL import Image
+
+    gif = Image.open(tmp_path / "match.gif")
+    assert gif.n_frames == 20
