@@ -29,7 +29,7 @@ class MatchResult(NamedTuple):
     states: object | None  # pytree with leading [T, N] axes when recorded
 
     def counts(self) -> dict[str, int]:
-        """Wins per team, draws and episodes: ``{"team0": .., "team1": .., "draw": .., "episodes": ..}``."""
+        """Wins per team, draws and episodes (keys ``team0``, ``team1``, ``draw``, ``episodes``)."""
         w = self.winner[self.done]
         return {
             "team0": int(np.sum(w == 0)),

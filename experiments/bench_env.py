@@ -78,8 +78,10 @@ def main() -> None:
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args()
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {jax.device_count()} device(s)")
-    header = f"{'env':<12}{'envs':>6}{'steps':>7}{'compile s':>10}{'env-steps/s':>13}{'agent-steps/s':>15}"
-    print(header)
+    print(
+        f"{'env':<12}{'envs':>6}{'steps':>7}{'compile s':>10}"
+        f"{'env-steps/s':>13}{'agent-steps/s':>15}"
+    )
     results = []
     for name in args.env:
         for n in args.num_envs:

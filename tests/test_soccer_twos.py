@@ -29,7 +29,7 @@ def test_spec_matches_unity(soccer_env):
 @pytest.mark.parametrize("timer", [0, 2500])
 def test_blue_goal_pays_win_minus_time_penalty(soccer_env, timer):
     state = soccer_scene(soccer_env, ball=(14.8, 0.0), ball_vel=(10.0, 0.0), timer=timer)
-    obs, nxt, reward, done, info = soccer_env.step_env(jax.random.PRNGKey(0), state, IDLE)
+    _obs, nxt, reward, done, info = soccer_env.step_env(jax.random.PRNGKey(0), state, IDLE)
     steps_taken = int(nxt.pitch.timer) - timer
     assert 1 <= steps_taken < 5, "the decision stops at the goal's physics step"
     expected = 1.0 - (timer + steps_taken) / 5000
@@ -49,7 +49,7 @@ def test_purple_goal_is_mirrored(soccer_env):
 
 def test_ball_wide_of_the_goal_bounces_off_the_corner(soccer_env):
     state = soccer_scene(soccer_env, ball=(14.0, 6.0), ball_vel=(15.0, 0.0))
-    _, nxt, _, done, info = soccer_env.step_env(jax.random.PRNGKey(0), state, IDLE)
+    _, nxt, _, done, _info = soccer_env.step_env(jax.random.PRNGKey(0), state, IDLE)
     assert not bool(done[0])
     assert float(nxt.pitch.vx[4]) < 0.0, "the corner wall sends the ball back"
 
@@ -100,10 +100,10 @@ def _rollout(env, key, actions):
     def body(carry, a):
         state, key = carry
         key, k = jax.random.split(key)
-        obs, state, r, d, info = env.step(k, state, a)
+        obs, state, r, _d, info = env.step(k, state, a)
         return (state, key), (obs, state.pitch, r, info.group_reward)
 
-    obs, state = env.reset(key)
+    _obs, state = env.reset(key)
     return jax.lax.scan(body, (state, key), actions)[1]
 
 
@@ -135,7 +135,7 @@ def test_bodies_stay_on_the_pitch_and_obs_in_bounds(seed, pattern):
     noise = jax.random.randint(key, (150, 4, 3), 0, 3)
     switch = jax.random.bernoulli(key, 0.2, (150, 4, 1))
     actions = jnp.where(switch, noise, base)
-    obs, pitch, reward, group = jax.device_get(_ROLL(key, actions))
+    obs, pitch, _reward, group = jax.device_get(_ROLL(key, actions))
     assert np.all(np.isfinite(obs)) and obs.min() >= 0.0 and obs.max() <= 1.0
     x, z = pitch.x, pitch.z
     assert np.all(np.isfinite(x)) and np.all(np.isfinite(z))

@@ -55,7 +55,7 @@ def test_racket_contact_sets_the_hitter_and_returns_the_ball(tennis_env):
         ball_vel=(0.0, -9.0),
         rackets=(racket, (6.0, racket[1])),
     )
-    _, nxt, _, done, _ = tennis_env.step_env(jax.random.PRNGKey(0), state, STILL)
+    _, nxt, _, _done, _ = tennis_env.step_env(jax.random.PRNGKey(0), state, STILL)
     assert int(nxt.last_hitter) == 0
     assert float(nxt.ball_vel[0]) > 0.0 and float(nxt.ball_vel[1]) > 0.0, (
         "face points net-wards and up"
