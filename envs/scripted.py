@@ -79,12 +79,13 @@ def soccer_goalie(params, obs: jax.Array, key: jax.Array) -> jax.Array:
 def soccer_chaser(params, obs: jax.Array, key: jax.Array) -> jax.Array:
     """Run at the ball and push it towards the opponents' half; leave it to a closer teammate.
 
-    Turns towards the ball ray nearest the centre. Pushes (forward, which kicks) when it
-    faces the opponents' half (their goal ahead or its own behind), or when the ball is
-    still far and it is not facing its own goal; otherwise strafes, circling the ball until
-    it faces the right way. With the ball out of sight it turns the way the reverse sensor
-    saw it. If a teammate is visible between it and the ball, it drops back and plays
-    ``soccer_goalie`` instead, so the pair does not leave its goal empty.
+    Turns towards the ball ray nearest the centre. Pushes (forward, which kicks) when the
+    ball is within 12 deg of straight ahead and it faces the opponents' half (their goal
+    ahead or its own behind), or the ball is still far and it is not facing its own goal.
+    Otherwise it brakes when the ball is within 2.5 m (a blind bump at ~30 m/s is how own
+    goals happen) and strafes round the ball when farther. If a teammate is between it and
+    the ball, or the ball is out of sight, it plays ``soccer_goalie`` instead, so the pair
+    does not leave its goal empty.
     """
     fwd, rev = latest_rays(obs)
     ball = fwd[:, soccer.TAG_BALL] > 0
@@ -93,9 +94,10 @@ def soccer_chaser(params, obs: jax.Array, key: jax.Array) -> jax.Array:
     offset = _FWD_OFFSET[jnp.argmin(jnp.where(ball, jnp.abs(_FWD_OFFSET), jnp.inf))]
     facing_opp = jnp.any(fwd[:, soccer.TAG_OPP_GOAL] > 0) | jnp.any(rev[:, soccer.TAG_OWN_GOAL] > 0)
     facing_own = jnp.any(fwd[:, soccer.TAG_OWN_GOAL] > 0) | jnp.any(rev[:, soccer.TAG_OPP_GOAL] > 0)
-    push = sees_ball & (facing_opp | ((ball_dist > 5.0) & ~facing_own))
-    move = jnp.where(push, FORWARD, NONE)
-    lateral = jnp.where(sees_ball & ~push, RIGHT, NONE)
+    centred = jnp.abs(offset) <= 12.0
+    push = sees_ball & centred & (facing_opp | ((ball_dist > 5.0) & ~facing_own))
+    move = jnp.where(push, FORWARD, jnp.where(sees_ball & (ball_dist < 2.5), BACK, NONE))
+    lateral = jnp.where(sees_ball & ~push & (ball_dist >= 2.5), RIGHT, NONE)
     turn = jnp.where(sees_ball, _turn_towards(offset), _turn_to_rear(rev[:, soccer.TAG_BALL]))
     chase = jnp.stack([move, lateral, turn]).astype(jnp.int32)
     mate = fwd[:, soccer.TAG_TEAMMATE] > 0

@@ -19,8 +19,9 @@ def test_chaser_beats_random(soccer_env):
     c = result.counts()
     decided = c["team0"] + c["team1"]
     assert decided >= 200, c
-    # Measured ~80% (see README): the pitch is fast and bouncy, so random pushes score too.
-    assert c["team0"] / decided >= 0.75, c
+    # Measured ~85%: the pitch is fast (agents reach ~31 m/s) and bouncy, so random pushes
+    # score too; the 90% bar is not met yet (see the foundation issue's note).
+    assert c["team0"] / decided >= 0.8, c
 
 
 def test_tracker_keeps_a_rally_and_beats_random(tennis_env):
