@@ -7,21 +7,16 @@ agent's own observation, like a learned policy, so they play either side of the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from envs import soccer_twos as soccer
 from envs import tennis
-
-Policy = Callable[[object, jax.Array, jax.Array], jax.Array]
+from envs.match import Policy
 
 # ---------------------------------------------------------------- SoccerTwos
 _PER_RAY = soccer.NUM_TAGS + 2
 _FWD_OFFSET = jnp.asarray(soccer.FORWARD_ANGLES - 90.0)  # < 0: ray points to the right
-_CENTRE_RAYS = np.abs(soccer.FORWARD_ANGLES - 90.0) <= 24.0
 # Branch values, named.
 NONE, FORWARD, BACK = 0, 1, 2
 RIGHT, LEFT = 1, 2
