@@ -18,6 +18,18 @@ import numpy as np
 from envs.base import MultiAgentEnv
 
 Policy = Callable[[object, jax.Array, jax.Array], jax.Array]
+"""Per-agent ``(params, obs [...], key) -> action`` (the scripted opponents) or, for teams,
+``(params, obs [n, ...], key) -> actions [n, ...]`` (``Learner.act``)."""
+
+
+def per_agent(policy: Policy) -> Policy:
+    """Lift a one-agent policy to a team policy: each member acts on its own observation."""
+
+    def team(params: object, obs: jax.Array, key: jax.Array) -> jax.Array:
+        keys = jax.random.split(key, obs.shape[0])
+        return jax.vmap(policy, in_axes=(None, 0, 0))(params, obs, keys)
+
+    return team
 
 
 class MatchResult(NamedTuple):
@@ -40,19 +52,17 @@ class MatchResult(NamedTuple):
 
 
 def team_actions(env: MultiAgentEnv, policies: Sequence[Policy], params: Sequence[object]):
-    """``act(obs [A, ...], key) -> actions [A, ...]`` where agent i plays its team's policy."""
-    teams = np.asarray(env.spec.teams)
+    """``act(obs [A, ...], key) -> actions [A, ...]``: each team's policy acts for its members."""
+    members = [np.asarray(env.spec.team_agents(t)) for t in range(len(policies))]
 
     def act(obs: jax.Array, key: jax.Array) -> jax.Array:
-        keys = jax.random.split(key, len(teams))
-        per_team = [
-            jax.vmap(policy, in_axes=(None, 0, 0))(p, obs, keys)
-            for policy, p in zip(policies, params, strict=True)
-        ]
-        out = per_team[0]
-        for team in range(1, len(per_team)):
-            mask = (teams == team).reshape((-1,) + (1,) * (out.ndim - 1))
-            out = jnp.where(mask, per_team[team].astype(out.dtype), out)
+        keys = jax.random.split(key, len(policies))
+        out = None
+        for idx, policy, p, k in zip(members, policies, params, keys, strict=True):
+            team = policy(p, obs[idx], k)
+            if out is None:
+                out = jnp.zeros((obs.shape[0], *team.shape[1:]), team.dtype)
+            out = out.at[idx].set(team.astype(out.dtype))
         return out
 
     return act
@@ -67,7 +77,10 @@ def play(
     params: Sequence[object] | None = None,
     record_states: bool = False,
 ) -> MatchResult:
-    """Play ``num_envs`` parallel games for ``num_steps`` decisions, one policy per team."""
+    """Play ``num_envs`` parallel games for ``num_steps`` decisions, one team policy per team.
+
+    Scripted (one-agent) policies are lifted with ``per_agent``.
+    """
     params = params if params is not None else [None] * len(policies)
     act = team_actions(env, policies, params)
     teams = jnp.asarray(env.spec.teams)

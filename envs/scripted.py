@@ -12,7 +12,7 @@ import jax.numpy as jnp
 
 from envs import soccer_twos as soccer
 from envs import tennis
-from envs.match import Policy
+from envs.match import Policy, per_agent
 
 # ---------------------------------------------------------------- SoccerTwos
 _PER_RAY = soccer.NUM_TAGS + 2
@@ -150,3 +150,8 @@ def get(env_name: str, name: str) -> Policy:
     if name not in table:
         raise ValueError(f"unknown scripted policy {name!r} for {env_name}; valid: {sorted(table)}")
     return table[name]
+
+
+def team(env_name: str, name: str) -> Policy:
+    """``get`` lifted to a team policy (every member plays it on its own observation)."""
+    return per_agent(get(env_name, name))

@@ -25,7 +25,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     env = envs.make(args.env)
-    policies = [scripted.get(args.env, args.team0), scripted.get(args.env, args.team1)]
+    policies = [scripted.team(args.env, args.team0), scripted.team(args.env, args.team1)]
     result = match.play(env, policies, jax.random.PRNGKey(args.seed), args.num_envs, args.steps)
     c = result.counts()
     decided = c["team0"] + c["team1"]

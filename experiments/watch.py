@@ -19,7 +19,7 @@ from envs import match, render, scripted
 @hydra.main(version_base=None, config_path="../conf", config_name="watch")
 def main(cfg: DictConfig) -> None:
     env = envs.make(cfg.env.name, **cfg.env.options)
-    policies = [scripted.get(cfg.env.name, cfg.team0), scripted.get(cfg.env.name, cfg.team1)]
+    policies = [scripted.team(cfg.env.name, cfg.team0), scripted.team(cfg.env.name, cfg.team1)]
     result = match.play(
         env,
         policies,

@@ -11,7 +11,7 @@ from envs import match, scripted, tennis
 def test_chaser_beats_random(soccer_env):
     result = match.play(
         soccer_env,
-        [scripted.get("soccer_twos", "chaser"), scripted.get("soccer_twos", "random")],
+        [scripted.team("soccer_twos", "chaser"), scripted.team("soccer_twos", "random")],
         jax.random.PRNGKey(0),
         num_envs=128,
         num_steps=600,
@@ -25,7 +25,7 @@ def test_chaser_beats_random(soccer_env):
 
 
 def test_tracker_keeps_a_rally_and_beats_random(tennis_env):
-    tracker, rand = scripted.get("tennis", "tracker"), scripted.get("tennis", "random")
+    tracker, rand = scripted.team("tennis", "tracker"), scripted.team("tennis", "random")
     rally = match.play(tennis_env, [tracker, tracker], jax.random.PRNGKey(0), 16, 1000)
     scores = tennis.episode_score(rally.episode_return[rally.done])
     assert rally.done.sum() >= 16

@@ -1,0 +1,66 @@
+"""The interface every algorithm implements, so runs, evaluation and self-play never care which.
+
+A learner is built from ``(env, cfg, selfplay, total_updates)``; all its mutable data lives in
+one pytree state, so ``update`` can be scanned inside a jitted chunk and the whole state
+checkpointed and restored bit for bit. ``act`` is the deployable *team* policy: it takes the
+observations of one team's agents ``[n, *obs_shape]`` and returns their env actions, which
+covers shared and per-agent parameters alike (and MADDPG's per-agent actors).
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+import jax
+
+from algos.selfplay import SelfPlayConfig
+from envs.base import MultiAgentEnv
+
+
+class Learner(abc.ABC):
+    """Subclasses set ``env_steps_per_update`` and implement the four methods."""
+
+    env: MultiAgentEnv
+    env_steps_per_update: int
+
+    @abc.abstractmethod
+    def __init__(
+        self,
+        env: MultiAgentEnv,
+        cfg: Mapping[str, Any],
+        selfplay: SelfPlayConfig,
+        total_updates: int,
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def init(self, key: jax.Array) -> Any:
+        """The whole training state (params, optimiser, live envs, self-play, rng)."""
+
+    @abc.abstractmethod
+    def update(self, state: Any) -> tuple[Any, dict[str, jax.Array]]:
+        """One iteration: collect against the ghost, learn, advance self-play. Jit-able."""
+
+    @abc.abstractmethod
+    def act(self, params: Any, obs: jax.Array, key: jax.Array) -> jax.Array:
+        """Team policy ``(params, obs [n, ...], key) -> env actions [n, ...]``."""
+
+    @abc.abstractmethod
+    def policy_params(self, state: Any) -> Any:
+        """What ``act`` needs: the params saved as the final policy and used as ghosts."""
+
+
+C = TypeVar("C")
+
+
+def config_from(cls: type[C], values: Mapping[str, Any], where: str) -> C:
+    """Build a config dataclass from a mapping; unknown keys name the valid ones."""
+    valid = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - valid)
+    if unknown:
+        raise ValueError(
+            f"unknown key(s) {', '.join(unknown)} in {where}; valid: {', '.join(sorted(valid))}"
+        )
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})

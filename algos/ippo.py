@@ -1,0 +1,262 @@
+"""Independent PPO: every learning agent runs PPO on its own observation and reward.
+
+Rewards are each agent's individual reward plus its team's group reward (IPPO has no
+centralised critic to use the group signal otherwise). Parameters are shared by the agents
+of a team by default; with ``share_params: false`` each team slot has its own actor and
+critic (a leading agent axis on the params). The ghost team plays a snapshot of the actor
+with that snapshot's own observation statistics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+from algos import rollout, selfplay
+from algos.base import Learner, config_from
+from algos.networks import Actor, Critic, ObsNorm, env_action
+from algos.ppo import (
+    PPOConfig,
+    clipped_surrogate,
+    clipped_value_loss,
+    gae,
+    minibatch_epochs,
+    standardise,
+)
+from algos.ppo import optimizer as ppo_optimizer
+from envs.base import MultiAgentEnv
+
+
+@dataclass(frozen=True)
+class IPPOConfig(PPOConfig):
+    num_envs: int = 64  # parallel envs
+    rollout_len: int = 160  # decisions per env per update (num_envs x rollout_len env steps)
+    hidden: tuple[int, ...] = (256, 256)
+    activation: str = "relu"
+    learning_rate: float = 3e-4
+    anneal_lr: bool = False  # linear decay to 0 over the run (ML-Agents' "linear" schedule)
+    share_params: bool = True  # one actor/critic for all agents of the learning team
+    normalize_obs: bool = False
+
+
+@struct.dataclass
+class IPPOState:
+    params: Any  # {"actor": ..., "critic": ...}: what the optimiser trains
+    obs_norm: ObsNorm
+    opt_state: optax.OptState
+    runner: rollout.EnvRunner
+    selfplay: selfplay.SelfPlayState
+    key: jax.Array
+    updates: jax.Array
+
+
+def over_agents(fn: Callable, params: Any, shared: bool, *xs: jax.Array) -> Any:
+    """``fn(params, *xs)`` on ``[B, n, ...]`` arrays; unshared params lead with an n axis."""
+    if shared:
+        return fn(params, *xs)
+    return jax.vmap(fn, in_axes=(0,) + (1,) * len(xs), out_axes=1)(params, *xs)
+
+
+class IPPO(Learner):
+    """PPO per agent against the self-play ghost; see the module docstring."""
+
+    def __init__(
+        self,
+        env: MultiAgentEnv,
+        cfg: Mapping[str, Any],
+        selfplay_cfg: selfplay.SelfPlayConfig,
+        total_updates: int,
+    ) -> None:
+        self.env = env
+        self.cfg = config_from(IPPOConfig, cfg, "algo (ippo)")
+        self.selfplay_cfg = selfplay_cfg
+        self.space = env.spec.action_space
+        self.team_size = rollout.team_table(env.spec).shape[1]
+        self.actor = Actor(self.space, self.cfg.hidden, self.cfg.activation)
+        self.critic = Critic(self.cfg.hidden, self.cfg.activation)
+        self.env_steps_per_update = self.cfg.num_envs * self.cfg.rollout_len
+        batch = self.env_steps_per_update
+        if batch % self.cfg.num_minibatches:
+            raise ValueError(
+                f"num_envs x rollout_len = {batch} must divide into num_minibatches = "
+                f"{self.cfg.num_minibatches}"
+            )
+        lr: float | optax.Schedule = self.cfg.learning_rate
+        if self.cfg.anneal_lr:
+            steps = max(total_updates, 1) * self.cfg.num_epochs * self.cfg.num_minibatches
+            lr = optax.linear_schedule(self.cfg.learning_rate, 0.0, steps)
+        self.tx = ppo_optimizer(lr, self.cfg.max_grad_norm)
+
+    # -- networks -------------------------------------------------------------------------
+    def _sample(self, actor: Any, obs: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+        dist = self.actor.apply(actor, obs)
+        action = dist.sample(seed=key)
+        return action, dist.log_prob(action)
+
+    def _evaluate(
+        self, actor: Any, obs: jax.Array, action: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        dist = self.actor.apply(actor, obs)
+        return dist.log_prob(action), dist.entropy()
+
+    def _value(self, critic: Any, obs: jax.Array) -> jax.Array:
+        return self.critic.apply(critic, obs)
+
+    def _team_sample(self, policy: Any, obs: jax.Array, key: jax.Array):
+        """Sample for ``obs [B, n, ...]`` with deployable params ``{actor, obs_norm}``."""
+        obs = policy["obs_norm"](obs)
+        if self.cfg.share_params:
+            return self._sample(policy["actor"], obs, key)
+        keys = jax.random.split(key, self.team_size)
+        return jax.vmap(self._sample, in_axes=(0, 1, 0), out_axes=1)(policy["actor"], obs, keys)
+
+    # -- Learner interface ----------------------------------------------------------------
+    def init(self, key: jax.Array) -> IPPOState:
+        k_params, k_env, k_run = jax.random.split(key, 3)
+        obs = jnp.zeros((1, *self.env.spec.obs_shape))
+        n = 1 if self.cfg.share_params else self.team_size
+
+        def init_one(k: jax.Array) -> dict[str, Any]:
+            ka, kc = jax.random.split(k)
+            return {"actor": self.actor.init(ka, obs), "critic": self.critic.init(kc, obs)}
+
+        params = jax.vmap(init_one)(jax.random.split(k_params, n))
+        if self.cfg.share_params:
+            params = jax.tree.map(lambda p: p[0], params)
+        obs_norm = ObsNorm.create(self.env.spec.obs_shape, self.cfg.normalize_obs)
+        state = IPPOState(
+            params=params,
+            obs_norm=obs_norm,
+            opt_state=self.tx.init(params),
+            runner=rollout.init_runner(self.env, k_env, self.cfg.num_envs),
+            selfplay=selfplay.init(
+                {"actor": params["actor"], "obs_norm": obs_norm}, self.selfplay_cfg
+            ),
+            key=k_run,
+            updates=jnp.zeros((), jnp.int32),
+        )
+        return state
+
+    def policy_params(self, state: IPPOState) -> dict[str, Any]:
+        return {"actor": state.params["actor"], "obs_norm": state.obs_norm}
+
+    def act(self, params: Any, obs: jax.Array, key: jax.Array) -> jax.Array:
+        action, _ = self._team_sample(params, obs[None], key)
+        return env_action(self.space, action[0])
+
+    def update(self, state: IPPOState) -> tuple[IPPOState, dict[str, jax.Array]]:
+        cfg, shared = self.cfg, self.cfg.share_params
+        key, k_roll, k_swap, k_epochs = jax.random.split(state.key, 4)
+        sp, params, obs_norm = state.selfplay, state.params, state.obs_norm
+        policy = {"actor": params["actor"], "obs_norm": obs_norm}
+
+        def learner_act(obs: jax.Array, k: jax.Array):
+            action, log_prob = self._team_sample(policy, obs, k)
+            value = over_agents(self._value, params["critic"], shared, obs_norm(obs))
+            return env_action(self.space, action), action, (log_prob, value)
+
+        def ghost_act(obs: jax.Array, k: jax.Array) -> jax.Array:
+            return env_action(self.space, self._team_sample(sp.ghost, obs, k)[0])
+
+        def value_fn(obs: jax.Array) -> jax.Array:
+            return over_agents(self._value, params["critic"], shared, obs_norm(obs))
+
+        runner, steps, episodes = rollout.collect(
+            self.env,
+            state.runner,
+            k_roll,
+            cfg.rollout_len,
+            sp.learning_team,
+            learner_act,
+            ghost_act,
+            value_fn,
+        )
+        finished = jnp.broadcast_to(
+            (episodes.ended & episodes.terminated)[..., None], episodes.final_reward.shape
+        )
+        sp = selfplay.record_games(
+            sp, rollout.game_result(episodes), finished, self.selfplay_cfg.elo_k
+        )
+
+        log_prob, value = steps.extras
+        reward = steps.reward + steps.group_reward + cfg.gamma * steps.bootstrap
+        learners = jnp.asarray(rollout.team_table(self.env.spec))[sp.learning_team]
+        last_value = value_fn(runner.obs[:, learners])
+        advantage, target = gae(reward, value, steps.done, last_value, cfg.gamma, cfg.gae_lambda)
+        if cfg.normalize_advantages:
+            advantage = standardise(advantage)
+        flat = jax.tree.map(
+            lambda x: x.reshape(-1, *x.shape[2:]),
+            {
+                "obs": steps.obs,
+                "action": steps.action,
+                "log_prob": log_prob,
+                "value": value,
+                "advantage": advantage,
+                "target": target,
+            },
+        )
+
+        def loss_fn(p: Any, mb: dict[str, jax.Array]):
+            obs = obs_norm(mb["obs"])
+            new_log_prob, entropy = over_agents(
+                self._evaluate, p["actor"], shared, obs, mb["action"]
+            )
+            new_value = over_agents(self._value, p["critic"], shared, obs)
+            pg_loss, clip_frac = clipped_surrogate(
+                new_log_prob, mb["log_prob"], mb["advantage"], cfg.clip_eps
+            )
+            v_loss = clipped_value_loss(new_value, mb["value"], mb["target"], cfg.clip_eps)
+            entropy = entropy.mean()
+            loss = pg_loss + cfg.vf_coef * v_loss - cfg.ent_coef * entropy
+            return loss, {
+                "policy_loss": pg_loss,
+                "value_loss": v_loss,
+                "entropy": entropy,
+                "clip_frac": clip_frac,
+            }
+
+        params, opt_state, metrics = minibatch_epochs(
+            k_epochs,
+            params,
+            state.opt_state,
+            flat,
+            loss_fn,
+            self.tx,
+            cfg.num_epochs,
+            cfg.num_minibatches,
+        )
+        obs_norm = obs_norm.update(steps.obs)
+        agent_steps = jnp.asarray(self.env_steps_per_update * self.team_size, jnp.int32)
+        sp = selfplay.advance(
+            sp,
+            {"actor": params["actor"], "obs_norm": obs_norm},
+            k_swap,
+            agent_steps,
+            agent_steps,
+            self.selfplay_cfg,
+        )
+        metrics = {
+            **metrics,
+            **rollout.episode_metrics(episodes),
+            "elo": selfplay.learner_elo(sp),
+            "ghost_index": sp.ghost_index,
+            "learning_team": sp.learning_team,
+            "value_target": target.mean(),
+        }
+        state = state.replace(
+            params=params,
+            obs_norm=obs_norm,
+            opt_state=opt_state,
+            runner=runner,
+            selfplay=sp,
+            key=key,
+            updates=state.updates + 1,
+        )
+        return state, metrics

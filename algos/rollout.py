@@ -1,0 +1,181 @@
+"""One rollout path for every algorithm: the learning team acts, the ghost team answers.
+
+``collect`` scans ``num_steps`` decisions over a batch of vmapped envs. The learning team is
+a traced index, so a team change needs no recompilation: its members are gathered from the
+agent axis, and the ghost team's actions are scattered back beside them. Only the learning
+team's experience is returned (what ML-Agents passes to the wrapped trainer); the ghost
+team's steps are only counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from envs.base import EnvSpec, MultiAgentEnv
+
+
+@struct.dataclass
+class EnvRunner:
+    """Live envs between rollouts, with the running return of each agent's episode."""
+
+    obs: jax.Array  # [E, A, *obs_shape]
+    state: Any  # env state with a leading [E] axis
+    episode_return: jax.Array  # [E, A] individual + group reward so far
+    episode_length: jax.Array  # [E] decisions so far
+
+
+class Step(NamedTuple):
+    """One decision of the learning team, ``[E, n, ...]`` (``n`` = team size)."""
+
+    obs: jax.Array
+    action: jax.Array  # what the learner sampled (before the env's clipping)
+    reward: jax.Array  # individual reward
+    group_reward: jax.Array
+    done: jax.Array  # [E, n] bool: the episode ended after this step (rules or time-out)
+    truncated: jax.Array  # [E, n] bool: ended by the time limit
+    bootstrap: jax.Array  # [E, n] V(final obs) where truncated, else 0
+    extras: Any  # whatever the learner stored when acting (log-probs, values, ...)
+
+
+class Episodes(NamedTuple):
+    """Per-decision episode records, ``[E]`` or ``[E, n]``; read only where ``ended``."""
+
+    ended: jax.Array  # [E]
+    terminated: jax.Array  # [E] ended by the rules: a game with an outcome
+    episode_return: jax.Array  # [E, n] learning agents' returns
+    episode_length: jax.Array  # [E]
+    final_reward: jax.Array  # [E, n] last step's individual + group reward
+    ghost_final_reward: jax.Array  # [E, n] the same for the ghost team's agents
+
+
+def team_table(spec: EnvSpec) -> np.ndarray:
+    """``[num_teams, team_size]`` agent indices; teams must be the same size."""
+    members = [spec.team_agents(t) for t in range(spec.num_teams)]
+    if len({len(m) for m in members}) != 1 or spec.num_teams != 2:
+        raise ValueError(f"self-play needs two teams of equal size, got {spec.teams}")
+    return np.asarray(members, dtype=np.int32)
+
+
+def init_runner(env: MultiAgentEnv, key: jax.Array, num_envs: int) -> EnvRunner:
+    obs, state = jax.vmap(env.reset)(jax.random.split(key, num_envs))
+    return EnvRunner(
+        obs=obs,
+        state=state,
+        episode_return=jnp.zeros((num_envs, env.spec.num_agents)),
+        episode_length=jnp.zeros((num_envs,), jnp.int32),
+    )
+
+
+LearnerAct = Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array, Any]]
+GhostAct = Callable[[jax.Array, jax.Array], jax.Array]
+ValueFn = Callable[[jax.Array], jax.Array]
+
+
+def collect(
+    env: MultiAgentEnv,
+    runner: EnvRunner,
+    key: jax.Array,
+    num_steps: int,
+    learning_team: jax.Array,
+    learner_act: LearnerAct,
+    ghost_act: GhostAct,
+    value_fn: ValueFn | None = None,
+) -> tuple[EnvRunner, Step, Episodes]:
+    """Play ``num_steps`` decisions in every env of ``runner``.
+
+    - ``learner_act(obs [E, n, ...], key) -> (env_action, sampled_action, extras)``;
+    - ``ghost_act(obs [E, n, ...], key) -> env_action``;
+    - ``value_fn(obs [E, n, ...]) -> [E, n]`` values the final observation of time-outs
+      (computed only on decisions where some env timed out).
+    """
+    table = jnp.asarray(team_table(env.spec))
+    learners, ghosts = table[learning_team], table[1 - learning_team]
+    num_envs = runner.obs.shape[0]
+
+    def body(runner: EnvRunner, key: jax.Array):
+        k_learn, k_ghost, k_env = jax.random.split(key, 3)
+        obs_l, obs_g = runner.obs[:, learners], runner.obs[:, ghosts]
+        env_act_l, action, extras = learner_act(obs_l, k_learn)
+        env_act_g = ghost_act(obs_g, k_ghost)
+        actions = jnp.zeros((num_envs, env.spec.num_agents, *env_act_l.shape[2:]), env_act_l.dtype)
+        actions = actions.at[:, learners].set(env_act_l).at[:, ghosts].set(env_act_g)
+        obs, state, reward, done, info = jax.vmap(env.step)(
+            jax.random.split(k_env, num_envs), runner.state, actions
+        )
+        step_reward = reward + info.group_reward
+        episode_return = runner.episode_return + step_reward
+        episode_length = runner.episode_length + 1
+        ended, truncated = done[:, 0], info.truncated[:, 0]
+        terminal_obs = info.terminal_obs[:, learners]
+        if value_fn is None:
+            bootstrap = jnp.zeros(done[:, learners].shape)
+        else:
+            bootstrap = jax.lax.cond(
+                jnp.any(truncated),
+                lambda: value_fn(terminal_obs) * truncated[:, None],
+                lambda: jnp.zeros(done[:, learners].shape),
+            )
+        step = Step(
+            obs=obs_l,
+            action=action,
+            reward=reward[:, learners],
+            group_reward=info.group_reward[:, learners],
+            done=done[:, learners],
+            truncated=info.truncated[:, learners],
+            bootstrap=bootstrap,
+            extras=extras,
+        )
+        episodes = Episodes(
+            ended=ended,
+            terminated=info.terminated[:, 0],
+            episode_return=episode_return[:, learners],
+            episode_length=episode_length,
+            final_reward=step_reward[:, learners],
+            ghost_final_reward=step_reward[:, ghosts],
+        )
+        runner = EnvRunner(
+            obs=obs,
+            state=state,
+            episode_return=jnp.where(ended[:, None], 0.0, episode_return),
+            episode_length=jnp.where(ended, 0, episode_length),
+        )
+        return runner, (step, episodes)
+
+    runner, (steps, episodes) = jax.lax.scan(body, runner, jax.random.split(key, num_steps))
+    return runner, steps, episodes
+
+
+def episode_metrics(episodes: Episodes) -> dict[str, jax.Array]:
+    """Means over the episodes that ended in a rollout (NaN-free: 0 when none ended)."""
+    ended = episodes.ended
+    count = jnp.sum(ended)
+    denom = jnp.maximum(count, 1)
+    decided = ended & episodes.terminated
+    result = game_result(episodes).mean(-1)
+    return {
+        "episodes": count,
+        "episode_return": jnp.sum(episodes.episode_return.mean(-1) * ended) / denom,
+        "episode_length": jnp.sum(episodes.episode_length * ended) / denom,
+        "win_rate": jnp.sum(decided & (result == 1.0)) / denom,
+        "loss_rate": jnp.sum(decided & (result == 0.0)) / denom,
+    }
+
+
+def game_result(episodes: Episodes) -> jax.Array:
+    """``[..., n]`` score of each learning agent's game: 1 win, 0 loss, 0.5 draw.
+
+    ML-Agents reads the sign of the learner's last reward; we compare it with the ghost
+    team's last reward instead. In zero-sum games such as SoccerTwos (+x against -1) the two
+    rules agree; in v0.4 Tennis, where only the side at fault is penalised (-0.01 against 0),
+    the sign rule would score every game a draw or a loss, so ELO could only fall.
+    """
+    ghost = episodes.ghost_final_reward.mean(-1, keepdims=True)
+    return jnp.where(
+        episodes.final_reward > ghost, 1.0, jnp.where(episodes.final_reward < ghost, 0.0, 0.5)
+    )

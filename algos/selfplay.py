@@ -1,0 +1,161 @@
+"""ML-Agents' ghost self-play as pure functions on arrays, shared by every algorithm.
+
+One team learns; the other plays a frozen *ghost*: either a past snapshot from a ring buffer
+of ``window`` saves, or (with probability ``play_against_latest_model_ratio``) a copy of the
+current weights taken at swap time. The schedule and ELO follow ML-Agents' GhostTrainer
+(``ghost/trainer.py``, ``ghost/controller.py``):
+
+- counters are in agent-steps: ``learner_steps`` of learning-team agents, ``ghost_steps`` of
+  ghost-team agents;
+- a snapshot is saved when ``learner_steps - last_save > save_steps`` (slot ``counter``, with
+  the learner's current ELO), the learning team rotates when
+  ``learner_steps - last_team_change > team_change``, and the ghost is swapped on a team
+  change or when ``ghost_steps - last_swap > swap_steps``;
+- ELO: ``E = 1 / (1 + 10^((R_opp - R) / 400))``, ``delta = K (S - E)`` with ML-Agents' K = 1
+  (its code applies no K factor; the docs' K = 16 example is not what it runs). The learner
+  gains ``delta``, the ghost's slot loses it; against "current" both are the same entry of
+  ``elos`` so the net change is zero, as in ML-Agents. One update per learning agent per
+  finished game; timed-out games do not count. (The game's result is read by
+  ``rollout.game_result``: the sign rule of ML-Agents generalised to non-zero-sum rewards.)
+
+Everything lives in a ``flax.struct`` state so the schedule runs inside the jitted loop: the
+ghost's params are selected by index from the stacked pool, never in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+
+@dataclass(frozen=True)
+class SelfPlayConfig:
+    """Ghost-trainer settings (ML-Agents names; defaults are ML-Agents' code defaults)."""
+
+    save_steps: int = 20000
+    team_change: int = 100000
+    swap_steps: int = 2000
+    window: int = 10
+    play_against_latest_model_ratio: float = 0.5
+    initial_elo: float = 1200.0
+    elo_k: float = 1.0
+
+
+@struct.dataclass
+class SelfPlayState:
+    pool: Any  # policy params with a leading [window] axis (ring buffer of snapshots)
+    elos: jax.Array  # [window + 1] float32; the last entry is the learner (policy_elos[-1])
+    num_saved: jax.Array  # int32, filled slots of the pool
+    counter: jax.Array  # int32, the slot the next save writes
+    ghost: Any  # params the non-learning team plays with (frozen between swaps)
+    ghost_index: jax.Array  # int32, pool slot the ghost came from, or ``window`` for current
+    learning_team: jax.Array  # int32
+    learner_steps: jax.Array  # int32 agent-steps of the learning team
+    ghost_steps: jax.Array  # int32 agent-steps of the ghost team
+    last_save: jax.Array
+    last_swap: jax.Array
+    last_team_change: jax.Array
+
+
+def init(params: Any, cfg: SelfPlayConfig) -> SelfPlayState:
+    """The initial weights are snapshot 0 and the first ghost (ML-Agents saves on add_policy)."""
+    pool = jax.tree.map(lambda p: jnp.broadcast_to(p, (cfg.window, *p.shape)), params)
+    zero = jnp.zeros((), jnp.int32)
+    return SelfPlayState(
+        pool=pool,
+        elos=jnp.full((cfg.window + 1,), cfg.initial_elo, jnp.float32),
+        num_saved=jnp.ones((), jnp.int32),
+        counter=jnp.asarray(1 % cfg.window, jnp.int32),
+        ghost=params,
+        ghost_index=zero,
+        learning_team=zero,
+        learner_steps=zero,
+        ghost_steps=zero,
+        last_save=zero,
+        last_swap=zero,
+        last_team_change=zero,
+    )
+
+
+def expected_score(rating: jax.Array, opponent_rating: jax.Array) -> jax.Array:
+    """Probability that ``rating`` beats ``opponent_rating`` under the ELO model."""
+    return 1.0 / (1.0 + 10.0 ** ((opponent_rating - rating) / 400.0))
+
+
+def elo_change(
+    rating: jax.Array, opponent_rating: jax.Array, result: jax.Array, k: float = 1.0
+) -> jax.Array:
+    """``K (S - E)``: what the player gains and the opponent loses after one game."""
+    return k * (result - expected_score(rating, opponent_rating))
+
+
+def record_games(
+    sp: SelfPlayState, results: jax.Array, finished: jax.Array, k: float
+) -> SelfPlayState:
+    """Apply one ELO update per finished entry, in order (time-major flattening).
+
+    ``results`` and ``finished`` share any shape; only ``finished`` entries count. Updates are
+    sequential because each one moves both ratings that the next one reads.
+    """
+    results, finished = results.reshape(-1), finished.reshape(-1)
+    (order,) = jnp.nonzero(finished, size=finished.size, fill_value=0)
+    learner = sp.elos.shape[0] - 1
+
+    def body(i: jax.Array, elos: jax.Array) -> jax.Array:
+        delta = elo_change(elos[learner], elos[sp.ghost_index], results[order[i]], k)
+        return elos.at[learner].add(delta).at[sp.ghost_index].add(-delta)
+
+    elos = jax.lax.fori_loop(0, jnp.sum(finished), body, sp.elos)
+    return sp.replace(elos=elos)
+
+
+def advance(
+    sp: SelfPlayState,
+    params: Any,
+    key: jax.Array,
+    learner_steps: jax.Array,
+    ghost_steps: jax.Array,
+    cfg: SelfPlayConfig,
+) -> SelfPlayState:
+    """Count steps, then team change, save and swap, in ML-Agents' order (after an update)."""
+    sp = sp.replace(
+        learner_steps=sp.learner_steps + learner_steps, ghost_steps=sp.ghost_steps + ghost_steps
+    )
+    change = sp.learner_steps - sp.last_team_change > cfg.team_change
+    sp = sp.replace(
+        learning_team=jnp.where(change, 1 - sp.learning_team, sp.learning_team),
+        last_team_change=jnp.where(change, sp.learner_steps, sp.last_team_change),
+    )
+
+    save = sp.learner_steps - sp.last_save > cfg.save_steps
+    slot = sp.counter
+    pool = jax.tree.map(
+        lambda buf, p: buf.at[slot].set(jnp.where(save, p, buf[slot])), sp.pool, params
+    )
+    sp = sp.replace(
+        pool=pool,
+        elos=sp.elos.at[slot].set(jnp.where(save, sp.elos[-1], sp.elos[slot])),
+        num_saved=jnp.where(save, jnp.minimum(sp.num_saved + 1, cfg.window), sp.num_saved),
+        counter=jnp.where(save, (slot + 1) % cfg.window, slot),
+        last_save=jnp.where(save, sp.learner_steps, sp.last_save),
+    )
+
+    swap = change | (sp.ghost_steps - sp.last_swap > cfg.swap_steps)
+    k_latest, k_slot = jax.random.split(key)
+    latest = jax.random.uniform(k_latest) >= 1.0 - cfg.play_against_latest_model_ratio
+    slot = jax.random.randint(k_slot, (), 0, sp.num_saved)
+    index = jnp.where(latest, cfg.window, slot)
+    ghost = jax.tree.map(lambda buf, p: jnp.where(latest, p, buf[slot]), sp.pool, params)
+    return sp.replace(
+        ghost=jax.tree.map(lambda new, old: jnp.where(swap, new, old), ghost, sp.ghost),
+        ghost_index=jnp.where(swap, index, sp.ghost_index),
+        last_swap=jnp.where(swap, sp.ghost_steps, sp.last_swap),
+    )
+
+
+def learner_elo(sp: SelfPlayState) -> jax.Array:
+    return sp.elos[-1]
