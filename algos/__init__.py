@@ -18,12 +18,12 @@ def make(
     env: MultiAgentEnv,
     cfg: Mapping[str, Any],
     selfplay: SelfPlayConfig,
-    total_updates: int,
+    total_env_steps: int,
 ) -> Learner:
     """Build a registered learner; an unknown name lists the valid ones."""
     if name not in REGISTRY:
         raise ValueError(f"unknown algo {name!r}; valid algos: {', '.join(sorted(REGISTRY))}")
-    return REGISTRY[name](env, cfg, selfplay, total_updates)
+    return REGISTRY[name](env, cfg, selfplay, total_env_steps)
 
 
 __all__ = ["REGISTRY", "Learner", "make"]

@@ -1,6 +1,6 @@
 """The interface every algorithm implements, so runs, evaluation and self-play never care which.
 
-A learner is built from ``(env, cfg, selfplay, total_updates)``; all its mutable data lives in
+A learner is built from ``(env, cfg, selfplay, total_env_steps)``; all its mutable data lives in
 one pytree state, so ``update`` can be scanned inside a jitted chunk and the whole state
 checkpointed and restored bit for bit. ``act`` is the deployable *team* policy: it takes the
 observations of one team's agents ``[n, *obs_shape]`` and returns their env actions, which
@@ -32,7 +32,7 @@ class Learner(abc.ABC):
         env: MultiAgentEnv,
         cfg: Mapping[str, Any],
         selfplay: SelfPlayConfig,
-        total_updates: int,
+        total_env_steps: int,
     ) -> None: ...
 
     @abc.abstractmethod

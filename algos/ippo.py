@@ -71,7 +71,7 @@ class IPPO(Learner):
         env: MultiAgentEnv,
         cfg: Mapping[str, Any],
         selfplay_cfg: selfplay.SelfPlayConfig,
-        total_updates: int,
+        total_env_steps: int,
     ) -> None:
         self.env = env
         self.cfg = config_from(IPPOConfig, cfg, "algo (ippo)")
@@ -89,7 +89,8 @@ class IPPO(Learner):
             )
         lr: float | optax.Schedule = self.cfg.learning_rate
         if self.cfg.anneal_lr:
-            steps = max(total_updates, 1) * self.cfg.num_epochs * self.cfg.num_minibatches
+            updates = -(-total_env_steps // self.env_steps_per_update)
+            steps = max(updates, 1) * self.cfg.num_epochs * self.cfg.num_minibatches
             lr = optax.linear_schedule(self.cfg.learning_rate, 0.0, steps)
         self.tx = ppo_optimizer(lr, self.cfg.max_grad_norm)
 

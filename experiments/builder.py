@@ -1,0 +1,26 @@
+"""Env + learner from a composed config: shared by training, evaluation and benchmarks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+import algos
+import envs
+from algos.base import Learner, config_from
+from algos.selfplay import SelfPlayConfig
+
+
+def build(cfg: DictConfig) -> tuple[envs.MultiAgentEnv, Learner]:
+    """The env and learner a config describes (training config or a saved ``config.json``)."""
+    env = envs.make(cfg.env.name, **OmegaConf.to_container(cfg.env.options))
+    selfplay = config_from(SelfPlayConfig, OmegaConf.to_container(cfg.env.selfplay), "env.selfplay")
+    algo = OmegaConf.to_container(cfg.algo)
+    name = algo.pop("name")
+    return env, algos.make(name, env, algo, selfplay, int(cfg.total_env_steps))
+
+
+def identity(cfg: DictConfig) -> dict[str, Any]:
+    """What makes two runs the same experiment (checked on resume)."""
+    return {"algo": cfg.algo.name, "env": cfg.env.name, "seed": int(cfg.seed)}

@@ -1,0 +1,109 @@
+"""Orbax checkpoints of the whole learner state, and the saved final policy.
+
+A checkpoint holds the full training state (params, optimiser, live envs, self-play pool,
+rng) plus a JSON ``meta`` (env steps, wall time, the config that produced it), so a resumed
+run continues bit for bit. Orbax writes to a temporary directory and renames it when done,
+so a process killed mid-save leaves the previous checkpoint intact. Restoring needs a
+template state from ``learner.init``; a checkpoint from another algo/env/network fails with a
+message that says which.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jax
+import orbax.checkpoint as ocp
+
+# The config keys that must match for a checkpoint to be resumable.
+IDENTITY_KEYS = ("algo", "env", "seed")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be used; the message says why and what to do."""
+
+
+def _abstract(state: Any) -> Any:
+    return jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
+
+
+class Checkpointer:
+    def __init__(self, directory: str | Path, keep: int = 3) -> None:
+        self.directory = Path(directory).absolute()
+        self._manager = ocp.CheckpointManager(
+            self.directory,
+            options=ocp.CheckpointManagerOptions(max_to_keep=keep, create=True),
+        )
+
+    def latest_step(self) -> int | None:
+        return self._manager.latest_step()
+
+    def save(self, step: int, state: Any, meta: dict[str, Any]) -> None:
+        self._manager.save(
+            step,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)
+            ),
+        )
+        self._manager.wait_until_finished()
+
+    def restore(self, template: Any, config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """The newest checkpoint, checked against ``config`` and the template's structure."""
+        step = self.latest_step()
+        if step is None:
+            raise CheckpointError(f"no checkpoint in {self.directory}; start without resume")
+        try:
+            meta = self._manager.restore(
+                step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())
+            )["meta"]
+        except Exception as err:
+            raise CheckpointError(
+                f"checkpoint {step} in {self.directory} is unreadable ({err}); delete that step "
+                "directory to fall back to an older one, or start without resume"
+            ) from err
+        saved = meta.get("config", {})
+        for key in IDENTITY_KEYS:
+            if key in saved and saved[key] != config.get(key):
+                raise CheckpointError(
+                    f"checkpoint in {self.directory} was made with {key}={saved[key]!r}, this run "
+                    f"has {key}={config.get(key)!r}; resume with the same {key} or start afresh"
+                )
+        try:
+            restored = self._manager.restore(
+                step, args=ocp.args.Composite(state=ocp.args.StandardRestore(_abstract(template)))
+            )
+        except Exception as err:
+            raise CheckpointError(
+                f"checkpoint {step} in {self.directory} does not fit this run's state "
+                f"({type(err).__name__}: {err}); was it written by another algo, env or network "
+                "size? Resume with the config it was written with, or start afresh"
+            ) from err
+        return restored["state"], meta
+
+    def close(self) -> None:
+        self._manager.close()
+
+
+def save_policy(directory: str | Path, params: Any, config: dict[str, Any]) -> None:
+    """The deployable policy (``learner.policy_params``) and the config that rebuilds it."""
+    directory = Path(directory).absolute()
+    directory.mkdir(parents=True, exist_ok=True)
+    with ocp.StandardCheckpointer() as ckpt:
+        ckpt.save(directory / "params", params, force=True)
+    (directory / "config.json").write_text(json.dumps(config, indent=1))
+
+
+def load_policy(directory: str | Path, template: Any) -> Any:
+    directory = Path(directory).absolute()
+    if not (directory / "params").exists():
+        raise CheckpointError(f"no saved policy in {directory} (expected {directory}/params)")
+    try:
+        with ocp.StandardCheckpointer() as ckpt:
+            return ckpt.restore(directory / "params", _abstract(template))
+    except Exception as err:
+        raise CheckpointError(
+            f"policy in {directory} does not fit the network its config.json describes "
+            f"({type(err).__name__}: {err})"
+        ) from err

@@ -1,0 +1,162 @@
+"""Train one algorithm on one game with self-play: the Hydra entry point.
+
+python -m experiments.run                                  # IPPO on the JAX SoccerTwos
+python -m experiments.run algo=ippo env=tennis seed=3
+python -m experiments.run -m seed=0,1,2                    # a sweep (multirun/)
+python -m experiments.run resume=true                      # continue the newest matching run
+
+The host loop runs jitted *chunks* (``chunk_updates`` learner updates in one ``lax.scan``),
+logs one metrics row per chunk, checkpoints every ``checkpoint.every_chunks`` chunks, and at
+the end saves the final policy and evaluates it (``eval.json``). Everything lands in Hydra's
+run directory.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+import jax
+import numpy as np
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from experiments import evaluate
+from experiments.builder import build, identity
+from experiments.checkpoint import Checkpointer, CheckpointError, save_policy
+from experiments.logger import RunLogger
+
+OUTPUTS = (Path("outputs"), Path("multirun"))  # Hydra's run and sweep roots
+
+
+def find_resume_dir(cfg: DictConfig, current: Path) -> Path:
+    """``resume=true``: the newest run under outputs/ with the same algo, env and seed."""
+    if cfg.resume is not True:
+        path = Path(str(cfg.resume))
+        if not (path / "checkpoints").is_dir():
+            raise CheckpointError(f"resume={cfg.resume}: no checkpoints/ directory in {path}")
+        return path
+    want = identity(cfg)
+    candidates = []
+    for ckpt_dir in (d for root in OUTPUTS for d in root.glob("**/checkpoints")):
+        run_dir = ckpt_dir.parent
+        config_file = run_dir / ".hydra" / "config.yaml"
+        if run_dir == current or not config_file.exists() or not any(ckpt_dir.iterdir()):
+            continue
+        if identity(OmegaConf.load(config_file)) == want:
+            candidates.append(run_dir)
+    if not candidates:
+        raise CheckpointError(
+            f"resume=true found no run under outputs/ or multirun/ with {want} and checkpoints; "
+            "pass "
+            "resume=<run dir> or start without resume"
+        )
+    return max(candidates, key=lambda p: (p / "checkpoints").stat().st_mtime)
+
+
+def check_finite(metrics: dict[str, float], env_steps: int, run_dir: Path) -> None:
+    bad = [k for k in ("loss", "policy_loss", "value_loss") if not math.isfinite(metrics.get(k, 0))]
+    if bad:
+        raise FloatingPointError(
+            f"{', '.join(bad)} became NaN/inf by env step {env_steps}. The newest good checkpoint "
+            f"is in {run_dir / 'checkpoints'}; lower algo.learning_rate or set "
+            "algo.max_grad_norm, then resume=" + str(run_dir)
+        )
+
+
+def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Run (or resume) training in ``run_dir``; returns the evaluation summary."""
+    env, learner = build(cfg)
+    steps_per_chunk = learner.env_steps_per_update * int(cfg.chunk_updates)
+    num_chunks = max(1, math.ceil(int(cfg.total_env_steps) / steps_per_chunk))
+    config = OmegaConf.to_container(cfg, resolve=True)
+    meta_config = {**config, **identity(cfg)}
+
+    state = learner.init(jax.random.PRNGKey(int(cfg.seed)))
+    chunk_fn = jax.jit(
+        lambda s: jax.lax.scan(lambda c, _: learner.update(c), s, None, length=cfg.chunk_updates)
+    )
+    t_compile = time.perf_counter()
+    chunk_fn = chunk_fn.lower(state).compile()
+    compile_s = time.perf_counter() - t_compile
+
+    start_chunk, wall_offset = 0, 0.0
+    if cfg.resume:
+        run_dir = find_resume_dir(cfg, run_dir)
+    checkpointer = Checkpointer(run_dir / "checkpoints", keep=int(cfg.checkpoint.keep))
+    if cfg.resume:
+        state, meta = checkpointer.restore(state, meta_config)
+        start_chunk, wall_offset = int(meta["chunk"]), float(meta["wall_s"])
+        print(f"resumed {run_dir} at chunk {start_chunk} ({meta['env_steps']} env steps)")
+
+    logger = RunLogger(
+        run_dir,
+        num_chunks * steps_per_chunk,
+        config,
+        wandb_mode=cfg.logging.wandb_mode if cfg.logging.wandb else None,
+        wandb_project=cfg.logging.wandb_project,
+        progress=cfg.logging.progress,
+        resume_from_steps=start_chunk * steps_per_chunk if cfg.resume else None,
+    )
+    team_size = len(env.spec.team_agents(0))
+    t0 = time.perf_counter() - wall_offset
+    try:
+        for chunk in range(start_chunk, num_chunks):
+            t_chunk = time.perf_counter()
+            state, metrics = chunk_fn(state)
+            metrics = {k: float(np.mean(v)) for k, v in jax.device_get(metrics).items()}
+            chunk_s = time.perf_counter() - t_chunk
+            env_steps = (chunk + 1) * steps_per_chunk
+            check_finite(metrics, env_steps, run_dir)
+            logger.log(
+                {
+                    "env_steps": env_steps,
+                    "agent_steps": env_steps * env.spec.num_agents,
+                    "learner_agent_steps": env_steps * team_size,
+                    "wall_s": time.perf_counter() - t0,
+                    "sps": steps_per_chunk / chunk_s,
+                    **metrics,
+                }
+            )
+            last = chunk + 1 == num_chunks
+            if (chunk + 1) % int(cfg.checkpoint.every_chunks) == 0 or last:
+                meta = {
+                    "chunk": chunk + 1,
+                    "env_steps": env_steps,
+                    "wall_s": time.perf_counter() - t0,
+                    "config": meta_config,
+                }
+                checkpointer.save(chunk + 1, state, meta)
+        checkpointer.close()
+
+        save_policy(run_dir / "final", learner.policy_params(state), config)
+        summary = evaluate.evaluate_learner(
+            env,
+            learner,
+            learner.policy_params(state),
+            opponents=list(cfg.eval.opponents),
+            games=int(cfg.eval.games),
+            decisions=int(cfg.eval.decisions),
+            key=jax.random.PRNGKey(int(cfg.seed) + 1),
+        )
+        summary["compile_s"] = compile_s
+        summary["train_wall_s"] = time.perf_counter() - t0
+        (run_dir / "eval.json").write_text(json.dumps(summary, indent=1))
+        logger.summary(evaluate.flatten(summary))
+        print(evaluate.describe(summary))
+    finally:
+        logger.close()
+    return summary
+
+
+@hydra.main(version_base=None, config_path="../conf", config_name="config")
+def main(cfg: DictConfig) -> None:
+    train(cfg, Path(HydraConfig.get().runtime.output_dir))
+
+
+if __name__ == "__main__":
+    main()
