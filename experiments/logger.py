@@ -92,9 +92,13 @@ class RunLogger:
         if self._wandb is not None:
             self._wandb.log(row, step=int(row["env_steps"]))
         self._bar.update(int(row["env_steps"]) - self._bar.n)
-        shown = {"sps": "sps", "elo": "elo", "episode_return": "ret", "win_rate": "win"}
+        shown = {
+            "elo": ("elo", ".1f"),
+            "episode_return": ("ret", ".3f"),
+            "win_rate": ("win", ".2f"),
+        }
         self._bar.set_postfix(
-            {short: f"{row[k]:.3g}" for k, short in shown.items() if row.get(k) is not None}
+            {s: format(row[k], f) for k, (s, f) in shown.items() if row.get(k) is not None}
         )
 
     def summary(self, values: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ run directory.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from pathlib import Path
@@ -30,6 +31,7 @@ from experiments.builder import build, identity
 from experiments.checkpoint import Checkpointer, CheckpointError, save_policy
 from experiments.logger import RunLogger
 
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 OUTPUTS = (Path("outputs"), Path("multirun"))  # Hydra's run and sweep roots
 
 
@@ -70,6 +72,7 @@ def check_finite(metrics: dict[str, float], env_steps: int, run_dir: Path) -> No
 
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Run (or resume) training in ``run_dir``; returns the evaluation summary."""
+    logging.getLogger("absl").setLevel(logging.WARNING)  # orbax's per-save INFO lines
     env, learner = build(cfg)
     steps_per_chunk = learner.env_steps_per_update * int(cfg.chunk_updates)
     num_chunks = max(1, math.ceil(int(cfg.total_env_steps) / steps_per_chunk))
@@ -147,13 +150,13 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         summary["train_wall_s"] = time.perf_counter() - t0
         (run_dir / "eval.json").write_text(json.dumps(summary, indent=1))
         logger.summary(evaluate.flatten(summary))
-        print(evaluate.describe(summary))
     finally:
         logger.close()
+    print(f"{run_dir}\n{evaluate.describe(summary)}")
     return summary
 
 
-@hydra.main(version_base=None, config_path="../conf", config_name="config")
+@hydra.main(version_base=None, config_path=CONF_DIR, config_name="config")
 def main(cfg: DictConfig) -> None:
     train(cfg, Path(HydraConfig.get().runtime.output_dir))
 

@@ -1,0 +1,138 @@
+"""The training entry point: config composition, resume equality, bad input, evaluation."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.errors import MissingConfigException
+
+import algos
+import envs
+from experiments import evaluate, run
+from experiments.builder import build
+from experiments.checkpoint import Checkpointer, CheckpointError
+from experiments.logger import read_metrics
+
+CONF = str(Path(__file__).resolve().parents[1] / "conf")
+TINY = [
+    "algo.num_envs=4",
+    "algo.rollout_len=8",
+    "algo.num_minibatches=2",
+    "algo.hidden=[16]",
+    "chunk_updates=2",
+    "total_env_steps=256",  # 4 chunks of 2 updates of 32 env steps
+    "checkpoint.every_chunks=2",
+    "eval.games=2",
+    "eval.decisions=20",
+    "eval.opponents=[random]",
+    "logging.wandb=false",
+    "logging.progress=false",
+]
+
+
+def config(*overrides: str):
+    with initialize_config_dir(config_dir=CONF, version_base=None):
+        return compose("config", overrides=list(overrides))
+
+
+@pytest.mark.parametrize("algo", sorted(algos.REGISTRY))
+@pytest.mark.parametrize("env", sorted(envs.REGISTRY))
+def test_every_algo_env_pair_composes_and_updates(algo, env):
+    cfg = config(f"algo={algo}", f"env={env}", *TINY)
+    assert cfg.algo.name == algo and cfg.env.name == env
+    assert cfg.total_env_steps == 256
+    _, learner = build(cfg)
+    state = learner.init(jax.random.PRNGKey(0))
+    state, metrics = jax.jit(learner.update)(state)
+    assert np.isfinite(float(metrics["loss"]))
+    if env == "tennis" and algo == "ippo":
+        assert cfg.algo.normalize_obs  # conf/algo_env/ippo_tennis.yaml is applied
+
+
+def test_default_config_trains_ippo_on_soccer_with_ml_agents_self_play():
+    cfg = config()
+    assert (cfg.algo.name, cfg.env.name) == ("ippo", "soccer_twos")
+    assert cfg.env.selfplay.save_steps == 50000 and cfg.env.selfplay.team_change == 200000
+    assert cfg.env.selfplay.elo_k == 1.0
+
+
+def test_unknown_names_list_the_valid_choices():
+    with pytest.raises(MissingConfigException, match="ippo"):
+        config("algo=nope")
+    with pytest.raises(MissingConfigException, match="soccer_twos"):
+        config("env=nope")
+    with pytest.raises(ValueError, match="valid"):
+        build(config("+algo.not_a_key=1"))
+    with pytest.raises(ValueError, match="valid algos: ippo"):
+        algos.make("nope", envs.make("tennis"), {}, None, 1)
+
+
+def strip_timing(rows):
+    return [{k: v for k, v in r.items() if k not in ("wall_s", "sps")} for r in rows]
+
+
+def test_resume_gives_the_same_numbers_as_an_uninterrupted_run(tmp_path):
+    full, part = tmp_path / "full", tmp_path / "part"
+    tiny = (*TINY, "env=tennis")
+    summary = run.train(config(*tiny), full)
+    # Same run killed after its first checkpoint (chunk 2 of 4), then resumed.
+    run.train(config(*tiny, "total_env_steps=128"), part)
+    shutil.rmtree(part / "final")
+    run.train(config(*tiny, f"resume={part}"), part)
+
+    assert strip_timing(read_metrics(full)) == strip_timing(read_metrics(part))
+    assert len(read_metrics(full)) == 4
+    cfg = config(*TINY)
+    _, learner = build(cfg)
+    template = learner.init(jax.random.PRNGKey(0))
+    a, _ = Checkpointer(full / "checkpoints").restore(
+        template, {"algo": "ippo", "env": "soccer_twos", "seed": 0}
+    )
+    b, _ = Checkpointer(part / "checkpoints").restore(
+        template, {"algo": "ippo", "env": "soccer_twos", "seed": 0}
+    )
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert json.loads((full / "eval.json").read_text()).keys() == summary.keys()
+
+    # The saved policy reloads and plays through the evaluation CLI.
+    evaluate.main([str(full), "--games", "2", "--decisions", "10", "--against", str(part)])
+
+
+def test_resume_rejects_mismatched_and_corrupt_checkpoints(tmp_path):
+    tiny = (*TINY, "env=tennis")
+    run.train(config(*tiny, "total_env_steps=128"), tmp_path)
+    with pytest.raises(CheckpointError, match="seed"):
+        run.train(config(*tiny, "seed=1", f"resume={tmp_path}"), tmp_path)
+    with pytest.raises(CheckpointError, match="does not fit"):
+        run.train(config(*tiny, "algo.hidden=[8]", f"resume={tmp_path}"), tmp_path)
+    for f in (tmp_path / "checkpoints").glob("*/state/*"):
+        if f.is_file():
+            f.write_bytes(b"garbage")
+    with pytest.raises(CheckpointError):
+        run.train(config(*tiny, f"resume={tmp_path}"), tmp_path)
+    with pytest.raises(CheckpointError, match="no checkpoints"):
+        run.train(config(*tiny, f"resume={tmp_path / 'missing'}"), tmp_path)
+
+
+def test_nan_loss_stops_with_advice(tmp_path):
+    with pytest.raises(FloatingPointError, match="learning_rate"):
+        run.check_finite({"loss": float("nan")}, 100, tmp_path)
+    run.check_finite({"loss": 0.1, "value_loss": 1.0}, 100, tmp_path)
+
+
+def test_metrics_and_wandb_offline(tmp_path):
+    cfg = config(*TINY, "total_env_steps=64", "logging.wandb=true")
+    run.train(cfg, tmp_path)
+    rows = read_metrics(tmp_path)
+    assert [r["env_steps"] for r in rows] == [64]
+    for key in ("agent_steps", "wall_s", "sps", "elo", "episode_return", "loss", "entropy"):
+        assert key in rows[0]
+    assert any((tmp_path / "wandb").glob("offline-run-*"))
+    assert (tmp_path / "final" / "config.json").exists()

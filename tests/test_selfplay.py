@@ -1,0 +1,126 @@
+"""Ghost self-play: ELO by hand, and the save / swap / team-change cadence of ML-Agents."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from algos import rollout, selfplay
+from algos.selfplay import SelfPlayConfig
+
+
+def test_elo_change_by_hand():
+    # Equal ratings: E = 0.5.
+    assert float(selfplay.elo_change(1200.0, 1200.0, 1.0)) == pytest.approx(0.5)
+    assert float(selfplay.elo_change(1200.0, 1200.0, 0.0, k=16)) == pytest.approx(-8.0)
+    # 200 points ahead: E = 1 / (1 + 10^(-0.5)) = 0.759747
+    assert float(selfplay.elo_change(1400.0, 1200.0, 1.0)) == pytest.approx(1 - 0.759747, abs=1e-5)
+    assert float(selfplay.elo_change(1400.0, 1200.0, 0.5, k=32)) == pytest.approx(
+        32 * (0.5 - 0.759747), abs=1e-3
+    )
+
+
+def sp_state(window: int = 3) -> selfplay.SelfPlayState:
+    return selfplay.init({"w": jnp.zeros(2)}, SelfPlayConfig(window=window))
+
+
+def test_record_games_is_sequential_and_ignores_unfinished():
+    sp = sp_state().replace(ghost_index=jnp.asarray(1))
+    results = jnp.array([[1.0, 0.0], [1.0, 0.5]])
+    finished = jnp.array([[True, False], [True, True]])
+    out = selfplay.record_games(sp, results, finished, k=1.0)
+    learner, ghost = 1200.0, 1200.0
+    for s in (1.0, 1.0, 0.5):  # time-major order of the finished entries
+        e = 1 / (1 + 10 ** ((ghost - learner) / 400))
+        learner, ghost = learner + (s - e), ghost - (s - e)
+    assert float(out.elos[-1]) == pytest.approx(learner, abs=1e-4)
+    assert float(out.elos[1]) == pytest.approx(ghost, abs=1e-4)
+    assert float(out.elos[0]) == 1200.0 and float(out.elos[2]) == 1200.0
+
+
+def test_games_against_current_leave_elo_unchanged():
+    sp = sp_state().replace(ghost_index=jnp.asarray(3))  # index == window: "current"
+    out = selfplay.record_games(sp, jnp.array([1.0, 1.0, 0.0]), jnp.ones(3, bool), k=1.0)
+    np.testing.assert_allclose(out.elos, sp.elos)
+
+
+def test_game_result_compares_with_the_ghost_team():
+    def episodes(mine, theirs):
+        mine, theirs = jnp.asarray(mine), jnp.asarray(theirs)
+        z = jnp.zeros(mine.shape[0])
+        return rollout.Episodes(z, z, mine, z, mine, theirs)
+
+    # SoccerTwos goal (+0.9 vs -1), own goal, Tennis fault by the ghost (0 vs -0.01).
+    res = rollout.game_result(
+        episodes([[0.9, 0.9], [-1, -1], [0.0, 0.0]], [[-1, -1], [0.8, 0.8], [-0.01, -0.01]])
+    )
+    np.testing.assert_array_equal(res, [[1, 1], [0, 0], [1, 1]])
+
+
+def reference_schedule(cfg: SelfPlayConfig, increments: int, calls: int):
+    """ML-Agents' GhostTrainer.advance bookkeeping, one call per update, in Python."""
+    learner_steps = ghost_steps = last_save = last_swap = last_change = 0
+    team, counter, saved = 0, 1 % cfg.window, 1
+    log = []
+    for _ in range(calls):
+        learner_steps += increments
+        ghost_steps += increments
+        changed = learner_steps - last_change > cfg.team_change
+        if changed:
+            team, last_change = 1 - team, learner_steps
+        saving = learner_steps - last_save > cfg.save_steps
+        if saving:
+            counter, saved, last_save = (
+                (counter + 1) % cfg.window,
+                min(saved + 1, cfg.window),
+                learner_steps,
+            )
+        swapped = changed or ghost_steps - last_swap > cfg.swap_steps
+        if swapped:
+            last_swap = ghost_steps
+        log.append((team, counter, saved, saving, swapped))
+    return log
+
+
+def test_schedule_follows_ml_agents_cadence():
+    cfg = SelfPlayConfig(save_steps=100, team_change=300, swap_steps=150, window=3)
+    params = {"w": jnp.zeros(2)}
+    sp = selfplay.init(params, cfg)
+    step = jax.jit(
+        lambda sp, p, k: selfplay.advance(sp, p, k, jnp.asarray(40), jnp.asarray(40), cfg)
+    )
+    expected = reference_schedule(cfg, 40, 20)
+    for i, (team, counter, saved, saving, swapped) in enumerate(expected):
+        before = sp
+        new_params = {"w": jnp.full(2, float(i + 1))}
+        sp = step(sp, new_params, jax.random.PRNGKey(i))
+        assert int(sp.learning_team) == team, i
+        assert int(sp.counter) == counter and int(sp.num_saved) == saved, i
+        if saving:  # the current weights went into the slot before ``counter``
+            slot = (counter - 1) % cfg.window
+            np.testing.assert_array_equal(sp.pool["w"][slot], new_params["w"])
+            assert float(sp.elos[slot]) == float(before.elos[-1])
+        if not swapped:
+            np.testing.assert_array_equal(sp.ghost["w"], before.ghost["w"])
+            assert int(sp.ghost_index) == int(before.ghost_index)
+
+
+@pytest.mark.parametrize("ratio", [0.0, 1.0])
+def test_swap_draws_from_the_pool_or_current(ratio):
+    cfg = SelfPlayConfig(
+        save_steps=10**9,
+        team_change=10**9,
+        swap_steps=0,
+        window=4,
+        play_against_latest_model_ratio=ratio,
+    )
+    sp = selfplay.init({"w": jnp.zeros(1)}, cfg)
+    sp = sp.replace(num_saved=jnp.asarray(2))
+    for i in range(30):
+        sp = selfplay.advance(sp, {"w": jnp.full(1, 7.0)}, jax.random.PRNGKey(i), 1, 1, cfg)
+        if ratio == 1.0:
+            assert int(sp.ghost_index) == cfg.window and float(sp.ghost["w"][0]) == 7.0
+        else:
+            assert int(sp.ghost_index) in (0, 1) and float(sp.ghost["w"][0]) == 0.0
