@@ -119,7 +119,7 @@ def minibatch_epochs(
         (loss, metrics), grads = grad_fn(params, minibatch)
         updates, opt_state = tx.update(grads, opt_state, params)
         params = optax.apply_updates(params, updates)
-        metrics = {**metrics, "loss": loss, "grad_norm": optax.global_norm(grads)}
+        metrics = {**metrics, "loss": loss, "grad_norm": optax.tree.norm(grads)}
         return (params, opt_state), metrics
 
     def epoch(carry, k):
