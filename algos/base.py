@@ -25,6 +25,11 @@ class Learner(abc.ABC):
 
     env: MultiAgentEnv
     env_steps_per_update: int
+    config_class: type  # the frozen dataclass ``conf/algo/<name>.yaml`` fills
+
+    @classmethod
+    def config_defaults(cls) -> dict[str, Any]:
+        return {f.name: f.default for f in dataclasses.fields(cls.config_class)}
 
     @abc.abstractmethod
     def __init__(

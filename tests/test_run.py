@@ -133,3 +133,16 @@ def test_metrics_and_wandb_offline(tmp_path):
         assert key in rows[0]
     assert any((tmp_path / "wandb").glob("offline-run-*"))
     assert (tmp_path / "final" / "config.json").exists()
+
+
+def test_algo_yaml_matches_the_config_dataclass_defaults():
+    """conf/algo/<name>.yaml is the documented default: it must not drift from the code's."""
+    from omegaconf import OmegaConf
+
+    for name, cls in algos.REGISTRY.items():
+        yaml = OmegaConf.to_container(OmegaConf.load(Path(CONF) / "algo" / f"{name}.yaml"))
+        yaml.pop("name")
+        defaults = cls.config_defaults()
+        assert yaml.keys() == defaults.keys(), name
+        for key, value in yaml.items():
+            assert (tuple(value) if isinstance(value, list) else value) == defaults[key], key
