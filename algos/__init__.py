@@ -7,10 +7,11 @@ from typing import Any
 
 from algos.base import Learner
 from algos.ippo import IPPO
+from algos.poca import POCA
 from algos.selfplay import SelfPlayConfig
 from envs.base import MultiAgentEnv
 
-REGISTRY: dict[str, type[Learner]] = {"ippo": IPPO}
+REGISTRY: dict[str, type[Learner]] = {"ippo": IPPO, "poca": POCA}
 
 
 def make(

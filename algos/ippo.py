@@ -1,7 +1,9 @@
 """Independent PPO: every learning agent runs PPO on its own observation and reward.
 
 Rewards are each agent's individual reward plus its team's group reward (IPPO has no
-centralised critic to use the group signal otherwise). Parameters are shared by the agents
+centralised critic to use the group signal otherwise). An agent that leaves the game early
+ends its own trajectory there (no credit for the team's later reward: that is what
+MA-POCA adds); its steps until the episode ends are masked out. Parameters are shared by the agents
 of a team by default; with ``share_params: false`` each team slot has its own actor and
 critic (a leading agent axis on the params). The ghost team plays a snapshot of the actor
 with that snapshot's own observation statistics.
@@ -26,6 +28,7 @@ from algos.ppo import (
     clipped_surrogate,
     clipped_value_loss,
     gae,
+    masked_mean,
     minibatch_epochs,
     standardise,
 )
@@ -153,28 +156,25 @@ class IPPO(Learner):
         action, _ = self._team_sample(params, obs[None], key)
         return env_action(self.space, action[0])
 
-    def update(self, state: IPPOState) -> tuple[IPPOState, dict[str, jax.Array]]:
-        cfg, shared = self.cfg, self.cfg.share_params
-        key, k_roll, k_swap, k_epochs = jax.random.split(state.key, 4)
-        sp, params, obs_norm = state.selfplay, state.params, state.obs_norm
-        policy = {"actor": params["actor"], "obs_norm": obs_norm}
-
-        def learner_act(obs: jax.Array, k: jax.Array):
-            action, log_prob = self._team_sample(policy, obs, k)
-            value = over_agents(self._value, params["critic"], shared, obs_norm(obs))
-            return env_action(self.space, action), action, (log_prob, value)
+    # -- shared by every update of the PPO family ------------------------------------------
+    def _play(
+        self,
+        state: IPPOState,
+        key: jax.Array,
+        learner_act: rollout.LearnerAct,
+        value_fn: rollout.ValueFn,
+    ) -> tuple[rollout.EnvRunner, rollout.Step, rollout.Episodes, selfplay.SelfPlayState]:
+        """Roll out against the ghost and score the finished games into ELO."""
+        sp = state.selfplay
 
         def ghost_act(obs: jax.Array, k: jax.Array) -> jax.Array:
             return env_action(self.space, self._team_sample(sp.ghost, obs, k)[0])
 
-        def value_fn(obs: jax.Array) -> jax.Array:
-            return over_agents(self._value, params["critic"], shared, obs_norm(obs))
-
         runner, steps, episodes = rollout.collect(
             self.env,
             state.runner,
-            k_roll,
-            cfg.rollout_len,
+            key,
+            self.cfg.rollout_len,
             sp.learning_team,
             learner_act,
             ghost_act,
@@ -186,6 +186,64 @@ class IPPO(Learner):
         sp = selfplay.record_games(
             sp, rollout.game_result(episodes), finished, self.selfplay_cfg.elo_k
         )
+        return runner, steps, episodes, sp
+
+    def _finish(
+        self,
+        state: IPPOState,
+        key: jax.Array,
+        k_swap: jax.Array,
+        sp: selfplay.SelfPlayState,
+        params: Any,
+        opt_state: optax.OptState,
+        obs_norm: ObsNorm,
+        runner: rollout.EnvRunner,
+        episodes: rollout.Episodes,
+        metrics: dict[str, jax.Array],
+    ) -> tuple[IPPOState, dict[str, jax.Array]]:
+        """Advance self-play with the new weights and assemble the new state and metrics."""
+        agent_steps = jnp.asarray(self.env_steps_per_update * self.team_size, jnp.int32)
+        sp = selfplay.advance(
+            sp,
+            {"actor": params["actor"], "obs_norm": obs_norm},
+            k_swap,
+            agent_steps,
+            agent_steps,
+            self.selfplay_cfg,
+        )
+        metrics = {
+            **metrics,
+            **rollout.episode_metrics(episodes),
+            "elo": selfplay.learner_elo(sp),
+            "ghost_index": sp.ghost_index,
+            "learning_team": sp.learning_team,
+        }
+        state = state.replace(
+            params=params,
+            obs_norm=obs_norm,
+            opt_state=opt_state,
+            runner=runner,
+            selfplay=sp,
+            key=key,
+            updates=state.updates + 1,
+        )
+        return state, metrics
+
+    def update(self, state: IPPOState) -> tuple[IPPOState, dict[str, jax.Array]]:
+        cfg, shared = self.cfg, self.cfg.share_params
+        key, k_roll, k_swap, k_epochs = jax.random.split(state.key, 4)
+        sp, params, obs_norm = state.selfplay, state.params, state.obs_norm
+        policy = {"actor": params["actor"], "obs_norm": obs_norm}
+
+        def learner_act(obs: jax.Array, k: jax.Array):
+            action, log_prob = self._team_sample(policy, obs, k)
+            value = over_agents(self._value, params["critic"], shared, obs_norm(obs))
+            return env_action(self.space, action), action, (log_prob, value)
+
+        def value_fn(obs: jax.Array) -> jax.Array:
+            return over_agents(self._value, params["critic"], shared, obs_norm(obs))
+
+        runner, steps, episodes, sp = self._play(state, k_roll, learner_act, value_fn)
 
         log_prob, value = steps.extras
         reward = steps.reward + steps.group_reward + cfg.gamma * steps.bootstrap
@@ -193,7 +251,7 @@ class IPPO(Learner):
         last_value = value_fn(runner.obs[:, learners])
         advantage, target = gae(reward, value, steps.done, last_value, cfg.gamma, cfg.gae_lambda)
         if cfg.normalize_advantages:
-            advantage = standardise(advantage)
+            advantage = standardise(advantage, steps.active)
         flat = jax.tree.map(
             lambda x: x.reshape(-1, *x.shape[2:]),
             {
@@ -203,6 +261,7 @@ class IPPO(Learner):
                 "value": value,
                 "advantage": advantage,
                 "target": target,
+                "active": steps.active,
             },
         )
 
@@ -212,11 +271,12 @@ class IPPO(Learner):
                 self._evaluate, p["actor"], shared, obs, mb["action"]
             )
             new_value = over_agents(self._value, p["critic"], shared, obs)
+            active = mb["active"]
             pg_loss, clip_frac = clipped_surrogate(
-                new_log_prob, mb["log_prob"], mb["advantage"], cfg.clip_eps
+                new_log_prob, mb["log_prob"], mb["advantage"], cfg.clip_eps, active
             )
-            v_loss = clipped_value_loss(new_value, mb["value"], mb["target"], cfg.clip_eps)
-            entropy = entropy.mean()
+            v_loss = clipped_value_loss(new_value, mb["value"], mb["target"], cfg.clip_eps, active)
+            entropy = masked_mean(entropy, active)
             loss = pg_loss + cfg.vf_coef * v_loss - cfg.ent_coef * entropy
             return loss, {
                 "policy_loss": pg_loss,
@@ -235,31 +295,16 @@ class IPPO(Learner):
             cfg.num_epochs,
             cfg.num_minibatches,
         )
-        obs_norm = obs_norm.update(steps.obs)
-        agent_steps = jnp.asarray(self.env_steps_per_update * self.team_size, jnp.int32)
-        sp = selfplay.advance(
-            sp,
-            {"actor": params["actor"], "obs_norm": obs_norm},
+        metrics["value_target"] = target.mean()
+        return self._finish(
+            state,
+            key,
             k_swap,
-            agent_steps,
-            agent_steps,
-            self.selfplay_cfg,
+            sp,
+            params,
+            opt_state,
+            obs_norm.update(steps.obs),
+            runner,
+            episodes,
+            metrics,
         )
-        metrics = {
-            **metrics,
-            **rollout.episode_metrics(episodes),
-            "elo": selfplay.learner_elo(sp),
-            "ghost_index": sp.ghost_index,
-            "learning_team": sp.learning_team,
-            "value_target": target.mean(),
-        }
-        state = state.replace(
-            params=params,
-            obs_norm=obs_norm,
-            opt_state=opt_state,
-            runner=runner,
-            selfplay=sp,
-            key=key,
-            updates=state.updates + 1,
-        )
-        return state, metrics

@@ -142,3 +142,93 @@ class ObsNorm:
         mean = self.mean + delta * b_count / total
         m2 = self.var * self.count + b_var * b_count + delta**2 * self.count * b_count / total
         return self.replace(mean=mean, var=m2 / total, count=total)
+
+
+def action_features(space: ActionSpace, action: jax.Array) -> jax.Array:
+    """Actions as critic inputs: one-hot per discrete branch, raw values for a box."""
+    if isinstance(space, MultiDiscrete):
+        return jnp.concatenate(
+            [jax.nn.one_hot(action[..., b], n) for b, n in enumerate(space.branches)], axis=-1
+        )
+    return action.astype(jnp.float32)
+
+
+class ResidualSelfAttention(nn.Module):
+    """ML-Agents' entity attention: layer norm, multi-head self-attention, residual, layer
+    norm, then a masked mean over entities. Masked-out entities are neither attended to nor
+    pooled, so whatever they hold cannot reach the output.
+
+    Scores are written as broadcast products rather than einsums: teams have a handful of
+    entities, and XLA on CPU runs such tiny contractions as slow library calls.
+    """
+
+    heads: int = 4
+
+    @nn.compact
+    def __call__(self, entities: jax.Array, mask: jax.Array) -> jax.Array:
+        width = entities.shape[-1]
+        head_dim = width // self.heads
+        x = nn.LayerNorm()(entities)
+
+        def project(name: str) -> jax.Array:
+            y = nn.Dense(width, name=name)(x)
+            return y.reshape(*y.shape[:-1], self.heads, head_dim)  # [..., n, H, d]
+
+        q, k, v = project("query"), project("key"), project("value")
+        scores = jnp.sum(q[..., :, None, :, :] * k[..., None, :, :, :], -1) / np.sqrt(head_dim)
+        scores = jnp.where(mask[..., None, :, None], scores, -1e9)  # [..., query, key, H]
+        weights = jax.nn.softmax(scores, axis=-2)
+        attended = jnp.sum(weights[..., None] * v[..., None, :, :, :], axis=-3)  # [..., n, H, d]
+        attended = nn.Dense(width, name="out")(attended.reshape(*attended.shape[:-2], width))
+        x = nn.LayerNorm()(entities + attended)
+        keep = mask[..., None].astype(x.dtype)
+        return jnp.sum(x * keep, axis=-2) / jnp.maximum(jnp.sum(keep, axis=-2), 1.0)
+
+
+class POCACritic(nn.Module):
+    """MA-POCA's centralised critic: one body, two entry points.
+
+    ``value(obs [..., n, D], mask [..., n])`` is V(s) from every present teammate's
+    observation; ``baseline(obs, act_feat [..., n, K], mask)`` is, for each agent i, the
+    counterfactual Q(s, a_-i) from i's observation and the other members' observation-action
+    pairs. The two entry points differ only in their entity embeddings. A feature with the
+    number of present agents, rescaled to [-1, 1], joins the pooled encoding before the head.
+    """
+
+    hidden: int
+    num_layers: int
+    heads: int = 4
+    activation: str = "relu"
+
+    def setup(self) -> None:
+        self.obs_embed = nn.Dense(self.hidden)
+        self.obs_action_embed = nn.Dense(self.hidden)
+        self.attention = ResidualSelfAttention(self.heads)
+        self.encoder = MLP((self.hidden,) * self.num_layers, self.activation)
+        self.head = nn.Dense(1, kernel_init=nn.initializers.orthogonal(1.0))
+
+    def _body(self, entities: jax.Array, mask: jax.Array) -> jax.Array:
+        pooled = self.encoder(self.attention(entities, mask))
+        count = jnp.sum(mask, axis=-1, keepdims=True).astype(pooled.dtype)
+        count = 2.0 * count / mask.shape[-1] - 1.0
+        return self.head(jnp.concatenate([pooled, count], axis=-1))[..., 0]
+
+    def value(self, obs: jax.Array, mask: jax.Array) -> jax.Array:
+        obs = jnp.where(mask[..., None], obs, 0.0)
+        return self._body(self.obs_embed(obs), mask)
+
+    def baseline(self, obs: jax.Array, act_feat: jax.Array, mask: jax.Array) -> jax.Array:
+        obs = jnp.where(mask[..., None], obs, 0.0)
+        act_feat = jnp.where(mask[..., None], act_feat, 0.0)
+        own = self.obs_embed(obs)  # [..., n, h]
+        others = self.obs_action_embed(jnp.concatenate([obs, act_feat], axis=-1))
+        n = obs.shape[-2]
+        is_self = jnp.eye(n, dtype=bool)[..., None]  # [i, j, 1]
+        entities = jnp.where(
+            is_self, own[..., None, :, :], others[..., None, :, :]
+        )  # [..., i, j, h]
+        return self._body(entities, jnp.broadcast_to(mask[..., None, :], (*mask.shape, n)))
+
+    def __call__(self, obs: jax.Array, act_feat: jax.Array, mask: jax.Array):
+        """Both entry points (used once at init so every parameter exists)."""
+        return self.value(obs, mask), self.baseline(obs, act_feat, mask)

@@ -57,26 +57,43 @@ def gae(
     return advantage, advantage + value
 
 
-def standardise(x: jax.Array) -> jax.Array:
-    return (x - x.mean()) / (x.std() + 1e-8)
+Mask = jax.Array | None  # bool, same shape as the per-sample values; None: all count
+
+
+def masked_mean(x: jax.Array, mask: Mask = None) -> jax.Array:
+    """Mean over the entries where ``mask`` holds (agents still in the game)."""
+    if mask is None:
+        return jnp.mean(x)
+    mask = jnp.broadcast_to(mask, x.shape)
+    return jnp.sum(jnp.where(mask, x, 0.0)) / jnp.maximum(jnp.sum(mask), 1)
+
+
+def standardise(x: jax.Array, mask: Mask = None) -> jax.Array:
+    mean = masked_mean(x, mask)
+    std = jnp.sqrt(masked_mean((x - mean) ** 2, mask))
+    return (x - mean) / (std + 1e-8)
 
 
 def clipped_surrogate(
-    log_prob: jax.Array, old_log_prob: jax.Array, advantage: jax.Array, clip_eps: float
+    log_prob: jax.Array,
+    old_log_prob: jax.Array,
+    advantage: jax.Array,
+    clip_eps: float,
+    mask: Mask = None,
 ) -> tuple[jax.Array, jax.Array]:
     """PPO's pessimistic policy loss and the fraction of samples whose ratio was clipped."""
     ratio = jnp.exp(log_prob - old_log_prob)
     unclipped = ratio * advantage
     clipped = jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * advantage
-    loss = -jnp.mean(jnp.minimum(unclipped, clipped))
-    return loss, jnp.mean(jnp.abs(ratio - 1.0) > clip_eps)
+    loss = -masked_mean(jnp.minimum(unclipped, clipped), mask)
+    return loss, masked_mean((jnp.abs(ratio - 1.0) > clip_eps).astype(jnp.float32), mask)
 
 
 def clipped_value_loss(
-    value: jax.Array, old_value: jax.Array, target: jax.Array, clip_eps: float
+    value: jax.Array, old_value: jax.Array, target: jax.Array, clip_eps: float, mask: Mask = None
 ) -> jax.Array:
     clipped = old_value + jnp.clip(value - old_value, -clip_eps, clip_eps)
-    return jnp.mean(jnp.maximum((target - value) ** 2, (target - clipped) ** 2))
+    return masked_mean(jnp.maximum((target - value) ** 2, (target - clipped) ** 2), mask)
 
 
 def optimizer(

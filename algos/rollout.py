@@ -28,6 +28,7 @@ class EnvRunner:
     state: Any  # env state with a leading [E] axis
     episode_return: jax.Array  # [E, A] individual + group reward so far
     episode_length: jax.Array  # [E] decisions so far
+    active: jax.Array  # [E, A] bool: the agent has not left the current episode
 
 
 class Step(NamedTuple):
@@ -37,7 +38,9 @@ class Step(NamedTuple):
     action: jax.Array  # what the learner sampled (before the env's clipping)
     reward: jax.Array  # individual reward
     group_reward: jax.Array
-    done: jax.Array  # [E, n] bool: the episode ended after this step (rules or time-out)
+    active: jax.Array  # [E, n] bool: the agent was in the game at this decision
+    done: jax.Array  # [E, n] bool: the agent's game ended after this step (rules or time-out)
+    team_done: jax.Array  # [E] bool: the episode ended after this step
     truncated: jax.Array  # [E, n] bool: ended by the time limit
     bootstrap: jax.Array  # [E, n] V(final obs) where truncated, else 0
     extras: Any  # whatever the learner stored when acting (log-probs, values, ...)
@@ -69,6 +72,7 @@ def init_runner(env: MultiAgentEnv, key: jax.Array, num_envs: int) -> EnvRunner:
         state=state,
         episode_return=jnp.zeros((num_envs, env.spec.num_agents)),
         episode_length=jnp.zeros((num_envs,), jnp.int32),
+        active=jnp.ones((num_envs, env.spec.num_agents), bool),
     )
 
 
@@ -111,7 +115,8 @@ def collect(
         step_reward = reward + info.group_reward
         episode_return = runner.episode_return + step_reward
         episode_length = runner.episode_length + 1
-        ended, truncated = done[:, 0], info.truncated[:, 0]
+        ended = jnp.all(done, axis=-1)
+        truncated = ended & jnp.any(info.truncated, axis=-1)
         terminal_obs = info.terminal_obs[:, learners]
         if value_fn is None:
             bootstrap = jnp.zeros(done[:, learners].shape)
@@ -126,14 +131,16 @@ def collect(
             action=action,
             reward=reward[:, learners],
             group_reward=info.group_reward[:, learners],
+            active=runner.active[:, learners],
             done=done[:, learners],
+            team_done=ended,
             truncated=info.truncated[:, learners],
             bootstrap=bootstrap,
             extras=extras,
         )
         episodes = Episodes(
             ended=ended,
-            terminated=info.terminated[:, 0],
+            terminated=ended & ~truncated,
             episode_return=episode_return[:, learners],
             episode_length=episode_length,
             final_reward=step_reward[:, learners],
@@ -144,6 +151,7 @@ def collect(
             state=state,
             episode_return=jnp.where(ended[:, None], 0.0, episode_return),
             episode_length=jnp.where(ended, 0, episode_length),
+            active=ended[:, None] | (runner.active & ~done),
         )
         return runner, (step, episodes)
 

@@ -119,11 +119,16 @@ class MultiAgentEnv(abc.ABC):
     def step(
         self, key: jax.Array, state: Any, actions: jax.Array
     ) -> tuple[jax.Array, Any, jax.Array, jax.Array, StepInfo]:
-        """One decision: ``(obs, state, reward [A], done [A], info)``, resetting on episode end."""
+        """One decision: ``(obs, state, reward [A], done [A], info)``, resetting on episode end.
+
+        ``done[i]`` may turn true for one agent before the others (it left the game: sent
+        off, absorbed); it stays true until the episode ends, when every agent is done. Its
+        observations and actions in between are meaningless and learners mask them out.
+        """
         key_step, key_reset = jax.random.split(key)
         obs, state, reward, done, info = self.step_env(key_step, state, actions)
         reset_obs, reset_state = self.reset(key_reset)
-        episode_over = jnp.any(done)
+        episode_over = jnp.all(done)  # agents may leave early; the episode ends with the last
         state = jax.tree.map(lambda r, s: jnp.where(episode_over, r, s), reset_state, state)
         next_obs = jnp.where(episode_over, reset_obs, obs)
         return next_obs, state, reward, done, info.replace(terminal_obs=obs)

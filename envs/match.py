@@ -104,9 +104,9 @@ def play(
             team_reward = step_reward @ one_hot_team / one_hot_team.sum(0)  # [N, teams]
             best = jnp.argmax(team_reward, axis=-1)
             tie = jnp.sum(team_reward == jnp.max(team_reward, -1, keepdims=True), -1) > 1
-            decided = info.terminated[:, 0] & ~tie
+            ended = jnp.all(done, axis=-1)
+            decided = ended & ~jnp.any(info.truncated, axis=-1) & ~tie
             winner = jnp.where(decided, best, -1)
-            ended = done[:, 0]
             record = (ended, winner, jnp.where(ended[:, None], returns, 0.0))
             if record_states:
                 record = (*record, state)

@@ -60,3 +60,67 @@ class DominantDuel(MultiAgentEnv):
             terminal_obs=obs,
         )
         return obs, DuelState(state.steps + 1), reward, done, info
+
+
+@struct.dataclass
+class SacrificeState:
+    t: jax.Array
+    left: jax.Array  # [4] bool: the agent has left the game
+
+
+@dataclass(frozen=True)
+class Sacrifice(MultiAgentEnv):
+    """Two-step cooperative game where credit must reach an agent that has already left.
+
+    Two independent teams of two (``[a, b]`` each). At t = 0 agent ``a`` may leave (action 1):
+    it is done at once and earns nothing itself. At t = 1 the team is paid: 1 if ``a`` left and
+    ``b`` plays 1, 0 if ``a`` left and ``b`` plays 0, and 0.3 if ``a`` stayed. Leaving is the
+    team's best move, but only an algorithm that credits ``a`` with the reward paid after it
+    left (MA-POCA's posthumous credit) can learn it; independent learners see 0 vs 0.3.
+    """
+
+    stay_reward: float = 0.3
+
+    @property
+    def spec(self) -> EnvSpec:  # type: ignore[override]
+        return EnvSpec(
+            name="sacrifice",
+            num_agents=4,
+            teams=(0, 0, 1, 1),
+            agent_names=("a0", "b0", "a1", "b1"),
+            obs_shape=(4,),
+            obs_low=0.0,
+            obs_high=1.0,
+            action_space=MultiDiscrete((2,)),
+            max_steps=2,
+        )
+
+    def _obs(self, t: jax.Array, left: jax.Array) -> jax.Array:
+        """[t == 0, t == 1, is a, is b]; zeros for agents that have left."""
+        role = jnp.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+        time = jnp.broadcast_to(jax.nn.one_hot(t, 2), (4, 2))
+        return jnp.where(left[:, None], 0.0, jnp.concatenate([time, role], axis=-1))
+
+    def reset(self, key: jax.Array):
+        state = SacrificeState(jnp.zeros((), jnp.int32), jnp.zeros((4,), bool))
+        return self._obs(state.t, state.left), state
+
+    def step_env(self, key, state, actions):
+        act = actions[:, 0]
+        is_a = jnp.array([True, False, True, False])
+        first = state.t == 0
+        left = jnp.where(first, is_a & (act == 1), state.left)
+        a_left = left[jnp.array([0, 0, 2, 2])]
+        b_act = act[jnp.array([1, 1, 3, 3])]
+        team_pay = jnp.where(a_left, (b_act == 1).astype(jnp.float32), self.stay_reward)
+        group_reward = jnp.where(first, 0.0, team_pay)
+        done = jnp.where(first, left, True)
+        t = state.t + 1
+        obs = self._obs(jnp.minimum(t, 1), left)
+        info = StepInfo(
+            group_reward=group_reward,
+            terminated=done,
+            truncated=jnp.zeros((4,), bool),
+            terminal_obs=obs,
+        )
+        return obs, SacrificeState(t, left), jnp.zeros((4,)), done, info
