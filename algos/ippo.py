@@ -135,8 +135,12 @@ class IPPO(Learner):
         params = jax.vmap(init_one)(jax.random.split(k_params, n))
         if self.cfg.share_params:
             params = jax.tree.map(lambda p: p[0], params)
+        return self._initial_state(params, k_env, k_run)
+
+    def _initial_state(self, params: Any, k_env: jax.Array, k_run: jax.Array) -> IPPOState:
+        """Fresh optimiser, envs and self-play pool around freshly initialised params."""
         obs_norm = ObsNorm.create(self.env.spec.obs_shape, self.cfg.normalize_obs)
-        state = IPPOState(
+        return IPPOState(
             params=params,
             obs_norm=obs_norm,
             opt_state=self.tx.init(params),
@@ -147,7 +151,6 @@ class IPPO(Learner):
             key=k_run,
             updates=jnp.zeros((), jnp.int32),
         )
-        return state
 
     def policy_params(self, state: IPPOState) -> dict[str, Any]:
         return {"actor": state.params["actor"], "obs_norm": state.obs_norm}
@@ -240,7 +243,7 @@ class IPPO(Learner):
             value = over_agents(self._value, params["critic"], shared, obs_norm(obs))
             return env_action(self.space, action), action, (log_prob, value)
 
-        def value_fn(obs: jax.Array) -> jax.Array:
+        def value_fn(obs: jax.Array, active: jax.Array) -> jax.Array:  # all agents count
             return over_agents(self._value, params["critic"], shared, obs_norm(obs))
 
         runner, steps, episodes, sp = self._play(state, k_roll, learner_act, value_fn)

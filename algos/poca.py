@@ -31,7 +31,7 @@ import jax.numpy as jnp
 
 from algos import rollout, selfplay
 from algos.ippo import IPPO, IPPOState
-from algos.networks import ObsNorm, POCACritic, action_features, env_action
+from algos.networks import POCACritic, action_features, env_action
 from algos.ppo import (
     PPOConfig,
     clipped_surrogate,
@@ -64,6 +64,20 @@ class POCAConfig(PPOConfig):
         return True
 
 
+def counterfactual_advantages(
+    team_reward: jax.Array,
+    value: jax.Array,
+    team_done: jax.Array,
+    last_value: jax.Array,
+    baseline: jax.Array,
+    gamma: float,
+    lam: float,
+) -> tuple[jax.Array, jax.Array]:
+    """Team lambda-returns ``[T, E]`` and each agent's ``G_lambda - b_i`` ``[T, E, n]``."""
+    _, returns = gae(team_reward, value, team_done, last_value, gamma, lam)
+    return returns, returns[..., None] - baseline
+
+
 class POCA(IPPO):
     """IPPO's actor and sampling, with MA-POCA's critic and credit assignment."""
 
@@ -90,18 +104,7 @@ class POCA(IPPO):
             "actor": self.actor.init(k_actor, obs[:, 0]),
             "critic": self.critic.init(k_critic, obs, act, mask),
         }
-        obs_norm = ObsNorm.create(self.env.spec.obs_shape, self.cfg.normalize_obs)
-        return IPPOState(
-            params=params,
-            obs_norm=obs_norm,
-            opt_state=self.tx.init(params),
-            runner=rollout.init_runner(self.env, k_env, self.cfg.num_envs),
-            selfplay=selfplay.init(
-                {"actor": params["actor"], "obs_norm": obs_norm}, self.selfplay_cfg
-            ),
-            key=k_run,
-            updates=jnp.zeros((), jnp.int32),
-        )
+        return self._initial_state(params, k_env, k_run)
 
     def _team_value(self, critic: Any, obs: jax.Array, mask: jax.Array) -> jax.Array:
         return self.critic.apply(critic, obs, mask, method=POCACritic.value)
@@ -115,16 +118,15 @@ class POCA(IPPO):
         key, k_roll, k_swap, k_epochs = jax.random.split(state.key, 4)
         sp, params, obs_norm = state.selfplay, state.params, state.obs_norm
         policy = {"actor": params["actor"], "obs_norm": obs_norm}
-        full = jnp.ones((cfg.num_envs, self.team_size), bool)
 
         def learner_act(obs: jax.Array, k: jax.Array):
             action, log_prob = self._team_sample(policy, obs, k)
             return env_action(self.space, action), action, log_prob
 
-        def value_fn(obs: jax.Array) -> jax.Array:
+        def value_fn(obs: jax.Array, active: jax.Array) -> jax.Array:
             """Team value of time-out observations, broadcast to the members."""
-            value = self._team_value(params["critic"], obs_norm(obs), full)
-            return jnp.broadcast_to(value[:, None], full.shape)
+            value = self._team_value(params["critic"], obs_norm(obs), active)
+            return jnp.broadcast_to(value[:, None], active.shape)
 
         runner, steps, episodes, sp = self._play(state, k_roll, learner_act, value_fn)
 
@@ -142,8 +144,9 @@ class POCA(IPPO):
         last_value = self._team_value(
             params["critic"], obs_norm(runner.obs[:, learners]), runner.active[:, learners]
         )
-        _, returns = gae(team_reward, value, steps.team_done, last_value, cfg.gamma, cfg.gae_lambda)
-        advantage = returns[..., None] - baseline
+        returns, advantage = counterfactual_advantages(
+            team_reward, value, steps.team_done, last_value, baseline, cfg.gamma, cfg.gae_lambda
+        )
         if cfg.normalize_advantages:
             advantage = standardise(advantage, active)
 

@@ -78,7 +78,7 @@ def init_runner(env: MultiAgentEnv, key: jax.Array, num_envs: int) -> EnvRunner:
 
 LearnerAct = Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array, Any]]
 GhostAct = Callable[[jax.Array, jax.Array], jax.Array]
-ValueFn = Callable[[jax.Array], jax.Array]
+ValueFn = Callable[[jax.Array, jax.Array], jax.Array]
 
 
 def collect(
@@ -95,8 +95,8 @@ def collect(
 
     - ``learner_act(obs [E, n, ...], key) -> (env_action, sampled_action, extras)``;
     - ``ghost_act(obs [E, n, ...], key) -> env_action``;
-    - ``value_fn(obs [E, n, ...]) -> [E, n]`` values the final observation of time-outs
-      (computed only on decisions where some env timed out).
+    - ``value_fn(obs [E, n, ...], active [E, n]) -> [E, n]`` values the final observation
+      of time-outs (computed only on decisions where some env timed out).
     """
     table = jnp.asarray(team_table(env.spec))
     learners, ghosts = table[learning_team], table[1 - learning_team]
@@ -123,7 +123,7 @@ def collect(
         else:
             bootstrap = jax.lax.cond(
                 jnp.any(truncated),
-                lambda: value_fn(terminal_obs) * truncated[:, None],
+                lambda: value_fn(terminal_obs, runner.active[:, learners]) * truncated[:, None],
                 lambda: jnp.zeros(done[:, learners].shape),
             )
         step = Step(
