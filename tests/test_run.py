@@ -55,9 +55,9 @@ def test_every_algo_env_pair_composes_and_updates(algo, env):
         assert cfg.algo.normalize_obs  # conf/algo_env/ippo_tennis.yaml is applied
 
 
-def test_default_config_trains_ippo_on_soccer_with_ml_agents_self_play():
+def test_default_config_trains_poca_on_soccer_with_ml_agents_self_play():
     cfg = config()
-    assert (cfg.algo.name, cfg.env.name) == ("ippo", "soccer_twos")
+    assert (cfg.algo.name, cfg.env.name) == ("poca", "soccer_twos")
     assert cfg.env.selfplay.save_steps == 50000 and cfg.env.selfplay.team_change == 200000
     assert cfg.env.selfplay.elo_k == 1.0
 
@@ -90,7 +90,7 @@ def test_resume_gives_the_same_numbers_as_an_uninterrupted_run(tmp_path):
     assert len(read_metrics(full)) == 4
     _, learner = build(config(*tiny))
     template = learner.init(jax.random.PRNGKey(0))
-    ident = {"algo": "ippo", "env": "tennis", "seed": 0}
+    ident = {"algo": "poca", "env": "tennis", "seed": 0}
     a, _ = Checkpointer(full / "checkpoints").restore(template, ident)
     b, _ = Checkpointer(part / "checkpoints").restore(template, ident)
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
