@@ -251,7 +251,7 @@ class IPPO(Learner):
         log_prob, value = steps.extras
         reward = steps.reward + steps.group_reward + cfg.gamma * steps.bootstrap
         learners = jnp.asarray(rollout.team_table(self.env.spec))[sp.learning_team]
-        last_value = value_fn(runner.obs[:, learners])
+        last_value = value_fn(runner.obs[:, learners], runner.active[:, learners])
         advantage, target = gae(reward, value, steps.done, last_value, cfg.gamma, cfg.gae_lambda)
         if cfg.normalize_advantages:
             advantage = standardise(advantage, steps.active)
