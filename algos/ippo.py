@@ -191,20 +191,32 @@ class IPPO(Learner):
         )
         return runner, steps, episodes, sp
 
-    def _finish(
+    def _learn(
         self,
         state: IPPOState,
         key: jax.Array,
+        k_epochs: jax.Array,
         k_swap: jax.Array,
         sp: selfplay.SelfPlayState,
-        params: Any,
-        opt_state: optax.OptState,
-        obs_norm: ObsNorm,
         runner: rollout.EnvRunner,
+        steps: rollout.Step,
         episodes: rollout.Episodes,
-        metrics: dict[str, jax.Array],
+        batch: dict[str, jax.Array],
+        loss_fn: Callable,
+        extra_metrics: dict[str, jax.Array],
     ) -> tuple[IPPOState, dict[str, jax.Array]]:
-        """Advance self-play with the new weights and assemble the new state and metrics."""
+        """Minibatch epochs on ``batch``, then self-play advance, new state and metrics."""
+        params, opt_state, metrics = minibatch_epochs(
+            k_epochs,
+            state.params,
+            state.opt_state,
+            batch,
+            loss_fn,
+            self.tx,
+            self.cfg.num_epochs,
+            self.cfg.num_minibatches,
+        )
+        obs_norm = state.obs_norm.update(steps.obs)
         agent_steps = jnp.asarray(self.env_steps_per_update * self.team_size, jnp.int32)
         sp = selfplay.advance(
             sp,
@@ -216,6 +228,7 @@ class IPPO(Learner):
         )
         metrics = {
             **metrics,
+            **extra_metrics,
             **rollout.episode_metrics(episodes),
             "elo": selfplay.learner_elo(sp),
             "ghost_index": sp.ghost_index,
@@ -288,26 +301,16 @@ class IPPO(Learner):
                 "clip_frac": clip_frac,
             }
 
-        params, opt_state, metrics = minibatch_epochs(
-            k_epochs,
-            params,
-            state.opt_state,
-            flat,
-            loss_fn,
-            self.tx,
-            cfg.num_epochs,
-            cfg.num_minibatches,
-        )
-        metrics["value_target"] = target.mean()
-        return self._finish(
+        return self._learn(
             state,
             key,
+            k_epochs,
             k_swap,
             sp,
-            params,
-            opt_state,
-            obs_norm.update(steps.obs),
             runner,
+            steps,
             episodes,
-            metrics,
+            flat,
+            loss_fn,
+            {"value_target": target.mean()},
         )

@@ -38,7 +38,6 @@ from algos.ppo import (
     clipped_value_loss,
     gae,
     masked_mean,
-    minibatch_epochs,
     standardise,
 )
 from envs.base import MultiAgentEnv
@@ -190,26 +189,16 @@ class POCA(IPPO):
                 "clip_frac": clip_frac,
             }
 
-        params, opt_state, metrics = minibatch_epochs(
-            k_epochs,
-            params,
-            state.opt_state,
-            flat,
-            loss_fn,
-            self.tx,
-            cfg.num_epochs,
-            cfg.num_minibatches,
-        )
-        metrics["value_target"] = returns.mean()
-        return self._finish(
+        return self._learn(
             state,
             key,
+            k_epochs,
             k_swap,
             sp,
-            params,
-            opt_state,
-            obs_norm.update(steps.obs),
             runner,
+            steps,
             episodes,
-            metrics,
+            flat,
+            loss_fn,
+            {"value_target": returns.mean()},
         )
