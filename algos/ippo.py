@@ -33,6 +33,7 @@ from algos.ppo import (
     standardise,
 )
 from algos.ppo import optimizer as ppo_optimizer
+from envs import scripted
 from envs.base import MultiAgentEnv
 
 
@@ -98,6 +99,7 @@ class IPPO(Learner):
             steps = max(updates, 1) * self.cfg.num_epochs * self.cfg.num_minibatches
             lr = optax.linear_schedule(self.cfg.learning_rate, 0.0, steps)
         self.tx = ppo_optimizer(lr, self.cfg.max_grad_norm)
+        self.scripted_ghosts = [scripted.team(env.spec.name, n) for n in selfplay_cfg.scripted]
 
     # -- networks -------------------------------------------------------------------------
     def _sample(self, actor: Any, obs: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -170,9 +172,10 @@ class IPPO(Learner):
         """Roll out against the ghost and score the finished games into ELO."""
         sp = state.selfplay
 
-        def ghost_act(obs: jax.Array, k: jax.Array) -> jax.Array:
-            return env_action(self.space, self._team_sample(sp.ghost, obs, k)[0])
+        def network_act(ghost: Any, obs: jax.Array, k: jax.Array) -> jax.Array:
+            return env_action(self.space, self._team_sample(ghost, obs, k)[0])
 
+        ghost_act = selfplay.ghost_policy(sp, network_act, self.scripted_ghosts)
         runner, steps, episodes = rollout.collect(
             self.env,
             state.runner,
@@ -232,6 +235,7 @@ class IPPO(Learner):
             **rollout.episode_metrics(episodes),
             "elo": selfplay.learner_elo(sp),
             "ghost_index": sp.ghost_index,
+            "ghost_scripted": sp.ghost_scripted,
             "learning_team": sp.learning_team,
         }
         state = state.replace(

@@ -18,12 +18,18 @@ current weights taken at swap time. The schedule and ELO follow ML-Agents' Ghost
   finished game; timed-out games do not count. (The game's result is read by
   ``rollout.game_result``: the sign rule of ML-Agents generalised to non-zero-sum rewards.)
 
+Beyond ML-Agents: with ``scripted_ratio > 0`` a swap may instead hand the ghost team to one of
+the env's scripted opponents (``scripted``, drawn uniformly), a small league that keeps a
+fixed, non-self-play opponent in the mix. Games against a scripted ghost do not move ELO:
+the ratings stay a measure of self-play progress, comparable with ML-Agents' runs.
+
 Everything lives in a ``flax.struct`` state so the schedule runs inside the jitted loop: the
 ghost's params are selected by index from the stacked pool, never in Python.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +49,14 @@ class SelfPlayConfig:
     play_against_latest_model_ratio: float = 0.5
     initial_elo: float = 1200.0
     elo_k: float = 1.0
+    scripted: tuple[str, ...] = ()  # scripted opponents a swap may draw (ours, not ML-Agents')
+    scripted_ratio: float = 0.0  # probability that a swap draws one of ``scripted``
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.scripted_ratio <= 1.0:
+            raise ValueError(f"scripted_ratio must be in [0, 1], got {self.scripted_ratio}")
+        if self.scripted_ratio > 0.0 and not self.scripted:
+            raise ValueError("scripted_ratio > 0 needs a list of scripted opponents (scripted)")
 
 
 @struct.dataclass
@@ -53,6 +67,7 @@ class SelfPlayState:
     counter: jax.Array  # int32, the slot the next save writes
     ghost: Any  # params the non-learning team plays with (frozen between swaps)
     ghost_index: jax.Array  # int32, pool slot the ghost came from, or ``window`` for current
+    ghost_scripted: jax.Array  # int32, index into ``cfg.scripted`` of the ghost, or -1 (a network)
     learning_team: jax.Array  # int32
     learner_steps: jax.Array  # int32 agent-steps of the learning team
     ghost_steps: jax.Array  # int32 agent-steps of the ghost team
@@ -72,6 +87,7 @@ def init(params: Any, cfg: SelfPlayConfig) -> SelfPlayState:
         counter=jnp.asarray(1 % cfg.window, jnp.int32),
         ghost=params,
         ghost_index=zero,
+        ghost_scripted=jnp.full((), -1, jnp.int32),
         learning_team=zero,
         learner_steps=zero,
         ghost_steps=zero,
@@ -98,10 +114,12 @@ def record_games(
 ) -> SelfPlayState:
     """Apply one ELO update per finished entry, in order (time-major flattening).
 
-    ``results`` and ``finished`` share any shape; only ``finished`` entries count. Updates are
+    ``results`` and ``finished`` share any shape; only ``finished`` entries count, and none
+    while the ghost is a scripted opponent. Updates are
     sequential because each one moves both ratings that the next one reads.
     """
-    results, finished = results.reshape(-1), finished.reshape(-1)
+    results = results.reshape(-1)
+    finished = finished.reshape(-1) & (sp.ghost_scripted < 0)
     (order,) = jnp.nonzero(finished, size=finished.size, fill_value=0)
     learner = sp.elos.shape[0] - 1
 
@@ -145,16 +163,56 @@ def advance(
     )
 
     swap = change | (sp.ghost_steps - sp.last_swap > cfg.swap_steps)
-    k_latest, k_slot = jax.random.split(key)
+    k_latest, k_slot, k_league, k_scripted = jax.random.split(key, 4)
     latest = jax.random.uniform(k_latest) >= 1.0 - cfg.play_against_latest_model_ratio
     slot = jax.random.randint(k_slot, (), 0, sp.num_saved)
     index = jnp.where(latest, cfg.window, slot)
     ghost = jax.tree.map(lambda buf, p: jnp.where(latest, p, buf[slot]), sp.pool, params)
+    scripted = jnp.where(
+        jax.random.uniform(k_league) < cfg.scripted_ratio,
+        jax.random.randint(k_scripted, (), 0, max(len(cfg.scripted), 1)),
+        -1,
+    )
     return sp.replace(
         ghost=jax.tree.map(lambda new, old: jnp.where(swap, new, old), ghost, sp.ghost),
         ghost_index=jnp.where(swap, index, sp.ghost_index),
+        ghost_scripted=jnp.where(swap, scripted, sp.ghost_scripted).astype(jnp.int32),
         last_swap=jnp.where(swap, sp.ghost_steps, sp.last_swap),
     )
+
+
+def ghost_policy(
+    sp: SelfPlayState,
+    network: Callable[[Any, jax.Array, jax.Array], jax.Array],
+    scripted: Sequence[Callable[[Any, jax.Array, jax.Array], jax.Array]] = (),
+) -> Callable[[jax.Array, jax.Array], jax.Array]:
+    """``(obs [E, n, ...], key) -> env actions``: the frozen network or the drawn scripted team.
+
+    ``network(params, obs [E, n, ...], key)`` plays ``sp.ghost``; ``scripted`` are team
+    policies ``(None, obs [n, ...], key)`` in ``cfg.scripted`` order, vmapped over envs. A
+    ``lax.switch`` on the traced ``ghost_scripted`` runs only the branch in play.
+    """
+
+    def play_network(obs: jax.Array, key: jax.Array) -> jax.Array:
+        return network(sp.ghost, obs, key)
+
+    if not scripted:
+        return play_network
+
+    def act(obs: jax.Array, key: jax.Array) -> jax.Array:
+        dtype = jax.eval_shape(play_network, obs, key).dtype
+
+        def lift(policy: Callable) -> Callable[[jax.Array, jax.Array], jax.Array]:
+            def play(obs: jax.Array, key: jax.Array) -> jax.Array:
+                keys = jax.random.split(key, obs.shape[0])
+                return jax.vmap(policy, in_axes=(None, 0, 0))(None, obs, keys).astype(dtype)
+
+            return play
+
+        branches = [play_network, *(lift(p) for p in scripted)]
+        return jax.lax.switch(sp.ghost_scripted + 1, branches, obs, key)
+
+    return act
 
 
 def learner_elo(sp: SelfPlayState) -> jax.Array:

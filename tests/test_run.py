@@ -69,8 +69,30 @@ def test_unknown_names_list_the_valid_choices():
         config("env=nope")
     with pytest.raises(ValueError, match="valid"):
         build(config("+algo.not_a_key=1"))
+    with pytest.raises(ValueError, match="unknown scripted policy 'nope'.*valid"):
+        build(config("env.selfplay.scripted=[nope]"))
     with pytest.raises(ValueError, match="valid algos: ippo"):
         algos.make("nope", envs.make("tennis"), {}, None, 1)
+
+
+def test_scripted_league_plays_the_scripted_ghost_without_moving_elo():
+    cfg = config(
+        "algo=ippo",
+        "env=tennis",
+        *TINY,
+        "env.selfplay.scripted=[tracker]",
+        "env.selfplay.scripted_ratio=1.0",
+        "env.selfplay.swap_steps=0",
+    )
+    _, learner = build(cfg)
+    state = learner.init(jax.random.PRNGKey(0))
+    chunk = jax.jit(lambda s: jax.lax.scan(lambda c, _: learner.update(c), s, None, 6))
+    state, metrics = chunk(state)
+    # Metrics are taken after the update's swap: every swap drew the tracker (index 0), so
+    # every rollout after the first (against the initial network) faced it.
+    np.testing.assert_array_equal(metrics["ghost_scripted"], 0)
+    assert float(metrics["episodes"][1:].sum()) > 0
+    assert float(metrics["elo"][-1]) == float(metrics["elo"][0])
 
 
 def strip_timing(rows):
@@ -125,7 +147,7 @@ def test_nan_loss_stops_with_advice(tmp_path):
 
 
 def test_metrics_and_wandb_offline(tmp_path):
-    cfg = config(*TINY, "total_env_steps=64", "logging.wandb=true")
+    cfg = config("env=tennis", *TINY, "total_env_steps=64", "logging.wandb=true")
     run.train(cfg, tmp_path)
     rows = read_metrics(tmp_path)
     assert [r["env_steps"] for r in rows] == [64]

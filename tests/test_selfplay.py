@@ -124,3 +124,56 @@ def test_swap_draws_from_the_pool_or_current(ratio):
             assert int(sp.ghost_index) == cfg.window and float(sp.ghost["w"][0]) == 7.0
         else:
             assert int(sp.ghost_index) in (0, 1) and float(sp.ghost["w"][0]) == 0.0
+
+
+def test_scripted_ghosts_are_drawn_at_swaps_and_leave_elo_alone():
+    cfg = SelfPlayConfig(
+        save_steps=10**9,
+        team_change=10**9,
+        swap_steps=0,
+        scripted=("a", "b", "c"),
+        scripted_ratio=1.0,
+    )
+    sp = selfplay.init({"w": jnp.zeros(1)}, cfg)
+    assert int(sp.ghost_scripted) == -1  # the first ghost is the initial network
+    drawn = set()
+    for i in range(40):
+        sp = selfplay.advance(sp, {"w": jnp.ones(1)}, jax.random.PRNGKey(i), 1, 1, cfg)
+        drawn.add(int(sp.ghost_scripted))
+    assert drawn == {0, 1, 2}
+    out = selfplay.record_games(sp, jnp.array([1.0, 1.0]), jnp.ones(2, bool), k=16.0)
+    np.testing.assert_array_equal(out.elos, sp.elos)
+    # With ratio 0 (ML-Agents) a swap never hands the ghost to a scripted opponent.
+    plain = SelfPlayConfig(save_steps=10**9, team_change=10**9, swap_steps=0, scripted=("a",))
+    sp = selfplay.init({"w": jnp.zeros(1)}, plain)
+    for i in range(20):
+        sp = selfplay.advance(sp, {"w": jnp.ones(1)}, jax.random.PRNGKey(i), 1, 1, plain)
+        assert int(sp.ghost_scripted) == -1
+
+
+def test_ghost_policy_plays_the_drawn_opponent():
+    sp = selfplay.init(
+        {"w": jnp.full(1, 5)}, SelfPlayConfig(scripted=("x", "y"), scripted_ratio=0.5)
+    )
+
+    def network(params, obs, key):  # [E, n, D] -> [E, n], int like a discrete head
+        return jnp.broadcast_to(params["w"][0], obs.shape[:2]).astype(jnp.int32)
+
+    def constant(value):
+        return lambda params, obs, key: jnp.full(obs.shape[0], value, jnp.float32)  # [n]
+
+    obs = jnp.zeros((3, 2, 4))
+    for index, expected in ((-1, 5), (0, 1), (1, 2)):
+        act = selfplay.ghost_policy(
+            sp.replace(ghost_scripted=jnp.asarray(index)), network, [constant(1.0), constant(2.0)]
+        )
+        out = jax.jit(act)(obs, jax.random.PRNGKey(0))
+        assert out.dtype == jnp.int32 and out.shape == (3, 2)
+        np.testing.assert_array_equal(out, expected)
+
+
+def test_scripted_settings_are_checked():
+    with pytest.raises(ValueError, match="needs a list of scripted opponents"):
+        SelfPlayConfig(scripted_ratio=0.2)
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        SelfPlayConfig(scripted=("chaser",), scripted_ratio=1.5)
