@@ -7,11 +7,12 @@ from typing import Any
 
 from algos.base import Learner
 from algos.ippo import IPPO
+from algos.maddpg import MADDPG
 from algos.poca import POCA
 from algos.selfplay import SelfPlayConfig
 from envs.base import MultiAgentEnv
 
-REGISTRY: dict[str, type[Learner]] = {"ippo": IPPO, "poca": POCA}
+REGISTRY: dict[str, type[Learner]] = {"ippo": IPPO, "maddpg": MADDPG, "poca": POCA}
 
 
 def make(

@@ -170,29 +170,23 @@ class IPPO(Learner):
         value_fn: rollout.ValueFn,
     ) -> tuple[rollout.EnvRunner, rollout.Step, rollout.Episodes, selfplay.SelfPlayState]:
         """Roll out against the ghost and score the finished games into ELO."""
-        sp = state.selfplay
 
-        def network_act(ghost: Any, obs: jax.Array, k: jax.Array) -> jax.Array:
+        def network_act(ghost: Any, obs: jax.Array, k: jax.Array, episode_id: jax.Array):
+            del episode_id  # a PPO policy keeps no per-episode choice
             return env_action(self.space, self._team_sample(ghost, obs, k)[0])
 
-        ghost_act = selfplay.ghost_policy(sp, network_act, self.scripted_ghosts)
-        runner, steps, episodes = rollout.collect(
+        return selfplay.play(
             self.env,
             state.runner,
+            state.selfplay,
             key,
             self.cfg.rollout_len,
-            sp.learning_team,
+            self.selfplay_cfg,
             learner_act,
-            ghost_act,
+            network_act,
+            self.scripted_ghosts,
             value_fn,
         )
-        finished = jnp.broadcast_to(
-            (episodes.ended & episodes.terminated)[..., None], episodes.final_reward.shape
-        )
-        sp = selfplay.record_games(
-            sp, rollout.game_result(episodes), finished, self.selfplay_cfg.elo_k
-        )
-        return runner, steps, episodes, sp
 
     def _learn(
         self,
@@ -255,7 +249,8 @@ class IPPO(Learner):
         sp, params, obs_norm = state.selfplay, state.params, state.obs_norm
         policy = {"actor": params["actor"], "obs_norm": obs_norm}
 
-        def learner_act(obs: jax.Array, k: jax.Array):
+        def learner_act(obs: jax.Array, k: jax.Array, episode_id: jax.Array):
+            del episode_id
             action, log_prob = self._team_sample(policy, obs, k)
             value = over_agents(self._value, params["critic"], shared, obs_norm(obs))
             return env_action(self.space, action), action, (log_prob, value)

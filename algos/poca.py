@@ -118,7 +118,8 @@ class POCA(IPPO):
         sp, params, obs_norm = state.selfplay, state.params, state.obs_norm
         policy = {"actor": params["actor"], "obs_norm": obs_norm}
 
-        def learner_act(obs: jax.Array, k: jax.Array):
+        def learner_act(obs: jax.Array, k: jax.Array, episode_id: jax.Array):
+            del episode_id
             action, log_prob = self._team_sample(policy, obs, k)
             return env_action(self.space, action), action, log_prob
 

@@ -29,6 +29,7 @@ class EnvRunner:
     episode_return: jax.Array  # [E, A] individual + group reward so far
     episode_length: jax.Array  # [E] decisions so far
     active: jax.Array  # [E, A] bool: the agent has not left the current episode
+    episode_id: jax.Array  # [E] int32: episodes finished in this env so far (names the current)
 
 
 class Step(NamedTuple):
@@ -44,6 +45,9 @@ class Step(NamedTuple):
     truncated: jax.Array  # [E, n] bool: ended by the time limit
     bootstrap: jax.Array  # [E, n] V(final obs) where truncated, else 0
     extras: Any  # whatever the learner stored when acting (log-probs, values, ...)
+    episode_id: jax.Array  # [E] which episode of its env this step belongs to
+    ghost_obs: jax.Array | None  # [E, m, ...] the ghost team's view, when ``record_ghost``
+    ghost_action: jax.Array | None  # [E, m, ...] the ghost team's env actions, likewise
 
 
 class Episodes(NamedTuple):
@@ -73,11 +77,12 @@ def init_runner(env: MultiAgentEnv, key: jax.Array, num_envs: int) -> EnvRunner:
         episode_return=jnp.zeros((num_envs, env.spec.num_agents)),
         episode_length=jnp.zeros((num_envs,), jnp.int32),
         active=jnp.ones((num_envs, env.spec.num_agents), bool),
+        episode_id=jnp.zeros((num_envs,), jnp.int32),
     )
 
 
-LearnerAct = Callable[[jax.Array, jax.Array], tuple[jax.Array, jax.Array, Any]]
-GhostAct = Callable[[jax.Array, jax.Array], jax.Array]
+LearnerAct = Callable[[jax.Array, jax.Array, jax.Array], tuple[jax.Array, jax.Array, Any]]
+GhostAct = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
 ValueFn = Callable[[jax.Array, jax.Array], jax.Array]
 
 
@@ -90,13 +95,18 @@ def collect(
     learner_act: LearnerAct,
     ghost_act: GhostAct,
     value_fn: ValueFn | None = None,
+    record_ghost: bool = False,
 ) -> tuple[EnvRunner, Step, Episodes]:
     """Play ``num_steps`` decisions in every env of ``runner``.
 
-    - ``learner_act(obs [E, n, ...], key) -> (env_action, sampled_action, extras)``;
-    - ``ghost_act(obs [E, n, ...], key) -> env_action``;
+    - ``learner_act(obs [E, n, ...], key, episode_id [E]) -> (env_action, sampled_action,
+      extras)``; ``episode_id`` lets a policy hold a choice fixed for an episode (MADDPG's
+      sub-policy draw) without carrying state of its own;
+    - ``ghost_act(obs [E, n, ...], key, episode_id [E]) -> env_action``;
     - ``value_fn(obs [E, n, ...], active [E, n]) -> [E, n]`` values the final observation
-      of time-outs (computed only on decisions where some env timed out).
+      of time-outs (computed only on decisions where some env timed out);
+    - ``record_ghost`` also returns the ghost team's observations and actions (for critics
+      that see every agent, like MADDPG's).
     """
     table = jnp.asarray(team_table(env.spec))
     learners, ghosts = table[learning_team], table[1 - learning_team]
@@ -105,8 +115,8 @@ def collect(
     def body(runner: EnvRunner, key: jax.Array):
         k_learn, k_ghost, k_env = jax.random.split(key, 3)
         obs_l, obs_g = runner.obs[:, learners], runner.obs[:, ghosts]
-        env_act_l, action, extras = learner_act(obs_l, k_learn)
-        env_act_g = ghost_act(obs_g, k_ghost)
+        env_act_l, action, extras = learner_act(obs_l, k_learn, runner.episode_id)
+        env_act_g = ghost_act(obs_g, k_ghost, runner.episode_id)
         actions = jnp.zeros((num_envs, env.spec.num_agents, *env_act_l.shape[2:]), env_act_l.dtype)
         actions = actions.at[:, learners].set(env_act_l).at[:, ghosts].set(env_act_g)
         obs, state, reward, done, info = jax.vmap(env.step)(
@@ -137,6 +147,9 @@ def collect(
             truncated=info.truncated[:, learners],
             bootstrap=bootstrap,
             extras=extras,
+            episode_id=runner.episode_id,
+            ghost_obs=obs_g if record_ghost else None,
+            ghost_action=env_act_g if record_ghost else None,
         )
         episodes = Episodes(
             ended=ended,
@@ -152,6 +165,7 @@ def collect(
             episode_return=jnp.where(ended[:, None], 0.0, episode_return),
             episode_length=jnp.where(ended, 0, episode_length),
             active=ended[:, None] | (runner.active & ~done),
+            episode_id=runner.episode_id + ended,
         )
         return runner, (step, episodes)
 

@@ -37,6 +37,9 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
+from algos import rollout
+from envs.base import MultiAgentEnv
+
 
 @dataclass(frozen=True)
 class SelfPlayConfig:
@@ -183,36 +186,72 @@ def advance(
 
 def ghost_policy(
     sp: SelfPlayState,
-    network: Callable[[Any, jax.Array, jax.Array], jax.Array],
+    network: Callable[[Any, jax.Array, jax.Array, jax.Array], jax.Array],
     scripted: Sequence[Callable[[Any, jax.Array, jax.Array], jax.Array]] = (),
-) -> Callable[[jax.Array, jax.Array], jax.Array]:
-    """``(obs [E, n, ...], key) -> env actions``: the frozen network or the drawn scripted team.
+) -> Callable[[jax.Array, jax.Array, jax.Array], jax.Array]:
+    """``(obs [E, n, ...], key, episode_id [E]) -> env actions``: the frozen network or the
+    drawn scripted team.
 
-    ``network(params, obs [E, n, ...], key)`` plays ``sp.ghost``; ``scripted`` are team
+    ``network(params, obs [E, n, ...], key, episode_id)`` plays ``sp.ghost``; ``scripted`` are team
     policies ``(None, obs [n, ...], key)`` in ``cfg.scripted`` order, vmapped over envs. A
     ``lax.switch`` on the traced ``ghost_scripted`` runs only the branch in play.
     """
 
-    def play_network(obs: jax.Array, key: jax.Array) -> jax.Array:
-        return network(sp.ghost, obs, key)
+    def play_network(obs: jax.Array, key: jax.Array, episode_id: jax.Array) -> jax.Array:
+        return network(sp.ghost, obs, key, episode_id)
 
     if not scripted:
         return play_network
 
-    def act(obs: jax.Array, key: jax.Array) -> jax.Array:
-        dtype = jax.eval_shape(play_network, obs, key).dtype
+    def act(obs: jax.Array, key: jax.Array, episode_id: jax.Array) -> jax.Array:
+        dtype = jax.eval_shape(play_network, obs, key, episode_id).dtype
 
-        def lift(policy: Callable) -> Callable[[jax.Array, jax.Array], jax.Array]:
-            def play(obs: jax.Array, key: jax.Array) -> jax.Array:
+        def lift(policy: Callable) -> Callable[[jax.Array, jax.Array, jax.Array], jax.Array]:
+            def play(obs: jax.Array, key: jax.Array, episode_id: jax.Array) -> jax.Array:
                 keys = jax.random.split(key, obs.shape[0])
                 return jax.vmap(policy, in_axes=(None, 0, 0))(None, obs, keys).astype(dtype)
 
             return play
 
         branches = [play_network, *(lift(p) for p in scripted)]
-        return jax.lax.switch(sp.ghost_scripted + 1, branches, obs, key)
+        return jax.lax.switch(sp.ghost_scripted + 1, branches, obs, key, episode_id)
 
     return act
+
+
+def play(
+    env: MultiAgentEnv,
+    runner: rollout.EnvRunner,
+    sp: SelfPlayState,
+    key: jax.Array,
+    num_steps: int,
+    cfg: SelfPlayConfig,
+    learner_act: rollout.LearnerAct,
+    network_act: Callable[[Any, jax.Array, jax.Array, jax.Array], jax.Array],
+    scripted: Sequence[Callable[[Any, jax.Array, jax.Array], jax.Array]] = (),
+    value_fn: rollout.ValueFn | None = None,
+    record_ghost: bool = False,
+) -> tuple[rollout.EnvRunner, rollout.Step, rollout.Episodes, SelfPlayState]:
+    """Every algorithm's rollout: the learner against the current ghost, games scored into ELO.
+
+    ``network_act(params, obs, key, episode_id)`` is how a snapshot of this algorithm plays.
+    """
+    runner, steps, episodes = rollout.collect(
+        env,
+        runner,
+        key,
+        num_steps,
+        sp.learning_team,
+        learner_act,
+        ghost_policy(sp, network_act, scripted),
+        value_fn,
+        record_ghost,
+    )
+    finished = jnp.broadcast_to(
+        (episodes.ended & episodes.terminated)[..., None], episodes.final_reward.shape
+    )
+    sp = record_games(sp, rollout.game_result(episodes), finished, cfg.elo_k)
+    return runner, steps, episodes, sp
 
 
 def learner_elo(sp: SelfPlayState) -> jax.Array:

@@ -67,7 +67,7 @@ def test_counterfactual_advantages_by_hand():
 def test_rollout_marks_agents_that_left():
     env = Sacrifice()
 
-    def always_leave(obs, key):
+    def always_leave(obs, key, episode_id):
         action = jnp.ones((*obs.shape[:2], 1), jnp.int32)
         return action, action, None
 
@@ -79,12 +79,13 @@ def test_rollout_marks_agents_that_left():
         4,
         jnp.asarray(1),
         always_leave,
-        lambda obs, key: jnp.zeros((*obs.shape[:2], 1), jnp.int32),
+        lambda obs, key, episode_id: jnp.zeros((*obs.shape[:2], 1), jnp.int32),
     )
     # a (slot 0) plays at t = 0, is gone at t = 1, and is back for the next episode.
     np.testing.assert_array_equal(steps.active[:, 0], [[1, 1], [0, 1], [1, 1], [0, 1]])
     np.testing.assert_array_equal(episodes.ended[:, 0], [0, 1, 0, 1])
     np.testing.assert_allclose(steps.group_reward[1, 0], [1.0, 1.0])  # b played 1 too
+    np.testing.assert_array_equal(steps.episode_id[:, 0], [0, 0, 1, 1])  # one id per episode
 
 
 def act_probs(learner, params):

@@ -69,7 +69,7 @@ def test_unknown_names_list_the_valid_choices():
         config("env=nope")
     with pytest.raises(ValueError, match="valid"):
         build(config("+algo.not_a_key=1"))
-    with pytest.raises(ValueError, match="unknown scripted policy 'nope'.*valid"):
+    with pytest.raises(ValueError, match=r"unknown scripted policy 'nope'.*valid"):
         build(config("env.selfplay.scripted=[nope]"))
     with pytest.raises(ValueError, match="valid algos: ippo"):
         algos.make("nope", envs.make("tennis"), {}, None, 1)

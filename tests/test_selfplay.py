@@ -156,7 +156,7 @@ def test_ghost_policy_plays_the_drawn_opponent():
         {"w": jnp.full(1, 5)}, SelfPlayConfig(scripted=("x", "y"), scripted_ratio=0.5)
     )
 
-    def network(params, obs, key):  # [E, n, D] -> [E, n], int like a discrete head
+    def network(params, obs, key, episode_id):  # [E, n, D] -> [E, n], int like a discrete head
         return jnp.broadcast_to(params["w"][0], obs.shape[:2]).astype(jnp.int32)
 
     def constant(value):
@@ -167,7 +167,7 @@ def test_ghost_policy_plays_the_drawn_opponent():
         act = selfplay.ghost_policy(
             sp.replace(ghost_scripted=jnp.asarray(index)), network, [constant(1.0), constant(2.0)]
         )
-        out = jax.jit(act)(obs, jax.random.PRNGKey(0))
+        out = jax.jit(act)(obs, jax.random.PRNGKey(0), jnp.zeros(3, jnp.int32))
         assert out.dtype == jnp.int32 and out.shape == (3, 2)
         np.testing.assert_array_equal(out, expected)
 

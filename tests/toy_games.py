@@ -124,3 +124,45 @@ class Sacrifice(MultiAgentEnv):
             terminal_obs=obs,
         )
         return obs, SacrificeState(t, left), jnp.zeros((4,)), done, info
+
+
+@dataclass(frozen=True)
+class SplitTheTarget(MultiAgentEnv):
+    """One-shot continuous cooperative game for teams of two with a unique joint optimum.
+
+    Two independent teams of two. Each team is paid ``-(a0 + a1 - 0.6)^2 - (a0 - a1 - 0.4)^2``
+    as a group reward: the best joint action is ``a0 = 0.5, a1 = 0.1``, and what is best for
+    one agent depends on what its teammate plays. Observations are the slot one-hot.
+    """
+
+    @property
+    def spec(self) -> EnvSpec:  # type: ignore[override]
+        return EnvSpec(
+            name="split_the_target",
+            num_agents=4,
+            teams=(0, 0, 1, 1),
+            agent_names=("a0", "a1", "b0", "b1"),
+            obs_shape=(2,),
+            obs_low=0.0,
+            obs_high=1.0,
+            action_space=Box(-1.0, 1.0, (1,)),
+            max_steps=1,
+        )
+
+    def _obs(self) -> jax.Array:
+        return jnp.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+
+    def reset(self, key: jax.Array):
+        return self._obs(), DuelState(jnp.zeros((), jnp.int32))
+
+    def step_env(self, key, state, actions):
+        a = actions[:, 0].reshape(2, 2)
+        pay = -((a[:, 0] + a[:, 1] - 0.6) ** 2) - (a[:, 0] - a[:, 1] - 0.4) ** 2
+        done = jnp.ones((4,), bool)
+        info = StepInfo(
+            group_reward=jnp.repeat(pay, 2),
+            terminated=done,
+            truncated=jnp.zeros((4,), bool),
+            terminal_obs=self._obs(),
+        )
+        return self._obs(), DuelState(state.steps + 1), jnp.zeros((4,)), done, info

@@ -1,0 +1,494 @@
+"""MADDPG (Lowe et al. 2017) with policy ensembles, under the shared ghost self-play.
+
+- Each learning-team slot ``i`` has ``K`` deterministic sub-policies ``mu_i^(k)`` and one
+  centralised critic ``Q_i(o_1..o_N, a_1..a_N)`` over *every* agent in the game: its team's
+  and the ghost team's (the rollout records the ghost's observations and actions). Actors and
+  critics have Polyak-averaged targets.
+- Critic target: ``r_i + gamma (1 - d_i) Q'_i(o', mu'(o'_learners), a'_ghost)``. The replay
+  samples consecutive pairs of steps, so ``a'_ghost`` is the ghost's *actual* next action
+  (the ghost is not ours to query later). A pair that ends in a time-out, or that spans a
+  change of learning team, is left out of the loss rather than bootstrapped wrongly.
+- Actor loss for sub-policy ``k`` of agent ``i``: ``-Q_i(o, a_1 .. mu_i^(k)(o_i) .. a_N)`` with
+  the other agents' actions from the replay, plus the reference's ``1e-3 * mean(pre-act^2)``.
+- Continuous actions: ``tanh`` actors, Gaussian exploration noise. Discrete branches
+  (SoccerTwos): straight-through Gumbel-Softmax per branch, one-hot forward and soft backward;
+  the critic sees one-hot actions.
+- Ensembles (paper section 4.3): a sub-policy is drawn uniformly per agent per episode (a hash
+  of the env's episode id, so no extra rollout state), every stored step carries its tag, and
+  sub-policy ``k`` learns only from steps its own episodes produced. The ``K`` replay buffers
+  ``D_i^(k)`` live in one flashbax trajectory buffer keyed by that tag: a batch of
+  ``K * batch_size`` drawn uniformly from the union holds, for each ``k``, a uniform sample of
+  ``D_i^(k)`` of expected size ``batch_size`` (what separate buffers would give, without
+  ``K`` copies of the observations). Each agent's critic learns from the union, as the
+  paper's ensemble objective uses one ``Q_i`` per agent.
+- The deployable policy (``act``) draws a sub-policy per call: outside a rollout there is no
+  episode id to hold it fixed. The ghost, inside the rollout, keeps it per episode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import flashbax as fbx
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import struct
+
+from algos import rollout, selfplay
+from algos.base import Learner, config_from
+from algos.networks import MLP, ObsNorm, action_features
+from algos.ppo import optimizer
+from envs import scripted
+from envs.base import Box, MultiAgentEnv, MultiDiscrete
+
+
+@dataclass(frozen=True)
+class MADDPGConfig:
+    num_envs: int = 16  # parallel envs
+    rollout_len: int = 4  # decisions per env between learning phases
+    grad_steps: int = 4  # gradient steps per learning phase
+    ensemble_size: int = 3  # K sub-policies per agent (1: plain MADDPG)
+    buffer_size: int = 100_000  # env steps kept (all envs together)
+    batch_size: int = 512  # samples per sub-policy per gradient step
+    learning_starts: int = 4096  # env steps stored before the first gradient step
+    actor_lr: float = 1e-3
+    critic_lr: float = 1e-3
+    gamma: float = 0.95
+    tau: float = 0.01  # Polyak factor of the target networks
+    hidden: tuple[int, ...] = (64, 64)  # actor
+    critic_hidden: tuple[int, ...] = (64, 64)
+    activation: str = "relu"
+    noise_std: float = 0.1  # Gaussian exploration noise on continuous actions
+    gumbel_temperature: float = 1.0
+    max_grad_norm: float | None = 0.5  # the reference clips the gradient norm at 0.5
+    reward_scale: float = 1.0  # rewards are multiplied by this before learning
+    logit_reg: float = 1e-3  # weight of mean(pre-activation^2) in the actor loss
+    normalize_obs: bool = False
+
+
+@struct.dataclass
+class Nets:
+    """What gradient steps change (kept apart from the replay, which they only read)."""
+
+    actor: Any  # [n, K, ...] sub-policy params per learning slot
+    critic: Any  # [n, ...]
+    target_actor: Any
+    target_critic: Any
+    actor_opt: optax.OptState
+    critic_opt: optax.OptState
+
+
+@struct.dataclass
+class MADDPGState:
+    nets: Nets
+    obs_norm: ObsNorm
+    buffer: Any  # flashbax trajectory buffer state (time axis per env stream)
+    runner: rollout.EnvRunner
+    selfplay: selfplay.SelfPlayState
+    ensemble_key: jax.Array  # fixed: hashes episode ids into sub-policy draws
+    key: jax.Array
+    updates: jax.Array
+
+
+class DeterministicActor(nn.Module):
+    """Observation -> pre-activation: ``tanh`` of it for a box, branch logits for discrete."""
+
+    out_size: int
+    hidden: tuple[int, ...]
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> jax.Array:
+        x = MLP(self.hidden, self.activation)(obs)
+        return nn.Dense(self.out_size, kernel_init=nn.initializers.orthogonal(0.01))(x)
+
+
+class CentralCritic(nn.Module):
+    """``Q_i`` from every agent's observation and action features, flattened and joined."""
+
+    hidden: tuple[int, ...]
+    activation: str = "relu"
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, act_feat: jax.Array) -> jax.Array:
+        x = jnp.concatenate(
+            [obs.reshape(*obs.shape[:-2], -1), act_feat.reshape(*act_feat.shape[:-2], -1)], -1
+        )
+        x = MLP(self.hidden, self.activation)(x)
+        return nn.Dense(1)(x)[..., 0]
+
+
+def gumbel_softmax(
+    key: jax.Array, logits: jax.Array, temperature: float, hard: bool = True
+) -> jax.Array:
+    """A Gumbel-Softmax sample over the last axis; ``hard``: one-hot forward, soft gradient."""
+    gumbel = jax.random.gumbel(key, logits.shape)
+    soft = jax.nn.softmax((logits + gumbel) / temperature, axis=-1)
+    if not hard:
+        return soft
+    one_hot = jax.nn.one_hot(jnp.argmax(soft, axis=-1), logits.shape[-1])
+    return one_hot + soft - jax.lax.stop_gradient(soft)
+
+
+def draw_subpolicies(key: jax.Array, episode_id: jax.Array, n: int, k: int) -> jax.Array:
+    """``[E, n]`` sub-policy per env and agent, fixed for an episode: a hash of its id."""
+    envs = jnp.arange(episode_id.shape[0])
+
+    def one(e: jax.Array, episode: jax.Array) -> jax.Array:
+        return jax.random.randint(
+            jax.random.fold_in(jax.random.fold_in(key, e), episode), (n,), 0, k
+        )
+
+    return jax.vmap(one)(envs, episode_id)
+
+
+def soft_update(target: Any, online: Any, tau: float) -> Any:
+    return jax.tree.map(lambda t, o: (1.0 - tau) * t + tau * o, target, online)
+
+
+class MADDPG(Learner):
+    """Centralised critics, decentralised deterministic (sub-)policies; see the module doc."""
+
+    config_class = MADDPGConfig
+
+    def __init__(
+        self,
+        env: MultiAgentEnv,
+        cfg: Mapping[str, Any],
+        selfplay_cfg: selfplay.SelfPlayConfig,
+        total_env_steps: int,
+    ) -> None:
+        del total_env_steps  # constant learning rates and noise
+        self.env = env
+        self.cfg = c = config_from(self.config_class, cfg, "algo (maddpg)")
+        self.selfplay_cfg = selfplay_cfg
+        self.space = env.spec.action_space
+        if isinstance(self.space, MultiDiscrete):
+            self.branches = self.space.branches
+            if len(set(self.branches)) != 1:
+                raise ValueError(f"MADDPG needs equal discrete branches, got {self.branches}")
+            out_size = sum(self.branches)
+        elif isinstance(self.space, Box):
+            self.branches = None
+            out_size = int(np.prod(self.space.shape))
+        else:
+            raise TypeError(f"MADDPG cannot act in {type(self.space).__name__}")
+        self.team_size = rollout.team_table(env.spec).shape[1]
+        self.actor = DeterministicActor(out_size, c.hidden, c.activation)
+        self.critic = CentralCritic(c.critic_hidden, c.activation)
+        self.actor_tx = optimizer(c.actor_lr, c.max_grad_norm)
+        self.critic_tx = optimizer(c.critic_lr, c.max_grad_norm)
+        if c.buffer_size < 2 * c.num_envs or c.learning_starts < 2 * c.num_envs:
+            raise ValueError("buffer_size and learning_starts must hold 2 steps of every env")
+        self.buffer = fbx.make_trajectory_buffer(
+            add_batch_size=c.num_envs,
+            sample_batch_size=c.ensemble_size * c.batch_size,
+            sample_sequence_length=2,
+            period=1,
+            min_length_time_axis=max(c.learning_starts // c.num_envs, 2),
+            max_size=c.buffer_size - c.buffer_size % c.num_envs,
+        )
+        self.env_steps_per_update = c.num_envs * c.rollout_len
+        self.scripted_ghosts = [scripted.team(env.spec.name, n) for n in selfplay_cfg.scripted]
+
+    # -- actions ----------------------------------------------------------------------------
+    def _features(self, env_act: jax.Array) -> jax.Array:
+        """Env actions (branch indices or clipped floats) as critic inputs."""
+        return action_features(self.space, env_act)
+
+    def _policy_action(
+        self, actor: Any, obs: jax.Array, key: jax.Array, explore: bool
+    ) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """``(env action, differentiable critic features, pre-activation)`` for one agent."""
+        pre = self.actor.apply(actor, obs)
+        if self.branches is None:
+            action = jnp.tanh(pre)
+            if explore:
+                action = action + self.cfg.noise_std * jax.random.normal(key, action.shape)
+            env_act = jnp.clip(action, self.space.low, self.space.high)
+            return env_act, jnp.clip(action, -1.0, 1.0), pre
+        logits = pre.reshape(*pre.shape[:-1], len(self.branches), self.branches[0])
+        sample = gumbel_softmax(key, logits, self.cfg.gumbel_temperature)
+        env_act = jnp.argmax(sample, axis=-1).astype(jnp.int32)
+        return env_act, sample.reshape(*pre.shape), pre
+
+    def _team_act(
+        self,
+        actors: Any,
+        obs_norm: ObsNorm,
+        obs: jax.Array,
+        key: jax.Array,
+        sub: jax.Array,
+        explore: bool,
+    ) -> jax.Array:
+        """Env actions ``[B, n, ...]`` of slot ``i`` playing its sub-policy ``sub[b, i]``."""
+        obs = obs_norm(obs)
+        keys = jax.random.split(key, obs.shape[:2])
+
+        def one(slot_actors: Any, o: jax.Array, k: jax.Array, s: jax.Array) -> jax.Array:
+            params = jax.tree.map(lambda p: p[s], slot_actors)
+            return self._policy_action(params, o, k, explore)[0]
+
+        per_slot = jax.vmap(one, in_axes=(None, 0, 0, 0))  # over the batch
+        return jax.vmap(per_slot, in_axes=(0, 1, 1, 1), out_axes=1)(actors, obs, keys, sub)
+
+    # -- Learner interface ------------------------------------------------------------------
+    def init(self, key: jax.Array) -> MADDPGState:
+        c = self.cfg
+        k_actor, k_critic, k_env, k_ens, k_run = jax.random.split(key, 5)
+        n = self.team_size
+        obs = jnp.zeros((1, *self.env.spec.obs_shape))
+        actor = jax.vmap(jax.vmap(lambda k: self.actor.init(k, obs)))(
+            jax.random.split(k_actor, (n, c.ensemble_size))
+        )
+        step = zero_step(self.env, c.num_envs)
+        all_obs = jnp.concatenate([step.obs, step.ghost_obs], axis=1)[:1]
+        feat = self._features(jnp.concatenate([step.action, step.ghost_action], axis=1)[:1])
+        critic = jax.vmap(lambda k: self.critic.init(k, all_obs, feat))(
+            jax.random.split(k_critic, n)
+        )
+        obs_norm = ObsNorm.create(self.env.spec.obs_shape, c.normalize_obs)
+        runner = rollout.init_runner(self.env, k_env, c.num_envs)
+        item = self._buffer_item(step, jnp.zeros((), jnp.int32), k_ens)
+        buffer = self.buffer.init(jax.tree.map(lambda x: x[0], item))
+        nets = Nets(
+            actor=actor,
+            critic=critic,
+            target_actor=actor,
+            target_critic=critic,
+            actor_opt=self.actor_tx.init(actor),
+            critic_opt=self.critic_tx.init(critic),
+        )
+        return MADDPGState(
+            nets=nets,
+            obs_norm=obs_norm,
+            buffer=buffer,
+            runner=runner,
+            selfplay=selfplay.init({"actor": actor, "obs_norm": obs_norm}, self.selfplay_cfg),
+            ensemble_key=k_ens,
+            key=k_run,
+            updates=jnp.zeros((), jnp.int32),
+        )
+
+    def policy_params(self, state: MADDPGState) -> dict[str, Any]:
+        return {"actor": state.nets.actor, "obs_norm": state.obs_norm}
+
+    def act(self, params: Any, obs: jax.Array, key: jax.Array) -> jax.Array:
+        k_sub, k_act = jax.random.split(key)
+        sub = jax.random.randint(k_sub, (1, obs.shape[0]), 0, self.cfg.ensemble_size)
+        explore = self.branches is not None  # discrete: the Gumbel sample it was trained with
+        return self._team_act(params["actor"], params["obs_norm"], obs[None], k_act, sub, explore)[
+            0
+        ]
+
+    # -- replay -----------------------------------------------------------------------------
+    def _buffer_item(
+        self, steps: rollout.Step, team: jax.Array, ens_key: jax.Array
+    ) -> dict[str, jax.Array]:
+        """What one env step stores, ``[E, ...]``; the sub-policy tag is re-derived here."""
+        n = steps.obs.shape[1]
+        return {
+            "obs": steps.obs,
+            "ghost_obs": steps.ghost_obs,
+            "action": steps.action,
+            "ghost_action": steps.ghost_action,
+            "reward": (steps.reward + steps.group_reward) * self.cfg.reward_scale,
+            "terminal": steps.done & ~steps.truncated,
+            "truncated": steps.truncated,
+            "active": steps.active,
+            "sub": draw_subpolicies(ens_key, steps.episode_id, n, self.cfg.ensemble_size),
+            "team": jnp.broadcast_to(team, steps.episode_id.shape),
+        }
+
+    # -- learning ---------------------------------------------------------------------------
+    def _critic_loss(self, critic: Any, nets: Nets, norm: ObsNorm, batch: dict, key: jax.Array):
+        c = self.cfg
+        now = jax.tree.map(lambda x: x[: c.batch_size, 0], batch)
+        nxt = jax.tree.map(lambda x: x[: c.batch_size, 1], batch)
+        next_act = self._team_act(
+            nets.target_actor, norm, nxt["obs"], key, nxt["sub"], explore=False
+        )
+        next_obs = norm(jnp.concatenate([nxt["obs"], nxt["ghost_obs"]], axis=1))
+        next_feat = self._features(jnp.concatenate([next_act, nxt["ghost_action"]], axis=1))
+        obs = norm(jnp.concatenate([now["obs"], now["ghost_obs"]], axis=1))
+        feat = self._features(jnp.concatenate([now["action"], now["ghost_action"]], axis=1))
+
+        def per_slot(params, target, i):
+            q_next = self.critic.apply(target, next_obs, next_feat)
+            y = now["reward"][:, i] + c.gamma * (1.0 - now["terminal"][:, i]) * q_next
+            q = self.critic.apply(params, obs, feat)
+            return q, jax.lax.stop_gradient(y)
+
+        slots = jnp.arange(now["obs"].shape[1])
+        q, y = jax.vmap(per_slot, out_axes=1)(critic, nets.target_critic, slots)
+        valid = (
+            now["active"]
+            & ~now["truncated"]
+            & (now["terminal"] | (now["team"] == nxt["team"])[:, None])
+        )
+        loss = jnp.sum(jnp.where(valid, (q - y) ** 2, 0.0)) / jnp.maximum(jnp.sum(valid), 1)
+        return loss, jnp.mean(q)
+
+    def _actor_loss(self, actor: Any, nets: Nets, norm: ObsNorm, batch: dict, key: jax.Array):
+        """Mean over sub-policies of ``-Q_i`` on each one's own steps, plus the logit penalty.
+
+        Every sub-policy acts on the whole batch (actors are small); each sample keeps the
+        action of the sub-policy that played it, so one critic pass serves all ``K`` and a
+        sub-policy's gradient comes only from its own steps.
+        """
+        c = self.cfg
+        now = jax.tree.map(lambda x: x[:, 0], batch)
+        n = now["obs"].shape[1]
+        obs_all = norm(jnp.concatenate([now["obs"], now["ghost_obs"]], axis=1))
+        feat = self._features(jnp.concatenate([now["action"], now["ghost_action"]], axis=1))
+        own_obs = norm(now["obs"])
+        subs = jnp.arange(c.ensemble_size)
+
+        def per_slot(i: jax.Array, slot_actor: Any, critic: Any, k: jax.Array) -> jax.Array:
+            keys = jax.random.split(k, c.ensemble_size)
+            _, a_feat, pre = jax.vmap(
+                lambda p, kk: self._policy_action(p, own_obs[:, i], kk, False)
+            )(slot_actor, keys)  # [K, B, ...]
+            sub = now["sub"][:, i]
+            rows = jnp.arange(sub.shape[0])
+            a_feat, pre = a_feat[sub, rows], pre[sub, rows]  # each sample's own sub-policy
+            q = self.critic.apply(critic, obs_all, feat.at[:, i].set(a_feat))
+            mine = now["active"][:, i][None] & (sub[None] == subs[:, None])  # [K, B]
+            weight = mine / jnp.maximum(jnp.sum(mine, axis=1, keepdims=True), 1)
+            weight = jnp.sum(weight, axis=0) / c.ensemble_size  # mean over sub-policies
+            return jnp.sum(weight * (-q + c.logit_reg * jnp.mean(pre**2, axis=-1)))
+
+        keys = jax.random.split(key, n)
+        return jnp.sum(jax.vmap(per_slot)(jnp.arange(n), actor, nets.critic, keys))
+
+    def _gradient_step(
+        self, nets: Nets, norm: ObsNorm, batch: dict, key: jax.Array
+    ) -> tuple[Nets, dict[str, jax.Array]]:
+        """One critic step, then one actor step against the updated critic, then Polyak."""
+        k_critic, k_actor = jax.random.split(key)
+        (critic_loss, q_mean), critic_grads = jax.value_and_grad(self._critic_loss, has_aux=True)(
+            nets.critic, nets, norm, batch, k_critic
+        )
+        updates, critic_opt = self.critic_tx.update(critic_grads, nets.critic_opt, nets.critic)
+        nets = nets.replace(critic=optax.apply_updates(nets.critic, updates), critic_opt=critic_opt)
+        actor_loss, actor_grads = jax.value_and_grad(self._actor_loss)(
+            nets.actor, nets, norm, batch, k_actor
+        )
+        updates, actor_opt = self.actor_tx.update(actor_grads, nets.actor_opt, nets.actor)
+        actor = optax.apply_updates(nets.actor, updates)
+        nets = nets.replace(
+            actor=actor,
+            actor_opt=actor_opt,
+            target_actor=soft_update(nets.target_actor, actor, self.cfg.tau),
+            target_critic=soft_update(nets.target_critic, nets.critic, self.cfg.tau),
+        )
+        return nets, {
+            "critic_loss": critic_loss,
+            "actor_loss": actor_loss,
+            "q_mean": q_mean,
+            "critic_grad_norm": optax.tree.norm(critic_grads),
+            "actor_grad_norm": optax.tree.norm(actor_grads),
+        }
+
+    def update(self, state: MADDPGState) -> tuple[MADDPGState, dict[str, jax.Array]]:
+        c = self.cfg
+        key, k_roll, k_learn, k_swap = jax.random.split(state.key, 4)
+        sp, norm, n = state.selfplay, state.obs_norm, self.team_size
+
+        def learner_act(obs: jax.Array, k: jax.Array, episode_id: jax.Array):
+            sub = draw_subpolicies(state.ensemble_key, episode_id, n, c.ensemble_size)
+            action = self._team_act(state.nets.actor, norm, obs, k, sub, explore=True)
+            return action, action, None
+
+        ghost_key = jax.random.fold_in(state.ensemble_key, 1)
+
+        def network_act(ghost: Any, obs: jax.Array, k: jax.Array, episode_id: jax.Array):
+            sub = draw_subpolicies(ghost_key, episode_id, n, c.ensemble_size)
+            explore = self.branches is not None
+            return self._team_act(ghost["actor"], ghost["obs_norm"], obs, k, sub, explore)
+
+        runner, steps, episodes, sp = selfplay.play(
+            self.env,
+            state.runner,
+            sp,
+            k_roll,
+            c.rollout_len,
+            self.selfplay_cfg,
+            learner_act,
+            network_act,
+            self.scripted_ghosts,
+            record_ghost=True,
+        )
+        items = jax.vmap(lambda s: self._buffer_item(s, sp.learning_team, state.ensemble_key))(
+            steps
+        )
+        buffer = self.buffer.add(state.buffer, jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), items))
+        norm = norm.update(steps.obs)
+
+        def gradient_step(nets: Nets, k: jax.Array):
+            k_sample, k_step = jax.random.split(k)
+            batch = self.buffer.sample(buffer, k_sample).experience
+            return self._gradient_step(nets, norm, batch, k_step)
+
+        def learn(nets: Nets):
+            return jax.lax.scan(gradient_step, nets, jax.random.split(k_learn, c.grad_steps))
+
+        def wait(nets: Nets):
+            shapes = jax.eval_shape(learn, nets)[1]
+            return nets, jax.tree.map(lambda x: jnp.zeros(x.shape, x.dtype), shapes)
+
+        nets, metrics = jax.lax.cond(self.buffer.can_sample(buffer), learn, wait, state.nets)
+        metrics = jax.tree.map(jnp.mean, metrics)
+        agent_steps = jnp.asarray(self.env_steps_per_update * n, jnp.int32)
+        policy = {"actor": nets.actor, "obs_norm": norm}
+        sp = selfplay.advance(sp, policy, k_swap, agent_steps, agent_steps, self.selfplay_cfg)
+        metrics = {
+            **metrics,
+            "loss": metrics["critic_loss"] + metrics["actor_loss"],
+            **rollout.episode_metrics(episodes),
+            "elo": selfplay.learner_elo(sp),
+            "ghost_index": sp.ghost_index,
+            "ghost_scripted": sp.ghost_scripted,
+            "learning_team": sp.learning_team,
+        }
+        state = state.replace(
+            nets=nets,
+            obs_norm=norm,
+            buffer=buffer,
+            runner=runner,
+            selfplay=sp,
+            key=key,
+            updates=state.updates + 1,
+        )
+        return state, metrics
+
+
+def zero_step(env: MultiAgentEnv, num_envs: int) -> rollout.Step:
+    """An all-zero ``Step`` of ``num_envs`` envs with the ghost recorded: the buffer's layout."""
+    spec, space = env.spec, env.spec.action_space
+    n = rollout.team_table(spec).shape[1]
+    act_dtype = jnp.int32 if isinstance(space, MultiDiscrete) else jnp.float32
+
+    def zeros(*shape: int, dtype: Any = jnp.float32) -> jax.Array:
+        return jnp.zeros((num_envs, *shape), dtype)
+
+    return rollout.Step(
+        obs=zeros(n, *spec.obs_shape),
+        action=zeros(n, *space.shape, dtype=act_dtype),
+        reward=zeros(n),
+        group_reward=zeros(n),
+        active=zeros(n, dtype=bool),
+        done=zeros(n, dtype=bool),
+        team_done=zeros(dtype=bool),
+        truncated=zeros(n, dtype=bool),
+        bootstrap=zeros(n),
+        extras=None,
+        episode_id=zeros(dtype=jnp.int32),
+        ghost_obs=zeros(n, *spec.obs_shape),
+        ghost_action=zeros(n, *space.shape, dtype=act_dtype),
+    )
