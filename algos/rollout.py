@@ -59,6 +59,7 @@ class Episodes(NamedTuple):
     episode_length: jax.Array  # [E]
     final_reward: jax.Array  # [E, n] last step's individual + group reward
     ghost_final_reward: jax.Array  # [E, n] the same for the ghost team's agents
+    best_return: jax.Array  # [E] the largest episode return of any agent, either team
 
 
 def team_table(spec: EnvSpec) -> np.ndarray:
@@ -158,6 +159,7 @@ def collect(
             episode_length=episode_length,
             final_reward=step_reward[:, learners],
             ghost_final_reward=step_reward[:, ghosts],
+            best_return=jnp.max(episode_return, axis=-1),
         )
         runner = EnvRunner(
             obs=obs,
@@ -173,8 +175,16 @@ def collect(
     return runner, steps, episodes
 
 
+EPISODE_MEANS = ("episode_return", "episode_best_return", "episode_length", "win_rate", "loss_rate")
+"""Keys of ``episode_metrics`` that are means over episodes: a log that merges several updates
+weights them by ``episodes`` (the count of episodes they finished)."""
+
+
 def episode_metrics(episodes: Episodes) -> dict[str, jax.Array]:
-    """Means over the episodes that ended in a rollout (NaN-free: 0 when none ended)."""
+    """Means over the episodes that ended in a rollout (NaN-free: 0 when none ended).
+
+    ``episode_best_return`` is Udacity's Tennis score of an episode: the larger agent return.
+    """
     ended = episodes.ended
     count = jnp.sum(ended)
     denom = jnp.maximum(count, 1)
@@ -183,6 +193,7 @@ def episode_metrics(episodes: Episodes) -> dict[str, jax.Array]:
     return {
         "episodes": count,
         "episode_return": jnp.sum(episodes.episode_return.mean(-1) * ended) / denom,
+        "episode_best_return": jnp.sum(episodes.best_return * ended) / denom,
         "episode_length": jnp.sum(episodes.episode_length * ended) / denom,
         "win_rate": jnp.sum(decided & (result == 1.0)) / denom,
         "loss_rate": jnp.sum(decided & (result == 0.0)) / denom,

@@ -1,8 +1,8 @@
 """Training throughput: env-steps/s and agent-steps/s of each algorithm on each game.
 
 Builds the learner exactly as ``experiments.run`` does (same Hydra config, same jitted chunk
-of ``chunk_updates`` updates), compiles it ahead of time (reported separately), then times
-``--chunks`` chunks. Agent-steps count every agent on the field (learners and ghosts).
+of ``chunk_env_steps`` worth of updates), compiles it ahead of time (reported separately),
+then times ``--chunks`` chunks. Agent-steps count every agent on the field (learners and ghosts).
 
     python -m experiments.bench_train                           # every algo x env
     python -m experiments.bench_train --algo ippo --env tennis --chunks 5
@@ -20,7 +20,7 @@ from hydra import compose, initialize_config_dir
 
 import algos
 import envs
-from experiments.builder import build
+from experiments.builder import build, chunk_updates
 from experiments.run import CONF_DIR
 
 
@@ -29,9 +29,8 @@ def bench(algo: str, env_name: str, chunks: int, overrides: list[str]) -> dict[s
         cfg = compose("config", overrides=[f"algo={algo}", f"env={env_name}", *overrides])
     env, learner = build(cfg)
     state = learner.init(jax.random.PRNGKey(0))
-    chunk = jax.jit(
-        lambda s: jax.lax.scan(lambda c, _: learner.update(c), s, None, length=cfg.chunk_updates)
-    )
+    updates = chunk_updates(cfg, learner)
+    chunk = jax.jit(lambda s: jax.lax.scan(lambda c, _: learner.update(c), s, None, length=updates))
     t = time.perf_counter()
     compiled = chunk.lower(state).compile()
     compile_s = time.perf_counter() - t
@@ -42,7 +41,7 @@ def bench(algo: str, env_name: str, chunks: int, overrides: list[str]) -> dict[s
         state, _ = compiled(state)
     jax.block_until_ready(state)
     elapsed = time.perf_counter() - t
-    env_steps = chunks * int(cfg.chunk_updates) * learner.env_steps_per_update
+    env_steps = chunks * updates * learner.env_steps_per_update
     return {
         "algo": algo,
         "env": env_name,

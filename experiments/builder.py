@@ -21,6 +21,11 @@ def build(cfg: DictConfig) -> tuple[envs.MultiAgentEnv, Learner]:
     return env, algos.make(name, env, algo, selfplay, int(cfg.total_env_steps))
 
 
+def chunk_updates(cfg: DictConfig, learner: Learner) -> int:
+    """Learner updates per jitted chunk: ``chunk_env_steps`` worth, at least one."""
+    return max(1, round(int(cfg.chunk_env_steps) / learner.env_steps_per_update))
+
+
 def identity(cfg: DictConfig) -> dict[str, Any]:
     """What makes two runs the same experiment (checked on resume)."""
     return {"algo": cfg.algo.name, "env": cfg.env.name, "seed": int(cfg.seed)}

@@ -149,6 +149,14 @@ def describe(summary: dict[str, Any]) -> str:
             f"tennis score (mean max return over {t['episodes']} episodes): "
             f"{t['mean_max_return']:.3f}{' (solved)' if t['solved'] else ''}"
         )
+    if "solved_at" in summary:
+        at = summary["solved_at"]
+        lines.append(
+            "not solved during training"
+            if at is None
+            else f"solved during training at episode {at['episode']:.0f} "
+            f"({at['env_steps']} env steps, 100-episode score {at['score']:.3f})"
+        )
     return "\n".join(lines)
 
 

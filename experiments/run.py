@@ -1,14 +1,14 @@
 """Train one algorithm on one game with self-play: the Hydra entry point.
 
-python -m experiments.run                                  # IPPO on the JAX SoccerTwos
+python -m experiments.run                                  # MA-POCA on the JAX SoccerTwos
 python -m experiments.run algo=ippo env=tennis seed=3
 python -m experiments.run -m seed=0,1,2                    # a sweep (multirun/)
 python -m experiments.run resume=true                      # continue the newest matching run
 
-The host loop runs jitted *chunks* (``chunk_updates`` learner updates in one ``lax.scan``),
-logs one metrics row per chunk, checkpoints every ``checkpoint.every_chunks`` chunks, and at
-the end saves the final policy and evaluates it (``eval.json``). Everything lands in Hydra's
-run directory.
+The host loop runs jitted *chunks* (``chunk_env_steps`` worth of learner updates in one
+``lax.scan``), logs one metrics row per chunk, checkpoints every ``checkpoint.every_chunks``
+chunks, and at the end saves the final policy and evaluates it (``eval.json``). Everything
+lands in Hydra's run directory.
 """
 
 from __future__ import annotations
@@ -26,10 +26,12 @@ import numpy as np
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from algos import rollout
+from analysis.learning_curves import solved_at
 from experiments import evaluate
-from experiments.builder import build, identity
+from experiments.builder import build, chunk_updates, identity
 from experiments.checkpoint import Checkpointer, CheckpointError, save_policy
-from experiments.logger import RunLogger
+from experiments.logger import RunLogger, read_metrics
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 OUTPUTS = (Path("outputs"), Path("multirun"))  # Hydra's run and sweep roots
@@ -60,6 +62,22 @@ def find_resume_dir(cfg: DictConfig, current: Path) -> Path:
     return max(candidates, key=lambda p: (p / "checkpoints").stat().st_mtime)
 
 
+def summarise(metrics: dict[str, np.ndarray]) -> dict[str, float]:
+    """One row from a chunk's per-update metrics: episode counts summed, episode statistics
+    weighted by the episodes behind them, everything else averaged over updates."""
+    counts = np.asarray(metrics.get("episodes", 0.0), np.float64)
+    row = {}
+    for key, values in metrics.items():
+        values = np.asarray(values, np.float64)
+        if key == "episodes":
+            row[key] = float(values.sum())
+        elif key in rollout.EPISODE_MEANS and counts.sum() > 0:
+            row[key] = float(np.sum(values * counts) / counts.sum())
+        else:
+            row[key] = float(values.mean())
+    return row
+
+
 def check_finite(metrics: dict[str, float], env_steps: int, run_dir: Path) -> None:
     bad = [k for k in ("loss", "policy_loss", "value_loss") if not math.isfinite(metrics.get(k, 0))]
     if bad:
@@ -74,14 +92,15 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Run (or resume) training in ``run_dir``; returns the evaluation summary."""
     logging.getLogger("absl").setLevel(logging.WARNING)  # orbax's per-save INFO lines
     env, learner = build(cfg)
-    steps_per_chunk = learner.env_steps_per_update * int(cfg.chunk_updates)
+    updates = chunk_updates(cfg, learner)
+    steps_per_chunk = learner.env_steps_per_update * updates
     num_chunks = max(1, math.ceil(int(cfg.total_env_steps) / steps_per_chunk))
     config = OmegaConf.to_container(cfg, resolve=True)
     meta_config = {**config, **identity(cfg)}
 
     state = learner.init(jax.random.PRNGKey(int(cfg.seed)))
     chunk_fn = jax.jit(
-        lambda s: jax.lax.scan(lambda c, _: learner.update(c), s, None, length=cfg.chunk_updates)
+        lambda s: jax.lax.scan(lambda c, _: learner.update(c), s, None, length=updates)
     )
     t_compile = time.perf_counter()
     chunk_fn = chunk_fn.lower(state).compile()
@@ -111,7 +130,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         for chunk in range(start_chunk, num_chunks):
             t_chunk = time.perf_counter()
             state, metrics = chunk_fn(state)
-            metrics = {k: float(np.mean(v)) for k, v in jax.device_get(metrics).items()}
+            metrics = summarise(jax.device_get(metrics))
             chunk_s = time.perf_counter() - t_chunk
             env_steps = (chunk + 1) * steps_per_chunk
             check_finite(metrics, env_steps, run_dir)
@@ -146,6 +165,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             decisions=int(cfg.eval.decisions),
             key=jax.random.PRNGKey(int(cfg.seed) + 1),
         )
+        if "solved_score" in cfg.env:
+            summary["solved_at"] = solved_at(read_metrics(run_dir), float(cfg.env.solved_score))
         summary["compile_s"] = compile_s
         summary["train_wall_s"] = time.perf_counter() - t0
         (run_dir / "eval.json").write_text(json.dumps(summary, indent=1))
