@@ -23,10 +23,9 @@ CONF = str(Path(__file__).resolve().parents[1] / "conf")
 TINY = [
     "algo.num_envs=4",
     "algo.rollout_len=8",
-    "algo.num_minibatches=2",
     "algo.hidden=[16]",
     "chunk_env_steps=64",  # 2 updates of 4 envs x 8 decisions
-    "total_env_steps=256",  # 4 chunks of 2 updates of 32 env steps
+    "total_env_steps=256",  # 4 chunks
     "checkpoint.every_chunks=2",
     "eval.games=2",
     "eval.decisions=20",
@@ -34,6 +33,21 @@ TINY = [
     "logging.wandb=false",
     "logging.progress=false",
 ]
+TINY_ALGO = {  # what each algorithm needs on top to be tiny (and to learn from update 2 on)
+    "ippo": ["algo.num_minibatches=2"],
+    "poca": ["algo.num_minibatches=2"],
+    "maddpg": [
+        "algo.learning_starts=32",
+        "algo.buffer_size=256",
+        "algo.batch_size=16",
+        "algo.grad_steps=1",
+        "algo.critic_hidden=[16]",
+    ],
+}
+
+
+def tiny(algo: str = "poca") -> list[str]:
+    return [f"algo={algo}", *TINY, *TINY_ALGO[algo]]
 
 
 def config(*overrides: str):
@@ -44,7 +58,7 @@ def config(*overrides: str):
 @pytest.mark.parametrize("algo", sorted(algos.REGISTRY))
 @pytest.mark.parametrize("env", sorted(envs.REGISTRY))
 def test_every_algo_env_pair_composes_and_updates(algo, env):
-    cfg = config(f"algo={algo}", f"env={env}", *TINY)
+    cfg = config(f"env={env}", *tiny(algo))
     assert cfg.algo.name == algo and cfg.env.name == env
     assert cfg.total_env_steps == 256
     _, learner = build(cfg)
@@ -77,9 +91,8 @@ def test_unknown_names_list_the_valid_choices():
 
 def test_scripted_league_plays_the_scripted_ghost_without_moving_elo():
     cfg = config(
-        "algo=ippo",
         "env=tennis",
-        *TINY,
+        *tiny("ippo"),
         "env.selfplay.scripted=[tracker]",
         "env.selfplay.scripted_ratio=1.0",
         "env.selfplay.swap_steps=0",
@@ -99,20 +112,21 @@ def strip_timing(rows):
     return [{k: v for k, v in r.items() if k not in ("wall_s", "sps")} for r in rows]
 
 
-def test_resume_gives_the_same_numbers_as_an_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("algo", ["poca", "maddpg"])  # on- and off-policy (replay in the state)
+def test_resume_gives_the_same_numbers_as_an_uninterrupted_run(tmp_path, algo):
     full, part = tmp_path / "full", tmp_path / "part"
-    tiny = (*TINY, "env=tennis")
-    summary = run.train(config(*tiny), full)
+    small = (*tiny(algo), "env=tennis")
+    summary = run.train(config(*small), full)
     # Same run killed after its first checkpoint (chunk 2 of 4), then resumed.
-    run.train(config(*tiny, "total_env_steps=128"), part)
+    run.train(config(*small, "total_env_steps=128"), part)
     shutil.rmtree(part / "final")
-    run.train(config(*tiny, f"resume={part}"), part)
+    run.train(config(*small, f"resume={part}"), part)
 
     assert strip_timing(read_metrics(full)) == strip_timing(read_metrics(part))
     assert len(read_metrics(full)) == 4
-    _, learner = build(config(*tiny))
+    _, learner = build(config(*small))
     template = learner.init(jax.random.PRNGKey(0))
-    ident = {"algo": "poca", "env": "tennis", "seed": 0}
+    ident = {"algo": algo, "env": "tennis", "seed": 0}
     a, _ = Checkpointer(full / "checkpoints").restore(template, ident)
     b, _ = Checkpointer(part / "checkpoints").restore(template, ident)
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
@@ -125,19 +139,19 @@ def test_resume_gives_the_same_numbers_as_an_uninterrupted_run(tmp_path):
 
 
 def test_resume_rejects_mismatched_and_corrupt_checkpoints(tmp_path):
-    tiny = (*TINY, "env=tennis")
-    run.train(config(*tiny, "total_env_steps=128"), tmp_path)
+    small = (*tiny(), "env=tennis")
+    run.train(config(*small, "total_env_steps=128"), tmp_path)
     with pytest.raises(CheckpointError, match="seed"):
-        run.train(config(*tiny, "seed=1", f"resume={tmp_path}"), tmp_path)
+        run.train(config(*small, "seed=1", f"resume={tmp_path}"), tmp_path)
     with pytest.raises(CheckpointError, match="does not fit"):
-        run.train(config(*tiny, "algo.hidden=[8]", f"resume={tmp_path}"), tmp_path)
+        run.train(config(*small, "algo.hidden=[8]", f"resume={tmp_path}"), tmp_path)
     for f in (tmp_path / "checkpoints").glob("*/state/*"):
         if f.is_file():
             f.write_bytes(b"garbage")
     with pytest.raises(CheckpointError):
-        run.train(config(*tiny, f"resume={tmp_path}"), tmp_path)
+        run.train(config(*small, f"resume={tmp_path}"), tmp_path)
     with pytest.raises(CheckpointError, match="no checkpoints"):
-        run.train(config(*tiny, f"resume={tmp_path / 'missing'}"), tmp_path)
+        run.train(config(*small, f"resume={tmp_path / 'missing'}"), tmp_path)
 
 
 def test_nan_loss_stops_with_advice(tmp_path):
@@ -147,7 +161,7 @@ def test_nan_loss_stops_with_advice(tmp_path):
 
 
 def test_metrics_and_wandb_offline(tmp_path):
-    cfg = config("env=tennis", *TINY, "total_env_steps=64", "logging.wandb=true")
+    cfg = config("env=tennis", *tiny(), "total_env_steps=64", "logging.wandb=true")
     run.train(cfg, tmp_path)
     rows = read_metrics(tmp_path)
     assert [r["env_steps"] for r in rows] == [64]
