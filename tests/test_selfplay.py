@@ -50,7 +50,7 @@ def test_game_result_compares_with_the_ghost_team():
     def episodes(mine, theirs):
         mine, theirs = jnp.asarray(mine), jnp.asarray(theirs)
         z = jnp.zeros(mine.shape[0])
-        return rollout.Episodes(z, z, mine, z, mine, theirs)
+        return rollout.Episodes(z, z, mine, z, mine, theirs, z)
 
     # SoccerTwos goal (+0.9 vs -1), own goal, Tennis fault by the ghost (0 vs -0.01).
     res = rollout.game_result(
