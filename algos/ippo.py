@@ -226,11 +226,7 @@ class IPPO(Learner):
         metrics = {
             **metrics,
             **extra_metrics,
-            **rollout.episode_metrics(episodes),
-            "elo": selfplay.learner_elo(sp),
-            "ghost_index": sp.ghost_index,
-            "ghost_scripted": sp.ghost_scripted,
-            "learning_team": sp.learning_team,
+            **selfplay.metrics(sp, episodes),
         }
         state = state.replace(
             params=params,

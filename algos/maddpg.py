@@ -453,11 +453,7 @@ class MADDPG(Learner):
         metrics = {
             **metrics,
             "loss": metrics["critic_loss"] + metrics["actor_loss"],
-            **rollout.episode_metrics(episodes),
-            "elo": selfplay.learner_elo(sp),
-            "ghost_index": sp.ghost_index,
-            "ghost_scripted": sp.ghost_scripted,
-            "learning_team": sp.learning_team,
+            **selfplay.metrics(sp, episodes),
         }
         state = state.replace(
             nets=nets,

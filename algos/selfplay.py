@@ -256,3 +256,14 @@ def play(
 
 def learner_elo(sp: SelfPlayState) -> jax.Array:
     return sp.elos[-1]
+
+
+def metrics(sp: SelfPlayState, episodes: rollout.Episodes) -> dict[str, jax.Array]:
+    """What every algorithm logs about its games and the self-play state after an update."""
+    return {
+        **rollout.episode_metrics(episodes),
+        "elo": learner_elo(sp),
+        "ghost_index": sp.ghost_index,
+        "ghost_scripted": sp.ghost_scripted,
+        "learning_team": sp.learning_team,
+    }
