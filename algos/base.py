@@ -16,12 +16,15 @@ from typing import Any, TypeVar
 
 import jax
 
+from algos.rollout import team_table
 from algos.selfplay import SelfPlayConfig
+from envs import scripted
 from envs.base import MultiAgentEnv
 
 
 class Learner(abc.ABC):
-    """Subclasses set ``env_steps_per_update`` and implement the four methods."""
+    """Subclasses call ``super().__init__``, set ``env_steps_per_update`` and implement the
+    four methods."""
 
     env: MultiAgentEnv
     env_steps_per_update: int
@@ -31,14 +34,22 @@ class Learner(abc.ABC):
     def config_defaults(cls) -> dict[str, Any]:
         return {f.name: f.default for f in dataclasses.fields(cls.config_class)}
 
-    @abc.abstractmethod
     def __init__(
         self,
         env: MultiAgentEnv,
         cfg: Mapping[str, Any],
         selfplay: SelfPlayConfig,
         total_env_steps: int,
-    ) -> None: ...
+    ) -> None:
+        """What every self-play learner keeps: the env, its validated config, the self-play
+        settings, the learning team's size and the scripted opponents the league may draw."""
+        del total_env_steps  # for learners with schedules over the run
+        self.env = env
+        self.cfg = config_from(self.config_class, cfg, f"algo ({type(self).__name__.lower()})")
+        self.selfplay_cfg = selfplay
+        self.space = env.spec.action_space
+        self.team_size = int(team_table(env.spec).shape[1])
+        self.scripted_ghosts = [scripted.team(env.spec.name, n) for n in selfplay.scripted]
 
     @abc.abstractmethod
     def init(self, key: jax.Array) -> Any:

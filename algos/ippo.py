@@ -21,7 +21,7 @@ import optax
 from flax import struct
 
 from algos import rollout, selfplay
-from algos.base import Learner, config_from
+from algos.base import Learner
 from algos.networks import Actor, Critic, ObsNorm, env_action
 from algos.ppo import (
     PPOConfig,
@@ -33,7 +33,6 @@ from algos.ppo import (
     standardise,
 )
 from algos.ppo import optimizer as ppo_optimizer
-from envs import scripted
 from envs.base import MultiAgentEnv
 
 
@@ -79,11 +78,7 @@ class IPPO(Learner):
         selfplay_cfg: selfplay.SelfPlayConfig,
         total_env_steps: int,
     ) -> None:
-        self.env = env
-        self.cfg = config_from(self.config_class, cfg, "algo (ippo)")
-        self.selfplay_cfg = selfplay_cfg
-        self.space = env.spec.action_space
-        self.team_size = rollout.team_table(env.spec).shape[1]
+        super().__init__(env, cfg, selfplay_cfg, total_env_steps)
         self.actor = Actor(self.space, self.cfg.hidden, self.cfg.activation)
         self.critic = Critic(self.cfg.hidden, self.cfg.activation)
         self.env_steps_per_update = self.cfg.num_envs * self.cfg.rollout_len
@@ -99,7 +94,6 @@ class IPPO(Learner):
             steps = max(updates, 1) * self.cfg.num_epochs * self.cfg.num_minibatches
             lr = optax.linear_schedule(self.cfg.learning_rate, 0.0, steps)
         self.tx = ppo_optimizer(lr, self.cfg.max_grad_norm)
-        self.scripted_ghosts = [scripted.team(env.spec.name, n) for n in selfplay_cfg.scripted]
 
     # -- networks -------------------------------------------------------------------------
     def _sample(self, actor: Any, obs: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:

@@ -40,10 +40,9 @@ import optax
 from flax import struct
 
 from algos import rollout, selfplay
-from algos.base import Learner, config_from
+from algos.base import Learner
 from algos.networks import MLP, ObsNorm, action_features
 from algos.ppo import optimizer
-from envs import scripted
 from envs.base import Box, MultiAgentEnv, MultiDiscrete
 
 
@@ -163,11 +162,8 @@ class MADDPG(Learner):
         selfplay_cfg: selfplay.SelfPlayConfig,
         total_env_steps: int,
     ) -> None:
-        del total_env_steps  # constant learning rates and noise
-        self.env = env
-        self.cfg = c = config_from(self.config_class, cfg, "algo (maddpg)")
-        self.selfplay_cfg = selfplay_cfg
-        self.space = env.spec.action_space
+        super().__init__(env, cfg, selfplay_cfg, total_env_steps)  # constant lr and noise
+        c = self.cfg
         if isinstance(self.space, MultiDiscrete):
             self.branches = self.space.branches
             if len(set(self.branches)) != 1:
@@ -178,7 +174,6 @@ class MADDPG(Learner):
             out_size = int(np.prod(self.space.shape))
         else:
             raise TypeError(f"MADDPG cannot act in {type(self.space).__name__}")
-        self.team_size = rollout.team_table(env.spec).shape[1]
         self.actor = DeterministicActor(out_size, c.hidden, c.activation)
         self.critic = CentralCritic(c.critic_hidden, c.activation)
         self.actor_tx = optimizer(c.actor_lr, c.max_grad_norm)
@@ -194,7 +189,6 @@ class MADDPG(Learner):
             max_size=c.buffer_size - c.buffer_size % c.num_envs,
         )
         self.env_steps_per_update = c.num_envs * c.rollout_len
-        self.scripted_ghosts = [scripted.team(env.spec.name, n) for n in selfplay_cfg.scripted]
 
     # -- actions ----------------------------------------------------------------------------
     def _features(self, env_act: jax.Array) -> jax.Array:
