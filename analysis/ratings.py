@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import minimize
 
 ELO_SCALE = 400.0 / np.log(10.0)  # natural-log strength -> ELO points
@@ -82,3 +83,54 @@ def bootstrap_intervals(
         fits[r] = bradley_terry(a[idx], b[idx], score[idx], num_players)
     tail = (1.0 - level) / 2.0 * 100.0
     return np.percentile(fits, tail, axis=0), np.percentile(fits, 100.0 - tail, axis=0)
+
+
+def games_from_matches(
+    matches: pd.DataFrame, names: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One ``(a, b, score)`` per game from a match table (``player0``, ``player1``,
+    ``wins0``, ``draws``, ``wins1``, ``seed``; see ``experiments.tournament``).
+
+    Games inside a match are put in a random order drawn from the match's seed, so sequential
+    ELO sees them interleaved (as if played one at a time) and the order is reproducible.
+    """
+    index = {name: i for i, name in enumerate(names)}
+    a, b, score = [], [], []
+    for row in matches.itertuples(index=False):
+        results = np.repeat([1.0, 0.5, 0.0], [row.wins0, row.draws, row.wins1])
+        results = np.random.default_rng(row.seed).permutation(results)
+        a.append(np.full(results.size, index[row.player0]))
+        b.append(np.full(results.size, index[row.player1]))
+        score.append(results)
+    if not score:
+        return np.zeros(0, int), np.zeros(0, int), np.zeros(0)
+    return np.concatenate(a), np.concatenate(b), np.concatenate(score)
+
+
+def rating_table(
+    matches: pd.DataFrame, names: Sequence[str], resamples: int = 200, seed: int = 0
+) -> pd.DataFrame:
+    """Per player: games, W/D/L, mean score, sequential ELO (K = 16, in table order), the
+    Bradley–Terry rating and (``resamples`` > 0) its bootstrap 95% interval; best first."""
+    names = list(names)
+    a, b, score = games_from_matches(matches, names)
+    n = len(names)
+    both = np.concatenate([a, b])
+    mine = np.concatenate([score, 1.0 - score])
+    table = pd.DataFrame(
+        {
+            "name": names,
+            "games": np.bincount(both, minlength=n),
+            "wins": np.bincount(both, mine == 1.0, n).astype(int),
+            "draws": np.bincount(both, mine == 0.5, n).astype(int),
+            "losses": np.bincount(both, mine == 0.0, n).astype(int),
+        }
+    )
+    table["score"] = np.bincount(both, mine, n) / np.maximum(table["games"], 1)
+    table["elo"] = sequential_elo(a, b, score, n)
+    table["bt"] = bradley_terry(a, b, score, n) if a.size else 1200.0
+    if resamples > 0 and a.size:
+        table["bt_low"], table["bt_high"] = bootstrap_intervals(
+            a, b, score, n, resamples, seed=seed
+        )
+    return table.sort_values("bt", ascending=False, kind="stable").reset_index(drop=True)

@@ -51,11 +51,12 @@ class MatchResult(NamedTuple):
         }
 
 
-def team_actions(env: MultiAgentEnv, policies: Sequence[Policy], params: Sequence[object]):
-    """``act(obs [A, ...], key) -> actions [A, ...]``: each team's policy acts for its members."""
+def team_actions(env: MultiAgentEnv, policies: Sequence[Policy]):
+    """``act(params, obs [A, ...], key) -> actions [A, ...]``: each team's policy acts for its
+    members, with ``params[t]`` the parameters of team ``t``'s policy."""
     members = [np.asarray(env.spec.team_agents(t)) for t in range(len(policies))]
 
-    def act(obs: jax.Array, key: jax.Array) -> jax.Array:
+    def act(params: Sequence[object], obs: jax.Array, key: jax.Array) -> jax.Array:
         keys = jax.random.split(key, len(policies))
         out = None
         for idx, policy, p, k in zip(members, policies, params, keys, strict=True):
@@ -68,26 +69,24 @@ def team_actions(env: MultiAgentEnv, policies: Sequence[Policy], params: Sequenc
     return act
 
 
-def play(
+def match_fn(
     env: MultiAgentEnv,
     policies: Sequence[Policy],
-    key: jax.Array,
     num_envs: int,
     num_steps: int,
-    params: Sequence[object] | None = None,
     record_states: bool = False,
-) -> MatchResult:
-    """Play ``num_envs`` parallel games for ``num_steps`` decisions, one team policy per team.
+) -> Callable[[Sequence[object], jax.Array], MatchResult]:
+    """A jitted ``(params, key) -> MatchResult`` for one line-up of policies.
 
-    Scripted (one-agent) policies are lifted with ``per_agent``.
+    The parameters are arguments, not constants, so a tournament compiles once per pair of
+    architectures and reuses the program for every pair of trained players that share them.
     """
-    params = params if params is not None else [None] * len(policies)
-    act = team_actions(env, policies, params)
+    act = team_actions(env, policies)
     teams = jnp.asarray(env.spec.teams)
     num_teams = env.spec.num_teams
     one_hot_team = jax.nn.one_hot(teams, num_teams)  # [A, teams]
 
-    def run(key: jax.Array):
+    def run(params: Sequence[object], key: jax.Array):
         key, k_reset = jax.random.split(key)
         obs, state = jax.vmap(env.reset)(jax.random.split(k_reset, num_envs))
         returns = jnp.zeros((num_envs, env.spec.num_agents))
@@ -95,7 +94,9 @@ def play(
         def body(carry, _):
             obs, state, returns, key = carry
             key, k_act, k_step = jax.random.split(key, 3)
-            actions = jax.vmap(act)(obs, jax.random.split(k_act, num_envs))
+            actions = jax.vmap(act, in_axes=(None, 0, 0))(
+                params, obs, jax.random.split(k_act, num_envs)
+            )
             next_obs, next_state, reward, done, info = jax.vmap(env.step)(
                 jax.random.split(k_step, num_envs), state, actions
             )
@@ -116,6 +117,28 @@ def play(
         _, records = jax.lax.scan(body, (obs, state, returns, key), None, num_steps)
         return records
 
-    records = jax.device_get(jax.jit(run)(key))
-    states = records[3] if record_states else None
-    return MatchResult(*(np.asarray(r) for r in records[:3]), states=states)
+    compiled = jax.jit(run)
+
+    def play_once(params: Sequence[object], key: jax.Array) -> MatchResult:
+        records = jax.device_get(compiled(list(params), key))
+        states = records[3] if record_states else None
+        return MatchResult(*(np.asarray(r) for r in records[:3]), states=states)
+
+    return play_once
+
+
+def play(
+    env: MultiAgentEnv,
+    policies: Sequence[Policy],
+    key: jax.Array,
+    num_envs: int,
+    num_steps: int,
+    params: Sequence[object] | None = None,
+    record_states: bool = False,
+) -> MatchResult:
+    """Play ``num_envs`` parallel games for ``num_steps`` decisions, one team policy per team.
+
+    Scripted (one-agent) policies are lifted with ``per_agent``.
+    """
+    params = params if params is not None else [None] * len(policies)
+    return match_fn(env, policies, num_envs, num_steps, record_states)(params, key)

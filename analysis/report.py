@@ -1,0 +1,3 @@
+"""Placeholder replaced below."""
+def make_report(*a, **k):
+    raise NotImplementedError
