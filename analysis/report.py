@@ -1,3 +1,110 @@
-"""Placeholder replaced below."""
-def make_report(*a, **k):
-    raise NotImplementedError
+"""Every figure and table of the write-up from a study directory (runs/ + matches.sqlite).
+
+``make_report(study_dir, figures_dir, tables_dir)`` is what ``experiments.reproduce`` and the
+notebooks call; each figure is a function in ``analysis.plots`` and each table is a CSV plus a
+Markdown copy for the paper.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from analysis import plots
+from analysis.aggregate import aggregate_table, algo_head_to_head, improvement_table, task_scores
+from analysis.ratings import rating_table
+from analysis.results import load_curves, load_finals
+from experiments.tournament import read_matches, read_players
+
+MATCH_DB = "matches.sqlite"
+
+
+def ratings_by_env(matches: pd.DataFrame, players: pd.DataFrame) -> pd.DataFrame:
+    """Bradley–Terry table per env for every player that played there."""
+    frames = []
+    for env, env_matches in matches.groupby("env"):
+        names = sorted(set(env_matches["player0"]) | set(env_matches["player1"]))
+        table = rating_table(env_matches, names).assign(env=env)
+        frames.append(table)
+    ratings = pd.concat(frames, ignore_index=True)
+    group = dict(zip(players["name"], players["algo"], strict=True))
+    return ratings.assign(group=ratings["name"].map(group))
+
+
+def aggregates(
+    matches: pd.DataFrame, players: pd.DataFrame, reps: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """rliable aggregates and probabilities of improvement per env, and over both envs."""
+    per_env = task_scores(matches, players)
+    if len(per_env) > 1:  # every task of every env, the first n runs of each (n: the fewest)
+        algos = sorted(set.intersection(*(set(s) for _, s in per_env.values())))
+        n = min(s[a].shape[0] for _, s in per_env.values() for a in algos)
+        per_env["all"] = (
+            [f"{env}/{t}" for env, (tasks, _) in per_env.items() for t in tasks],
+            {a: np.concatenate([s[a][:n] for _, s in per_env.values()], axis=1) for a in algos},
+        )
+    agg = [aggregate_table(s, reps).assign(env=env) for env, (_, s) in per_env.items()]
+    imp = [improvement_table(s, reps).assign(env=env) for env, (_, s) in per_env.items()]
+    return pd.concat(agg, ignore_index=True), pd.concat(imp, ignore_index=True)
+
+
+def _save_table(table: pd.DataFrame, tables_dir: Path, name: str) -> list[Path]:
+    csv, md = tables_dir / f"{name}.csv", tables_dir / f"{name}.md"
+    table.to_csv(csv, index=False)
+    md.write_text(table.to_markdown(index=False, floatfmt=".3f") + "\n")
+    return [csv, md]
+
+
+def _save_figure(fig: plt.Figure, figures_dir: Path, name: str) -> Path:
+    path = figures_dir / f"{name}.png"
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
+def make_report(
+    study_dir: str | Path, figures_dir: str | Path, tables_dir: str | Path, reps: int = 2000
+) -> list[Path]:
+    """Write every figure and table; returns their paths."""
+    study_dir, figures_dir, tables_dir = Path(study_dir), Path(figures_dir), Path(tables_dir)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    tables_dir.mkdir(parents=True, exist_ok=True)
+    made = []
+
+    curves = load_curves(study_dir)
+    made.append(_save_figure(plots.elo_curves(curves), figures_dir, "elo_curves"))
+    if (curves["env"] == "tennis").any():
+        made.append(_save_figure(plots.tennis_score_curves(curves), figures_dir, "tennis_score"))
+    finals = load_finals(study_dir)
+    summary = finals.groupby(["env", "algo"]).agg(
+        runs=("seed", "size"),
+        env_steps=("env_steps", "first"),
+        final_elo=("final_elo", "mean"),
+        train_wall_s=("train_wall_s", "mean"),
+        env_steps_per_s=("env_steps_per_s", "mean"),
+        tennis_score=("tennis_score", "mean"),
+        solved_runs=("solved_at_env_steps", "count"),
+        solved_at_env_steps=("solved_at_env_steps", "median"),
+    )
+    made += _save_table(finals.drop(columns="run"), tables_dir, "runs")
+    made += _save_table(summary.reset_index(), tables_dir, "runs_summary")
+
+    db = study_dir / MATCH_DB
+    if not db.exists():
+        return made
+    matches, players = read_matches(db), read_players(db)
+    ratings = ratings_by_env(matches, players)
+    made.append(_save_figure(plots.rating_intervals(ratings), figures_dir, "ratings"))
+    made += _save_table(ratings, tables_dir, "ratings")
+    h2h = algo_head_to_head(matches, players, reps)
+    made.append(_save_figure(plots.win_rate_matrix(h2h), figures_dir, "win_rates"))
+    made += _save_table(h2h, tables_dir, "head_to_head")
+    agg, imp = aggregates(matches, players, reps)
+    made.append(_save_figure(plots.aggregate_intervals(agg), figures_dir, "aggregates"))
+    made.append(_save_figure(plots.improvement_intervals(imp), figures_dir, "improvement"))
+    made += _save_table(agg, tables_dir, "aggregates")
+    made += _save_table(imp, tables_dir, "improvement")
+    return made

@@ -12,6 +12,7 @@ tournament skips matches already in its SQLite table. Training runs go through t
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -24,9 +25,9 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from analysis.report import make_report
+from envs import scripted
 from experiments.run import CONF_DIR
 from experiments.tournament import run_tournament, scripted_player, trained_player
-from envs import scripted
 
 SINGLE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
@@ -90,7 +91,7 @@ def train_all(preset: DictConfig, out_dir: Path, jobs: int) -> None:
 def tournament_all(preset: DictConfig, out_dir: Path) -> None:
     t_cfg = preset.tournament
     for env_name in preset.envs:
-        runs = sorted(run_dir(out_dir, env_name, a, int(s)) for a in preset.algos for s in preset.seeds)
+        runs = [run_dir(out_dir, env_name, a, int(s)) for a in preset.algos for s in preset.seeds]
         loaded = [trained_player(r) for r in runs if (r / "eval.json").exists()]
         if not loaded:
             raise SystemExit(f"no finished {env_name} runs under {out_dir / 'runs'}; train first")
@@ -113,6 +114,7 @@ def tournament_all(preset: DictConfig, out_dir: Path) -> None:
 
 @hydra.main(version_base=None, config_path=CONF_DIR, config_name="reproduce")
 def main(cfg: DictConfig) -> dict[str, Any]:
+    logging.getLogger("absl").setLevel(logging.WARNING)  # orbax's per-load INFO lines
     out_dir = Path(cfg.out_dir)
     preset = cfg.preset
     unknown = set(cfg.stages) - {"train", "tournament", "report"}
@@ -123,7 +125,9 @@ def main(cfg: DictConfig) -> dict[str, Any]:
     if "tournament" in cfg.stages:
         tournament_all(preset, out_dir)
     if "report" in cfg.stages:
-        made = make_report(out_dir, Path(preset.figures_dir), Path(preset.tables_dir))
+        made = make_report(
+            out_dir, Path(preset.figures_dir), Path(preset.tables_dir), int(preset.report.reps)
+        )
         print("\n".join(str(p) for p in made))
     return OmegaConf.to_container(cfg, resolve=True)
 

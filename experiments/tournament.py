@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import pandas as pd
 from omegaconf import OmegaConf
 
@@ -44,8 +45,9 @@ from experiments.evaluate import load_run
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS players (
-    name TEXT PRIMARY KEY, env TEXT NOT NULL, kind TEXT NOT NULL,
-    algo TEXT, seed INTEGER, source TEXT
+    name TEXT NOT NULL, env TEXT NOT NULL, kind TEXT NOT NULL,
+    algo TEXT, seed INTEGER, source TEXT,
+    PRIMARY KEY (env, name)
 );
 CREATE TABLE IF NOT EXISTS matches (
     match_id TEXT PRIMARY KEY,
@@ -57,9 +59,53 @@ CREATE TABLE IF NOT EXISTS matches (
 );
 """
 SCHEDULES = ("round_robin", "ladder")
-# Compiled match programs per (env, architecture pair, games, decisions), shared by every
+# Compiled match programs per (env, architectures, games, decisions), shared by every
 # tournament in the process: compiling is most of the cost of a short match.
 _PROGRAMS: dict[tuple, Callable] = {}
+
+
+class Lineup:
+    """One compiled match program for every pairing of a set of architectures.
+
+    Each side's policy is a ``lax.switch`` over the architectures' policies; its parameters
+    are ``(arch_index, params_per_arch)`` with the other slots holding a template. The index
+    is the same in every env, so only the chosen branch runs, and an N-player tournament
+    compiles once instead of once per pair of architectures.
+    """
+
+    def __init__(self, env: MultiAgentEnv, players: Sequence[Player], games: int, decisions: int):
+        reps = {}
+        for p in players:
+            reps.setdefault(p.arch, p)
+        self.archs = sorted(reps)
+        self.templates = tuple(reps[a].params for a in self.archs)
+        policies = [reps[a].policy for a in self.archs]
+        obs = jax.eval_shape(env.reset, jax.random.PRNGKey(0))[0]
+        team_size = len(env.spec.team_agents(0))
+        members = jax.ShapeDtypeStruct((team_size, *obs.shape[1:]), obs.dtype)
+        key_shape = jax.eval_shape(jax.random.PRNGKey, 0)
+        dtype = jax.eval_shape(policies[0], self.templates[0], members, key_shape).dtype
+
+        def switched(params: tuple[jax.Array, tuple], team_obs: jax.Array, key: jax.Array):
+            index, per_arch = params
+            branches = [
+                lambda o, k, i=i: policies[i](per_arch[i], o, k).astype(dtype)
+                for i in range(len(policies))
+            ]
+            return jax.lax.switch(index, branches, team_obs, key)
+
+        key = (env, tuple(self.archs), games, decisions)
+        if key not in _PROGRAMS:
+            _PROGRAMS[key] = match.match_fn(env, [switched, switched], games, decisions)
+        self.program = _PROGRAMS[key]
+
+    def side(self, player: Player) -> tuple[jax.Array, tuple]:
+        index = self.archs.index(player.arch)
+        per_arch = tuple(player.params if i == index else t for i, t in enumerate(self.templates))
+        return jnp.int32(index), per_arch
+
+    def play(self, p0: Player, p1: Player, key: jax.Array) -> match.MatchResult:
+        return self.program([self.side(p0), self.side(p1)], key)
 
 
 @dataclass(frozen=True)
@@ -128,8 +174,8 @@ def read_players(db: str | Path) -> pd.DataFrame:
         return pd.read_sql_query("SELECT * FROM players", conn)
 
 
-def match_id(round_: int, player0: str, player1: str) -> str:
-    return f"{round_}|{player0}|{player1}"
+def match_id(env_name: str, round_: int, player0: str, player1: str) -> str:
+    return f"{env_name}|{round_}|{player0}|{player1}"
 
 
 def pairings(
@@ -169,6 +215,7 @@ def run_tournament(
         raise ValueError("a tournament needs at least two players")
     by_name = {p.name: p for p in players}
     env_name = env.spec.name
+    lineup = Lineup(env, players, games, decisions)
     conn = connect(db)
     try:
         with conn:
@@ -182,19 +229,13 @@ def run_tournament(
             earlier = table[(table["round"] < round_) & table["player0"].isin(names)]
             earlier = earlier[earlier["player1"].isin(names)]
             for name0, name1 in pairings(schedule, round_, names, earlier):
-                mid = match_id(round_, name0, name1)
+                mid = match_id(env_name, round_, name0, name1)
                 if mid in done:
                     continue
                 p0, p1 = by_name[name0], by_name[name1]
-                program = (env, p0.arch, p1.arch, games, decisions)
-                if program not in _PROGRAMS:
-                    _PROGRAMS[program] = match.match_fn(
-                        env, [p0.policy, p1.policy], games, decisions
-                    )
-                match_seed = zlib.crc32(f"{seed}|{env_name}|{mid}".encode())
+                match_seed = zlib.crc32(f"{seed}|{mid}".encode())
                 t = time.perf_counter()
-                counts = _PROGRAMS[program]([p0.params, p1.params], jax.random.PRNGKey(match_seed))
-                counts = counts.counts()
+                counts = lineup.play(p0, p1, jax.random.PRNGKey(match_seed)).counts()
                 row = {
                     "match_id": mid,
                     "env": env_name,

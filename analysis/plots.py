@@ -1,0 +1,164 @@
+"""The paper's figures: each function takes tidy pandas data and returns a matplotlib figure.
+
+Bands and error bars are 95% intervals: over seeds for curves (seaborn's bootstrap of the
+mean), Bradley–Terry bootstrap intervals for ratings, stratified bootstrap for aggregates.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: CI and the reproduction driver have no display
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+SOLVED_SCORE = 0.5  # Udacity Tennis
+
+
+def _order(values: pd.Series) -> list[str]:
+    return sorted(values.unique())
+
+
+def elo_curves(curves: pd.DataFrame) -> Figure:
+    """Self-play ELO against env steps, one panel per env, mean and 95% band over seeds."""
+    env_names = _order(curves["env"])
+    fig, axes = plt.subplots(1, len(env_names), figsize=(5 * len(env_names), 3.6), squeeze=False)
+    for ax, env in zip(axes[0], env_names, strict=True):
+        data = curves[curves["env"] == env]
+        sns.lineplot(
+            data=data,
+            x="env_steps",
+            y="elo",
+            hue="algo",
+            hue_order=_order(curves["algo"]),
+            errorbar=("ci", 95),
+            ax=ax,
+        )
+        ax.set(title=env, xlabel="env steps", ylabel="self-play ELO")
+    fig.tight_layout()
+    return fig
+
+
+def tennis_score_curves(curves: pd.DataFrame) -> Figure:
+    """Tennis score (max-agent episode return) during training, with the 0.5 solved line."""
+    data = curves[curves["env"] == "tennis"]
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    sns.lineplot(
+        data=data,
+        x="env_steps",
+        y="episode_best_return",
+        hue="algo",
+        hue_order=_order(curves["algo"]),
+        errorbar=("ci", 95),
+        ax=ax,
+    )
+    ax.axhline(SOLVED_SCORE, color="black", linestyle="--", linewidth=1, label="solved (0.5)")
+    ax.set(xlabel="env steps", ylabel="Tennis score (mean max return)")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def win_rate_matrix(head_to_head: pd.DataFrame) -> Figure:
+    """Score of each row group against each column group ((W + D/2) / games), per env."""
+    env_names = _order(head_to_head["env"])
+    fig, axes = plt.subplots(1, len(env_names), figsize=(5.5 * len(env_names), 4.4), squeeze=False)
+    for ax, env in zip(axes[0], env_names, strict=True):
+        data = head_to_head[head_to_head["env"] == env]
+        matrix = data.pivot(index="algo", columns="opponent", values="score")
+        names = sorted(set(matrix.index) | set(matrix.columns))
+        matrix = matrix.reindex(index=names, columns=names)
+        sns.heatmap(
+            matrix,
+            annot=True,
+            fmt=".2f",
+            vmin=0.0,
+            vmax=1.0,
+            cmap="RdBu_r",
+            center=0.5,
+            cbar=ax is axes[0][-1],
+            square=True,
+            ax=ax,
+        )
+        ax.set(title=f"{env}: score of row vs column", xlabel="", ylabel="")
+    fig.tight_layout()
+    return fig
+
+
+def rating_intervals(ratings: pd.DataFrame) -> Figure:
+    """Bradley–Terry rating of every player with its bootstrap 95% interval, per env."""
+    env_names = _order(ratings["env"])
+    height = 0.28 * ratings.groupby("env").size().max() + 1.2
+    fig, axes = plt.subplots(
+        1, len(env_names), figsize=(5.5 * len(env_names), height), squeeze=False
+    )
+    palette = dict(
+        zip(
+            _order(ratings["group"]),
+            sns.color_palette(n_colors=ratings["group"].nunique()),
+            strict=True,
+        )
+    )
+    for ax, env in zip(axes[0], env_names, strict=True):
+        data = ratings[ratings["env"] == env].sort_values("bt")
+        y = np.arange(len(data))
+        for yi, row in zip(y, data.itertuples(), strict=True):
+            ax.errorbar(
+                row.bt,
+                yi,
+                xerr=[[row.bt - row.bt_low], [row.bt_high - row.bt]],
+                fmt="o",
+                color=palette[row.group],
+                capsize=2,
+            )
+        ax.set_yticks(y, data["name"])
+        ax.set(title=env, xlabel="Bradley–Terry rating (ELO scale, 95% CI)")
+    fig.tight_layout()
+    return fig
+
+
+def aggregate_intervals(aggregates: pd.DataFrame) -> Figure:
+    """rliable-style panels: one per aggregate metric, one interval per algorithm and env."""
+    metric_names = list(dict.fromkeys(aggregates["metric"]))
+    fig, axes = plt.subplots(
+        1, len(metric_names), figsize=(4 * len(metric_names), 3.2), squeeze=False
+    )
+    labels = aggregates[["env", "algo"]].drop_duplicates().sort_values(["env", "algo"])
+    ticks = [f"{e} / {a}" for e, a in labels.itertuples(index=False)]
+    for ax, metric in zip(axes[0], metric_names, strict=True):
+        data = aggregates[aggregates["metric"] == metric].set_index(["env", "algo"])
+        for yi, key in enumerate(labels.itertuples(index=False)):
+            row = data.loc[tuple(key)]
+            ax.plot(
+                [row["low"], row["high"]],
+                [yi, yi],
+                linewidth=6,
+                alpha=0.6,
+                color=sns.color_palette()[yi % 10],
+            )
+            ax.plot(row["estimate"], yi, "k|", markersize=12)
+        ax.set_yticks(range(len(ticks)), ticks if ax is axes[0][0] else [""] * len(ticks))
+        ax.set(title=metric, xlabel="normalised score")
+    fig.tight_layout()
+    return fig
+
+
+def improvement_intervals(improvement: pd.DataFrame) -> Figure:
+    """P(X > Y) with 95% intervals for every ordered pair of algorithms, per env."""
+    data = improvement.assign(pair=improvement["x"] + " > " + improvement["y"])
+    env_names = _order(data["env"])
+    fig, axes = plt.subplots(1, len(env_names), figsize=(4.5 * len(env_names), 3.2), squeeze=False)
+    for ax, env in zip(axes[0], env_names, strict=True):
+        sub = data[data["env"] == env].reset_index(drop=True)
+        for yi, row in sub.iterrows():
+            ax.plot([row["low"], row["high"]], [yi, yi], linewidth=6, alpha=0.6)
+            ax.plot(row["p_x_beats_y"], yi, "k|", markersize=12)
+        ax.axvline(0.5, color="grey", linestyle="--", linewidth=1)
+        ax.set_yticks(range(len(sub)), sub["pair"])
+        ax.set(title=env, xlabel="P(X > Y)", xlim=(0, 1))
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,127 @@
+"""Aggregates with known answers, and every figure from fixture data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from analysis import plots
+from analysis.aggregate import (
+    aggregate_table,
+    algo_head_to_head,
+    improvement_table,
+    pair_counts,
+    task_scores,
+)
+
+
+def test_stratified_bootstrap_brackets_the_truth_and_separates_algorithms():
+    rng = np.random.default_rng(0)
+    strong = np.clip(0.8 + 0.05 * rng.standard_normal((10, 3)), 0, 1)
+    weak = np.clip(0.3 + 0.05 * rng.standard_normal((10, 3)), 0, 1)
+    table = aggregate_table({"strong": strong, "weak": weak}, reps=300).set_index(
+        ["algo", "metric"]
+    )
+    iqm = table.loc[("strong", "IQM")]
+    assert iqm["low"] <= iqm["estimate"] <= iqm["high"]
+    assert iqm["low"] < 0.8 < iqm["high"]  # the population IQM is the mean, 0.8
+    assert table.loc[("strong", "IQM"), "low"] > table.loc[("weak", "IQM"), "high"]
+    gap = table.loc[("weak", "optimality gap"), "estimate"]
+    assert gap == pytest.approx(1.0 - weak.mean(), abs=1e-6)  # no score above 1
+
+    imp = improvement_table({"strong": strong, "weak": weak}, reps=300).set_index(["x", "y"])
+    assert imp.loc[("strong", "weak"), "p_x_beats_y"] == 1.0
+    assert imp.loc[("weak", "strong"), "p_x_beats_y"] == 0.0
+    same = improvement_table({"a": weak, "b": weak}, reps=50).set_index(["x", "y"])
+    assert same.loc[("a", "b"), "p_x_beats_y"] == pytest.approx(0.5)
+
+
+def fixture_study():
+    """Two algorithms x two seeds and a scripted player, with made-up match counts:
+    A beats B 3:1, both beat the scripted player, sides alternate."""
+    players = pd.DataFrame(
+        {
+            "name": ["A/seed0", "A/seed1", "B/seed0", "B/seed1", "scripted/x"],
+            "env": "g",
+            "kind": ["trained"] * 4 + ["scripted"],
+            "algo": ["A", "A", "B", "B", "scripted-x"],
+            "seed": [0, 1, 0, 1, None],
+        }
+    )
+    rows = []
+    for a in ("A/seed0", "A/seed1"):
+        for b in ("B/seed0", "B/seed1"):
+            rows.append((a, b, 15, 0, 5))
+            rows.append((b, a, 5, 0, 15))
+    for p in players["name"][:4]:
+        rows.append((p, "scripted/x", 9, 2, 1 if p.startswith("A") else 5))
+    matches = pd.DataFrame(rows, columns=["player0", "player1", "wins0", "draws", "wins1"])
+    matches = matches.assign(
+        env="g",
+        games=matches["wins0"] + matches["draws"] + matches["wins1"],
+        seed=np.arange(len(matches)),
+        round=0,
+    )
+    return matches, players
+
+
+def test_head_to_head_and_task_scores_from_a_match_table():
+    matches, players = fixture_study()
+    counts = pair_counts(matches).set_index(["player", "opponent"])
+    assert counts.loc[("A/seed0", "B/seed1"), "wins"] == 30  # both sides pooled
+    h2h = algo_head_to_head(matches, players, reps=200).set_index(["algo", "opponent"])
+    assert h2h.loc[("A", "B"), "score"] == pytest.approx(0.75)
+    assert h2h.loc[("B", "A"), "score"] == pytest.approx(0.25)
+    # Every seed of A scores 0.75 against every seed of B, so resampling seeds cannot move it.
+    assert h2h.loc[("A", "B"), "low"] == pytest.approx(0.75)
+    tasks, scores = task_scores(matches, players)["g"]
+    assert tasks == ["scripted/x"]
+    np.testing.assert_allclose(scores["A"], [[10 / 12], [10 / 12]])
+    np.testing.assert_allclose(scores["B"], [[10 / 16], [10 / 16]])
+
+
+def has_content(fig: Figure) -> bool:
+    return any(ax.lines or ax.collections or ax.patches or ax.images for ax in fig.axes)
+
+
+def test_every_plot_draws_something_from_fixture_data():
+    steps = np.tile(np.arange(1, 6) * 1000, 4)
+    curves = pd.DataFrame(
+        {
+            "env": np.repeat(["soccer_twos", "tennis"], 10),
+            "algo": np.tile(np.repeat(["A", "B"], 5), 2),
+            "seed": 0,
+            "env_steps": steps,
+            "elo": 1200 + steps / 100,
+            "episode_best_return": steps / 5000,
+        }
+    )
+    matches, players = fixture_study()
+    h2h = algo_head_to_head(matches, players, reps=50)
+    ratings = pd.DataFrame(
+        {
+            "env": "g",
+            "name": ["A/seed0", "B/seed0"],
+            "group": ["A", "B"],
+            "bt": [1300.0, 1100.0],
+            "bt_low": [1250.0, 1050.0],
+            "bt_high": [1350.0, 1150.0],
+        }
+    )
+    tasks, scores = task_scores(matches, players)["g"]
+    agg = aggregate_table(scores, reps=50).assign(env="g")
+    imp = improvement_table(scores, reps=50).assign(env="g")
+    figures = [
+        plots.elo_curves(curves),
+        plots.tennis_score_curves(curves),
+        plots.win_rate_matrix(h2h),
+        plots.rating_intervals(ratings),
+        plots.aggregate_intervals(agg),
+        plots.improvement_intervals(imp),
+    ]
+    for fig in figures:
+        assert has_content(fig), fig
+    solved_line = [ln for ln in figures[1].axes[0].lines if ln.get_linestyle() == "--"]
+    assert solved_line and solved_line[0].get_ydata()[0] == plots.SOLVED_SCORE
