@@ -54,7 +54,9 @@ def planned_runs(preset: DictConfig, out_dir: Path) -> list[tuple[Path, list[str
     return plan
 
 
-def train_one(directory: Path, overrides: list[str], single_thread: bool) -> str | None:
+def train_one(
+    directory: Path, overrides: list[str], single_thread: bool, jax_cache: str | None
+) -> str | None:
     """Train (or resume) one run in a subprocess; returns an error line or None."""
     if (directory / "eval.json").exists():
         return None
@@ -69,6 +71,8 @@ def train_one(directory: Path, overrides: list[str], single_thread: bool) -> str
         *([f"resume={directory}"] if resume else []),
     ]
     env = dict(os.environ)
+    if jax_cache:  # seeds of one algo x env compile to the same program: compile it once
+        env.setdefault("JAX_COMPILATION_CACHE_DIR", jax_cache)
     if single_thread:
         env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {SINGLE_THREAD}".strip()
     t = time.perf_counter()
@@ -80,10 +84,10 @@ def train_one(directory: Path, overrides: list[str], single_thread: bool) -> str
     return None
 
 
-def train_all(preset: DictConfig, out_dir: Path, jobs: int) -> None:
+def train_all(preset: DictConfig, out_dir: Path, jobs: int, jax_cache: str | None) -> None:
     plan = planned_runs(preset, out_dir)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        errors = [e for e in pool.map(lambda p: train_one(*p, jobs > 1), plan) if e]
+        errors = [e for e in pool.map(lambda p: train_one(*p, jobs > 1, jax_cache), plan) if e]
     if errors:
         raise SystemExit("training failed:\n" + "\n".join(errors) + "\nrerun to resume them")
 
@@ -121,7 +125,7 @@ def main(cfg: DictConfig) -> dict[str, Any]:
     if unknown:
         raise SystemExit(f"unknown stages {sorted(unknown)}; choose from train, tournament, report")
     if "train" in cfg.stages:
-        train_all(preset, out_dir, int(cfg.jobs))
+        train_all(preset, out_dir, int(cfg.jobs), cfg.jax_cache_dir)
     if "tournament" in cfg.stages:
         tournament_all(preset, out_dir)
     if "report" in cfg.stages:

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import pytest
 
 import envs
 from envs import soccer_twos as soccer
+
+# Many tests compile the same tiny programs (and subprocesses inherit the variable): a
+# persistent XLA cache shared by the xdist workers compiles each of them once per machine.
+JAX_CACHE = Path(__file__).resolve().parents[1] / ".pytest_cache" / "jax"
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(JAX_CACHE))
+jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
 
 FAR = [(-12.0, 6.5), (-12.0, -6.5), (12.0, 6.5), (12.0, -6.5)]  # corners, out of the way
 

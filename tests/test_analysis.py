@@ -110,7 +110,7 @@ def test_every_plot_draws_something_from_fixture_data():
             "bt_high": [1350.0, 1150.0],
         }
     )
-    tasks, scores = task_scores(matches, players)["g"]
+    _, scores = task_scores(matches, players)["g"]
     agg = aggregate_table(scores, reps=50).assign(env="g")
     imp = improvement_table(scores, reps=50).assign(env="g")
     figures = [

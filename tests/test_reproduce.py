@@ -1,0 +1,74 @@
+"""The smoke study end to end: train, tournament, every figure and table, the notebooks, and a
+second invocation that finds everything done and redoes nothing."""
+
+from __future__ import annotations
+
+import runpy
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIGURES = ["elo_curves", "tennis_score", "ratings", "win_rates", "aggregates", "improvement"]
+TABLES = ["runs", "runs_summary", "ratings", "head_to_head", "aggregates", "improvement"]
+
+
+def reproduce(out_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "experiments.reproduce",
+            "preset=smoke",
+            f"out_dir={out_dir}",
+            *overrides,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def smoke_study(tmp_path_factory) -> Path:
+    out_dir = tmp_path_factory.mktemp("smoke")
+    done = reproduce(out_dir)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return out_dir
+
+
+def test_smoke_preset_produces_every_figure_and_table(smoke_study):
+    for name in FIGURES:
+        assert (smoke_study / "figures" / f"{name}.png").stat().st_size > 10_000, name
+    for name in TABLES:
+        assert (smoke_study / "tables" / f"{name}.md").read_text().count("\n") >= 3, name
+    runs = sorted(p.parent for p in smoke_study.glob("runs/*/*/seed*/eval.json"))
+    assert len(runs) == 3 * 2 * 2  # algos x envs x seeds
+    with sqlite3.connect(smoke_study / "matches.sqlite") as conn:
+        (players,) = conn.execute("SELECT COUNT(*) FROM players").fetchone()
+        (matches,) = conn.execute("SELECT COUNT(*) FROM matches").fetchone()
+    assert players == 6 + 3 + 6 + 2  # trained + scripted, per env
+    assert matches == 9 * 8 + 8 * 7  # round robin on both sides, per env
+
+
+def test_a_second_run_finds_the_study_done(smoke_study):
+    logs = {p: p.stat().st_mtime for p in smoke_study.glob("runs/*/*/seed*/train.log")}
+    done = reproduce(smoke_study, "stages=[train,tournament]")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert {p: p.stat().st_mtime for p in logs} == logs  # no run was started again
+    with sqlite3.connect(smoke_study / "matches.sqlite") as conn:
+        (matches,) = conn.execute("SELECT COUNT(*) FROM matches").fetchone()
+    assert matches == 9 * 8 + 8 * 7
+
+
+@pytest.mark.parametrize("notebook", ["training_curves", "tournament"])
+def test_notebooks_execute_on_the_smoke_results(smoke_study, notebook, monkeypatch, tmp_path):
+    monkeypatch.setenv("STUDY_DIR", str(smoke_study))
+    monkeypatch.setenv("FIGURES_DIR", str(tmp_path))
+    monkeypatch.setenv("REPS", "50")
+    runpy.run_path(str(ROOT / "analysis" / "notebooks" / f"{notebook}.py"), run_name="__main__")
+    assert list(tmp_path.glob("*.png"))
