@@ -7,6 +7,7 @@ Markdown copy for the paper.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -51,6 +52,41 @@ def aggregates(
     return pd.concat(agg, ignore_index=True), pd.concat(imp, ignore_index=True)
 
 
+def findings(h2h: pd.DataFrame, agg: pd.DataFrame, imp: pd.DataFrame) -> str:
+    """The comparisons the paper states, as sentences generated from the tables (so the
+    text cannot drift from the numbers)."""
+    lines = []
+    trained = h2h[
+        ~h2h["algo"].str.startswith("scripted") & ~h2h["opponent"].str.startswith("scripted")
+    ]
+    for env, rows in trained.groupby("env"):
+        lines.append(f"### {env}\n")
+        for r in rows[rows["algo"] < rows["opponent"]].itertuples():
+            verdict = (
+                f"{r.algo} wins"
+                if r.low > 0.5
+                else f"{r.opponent} wins"
+                if r.high < 0.5
+                else "no clear winner"
+            )
+            lines.append(
+                f"- {r.algo} vs {r.opponent}: score {r.score:.3f} [95% CI {r.low:.3f}, "
+                f"{r.high:.3f}] over {r.games} games: {verdict}."
+            )
+        for r in agg[(agg["env"] == env) & (agg["metric"] == "IQM")].itertuples():
+            lines.append(
+                f"- {r.algo} IQM score vs scripted opponents: {r.estimate:.3f} "
+                f"[{r.low:.3f}, {r.high:.3f}]."
+            )
+        lines.append("")
+    for env, rows in imp.groupby("env"):
+        lines.append(f"Probability of improvement ({env}):")
+        for r in rows[rows["x"] < rows["y"]].itertuples():
+            lines.append(f"- P({r.x} > {r.y}) = {r.p_x_beats_y:.3f} [{r.low:.3f}, {r.high:.3f}]")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def _save_table(table: pd.DataFrame, tables_dir: Path, name: str) -> list[Path]:
     csv, md = tables_dir / f"{name}.csv", tables_dir / f"{name}.md"
     table.to_csv(csv, index=False)
@@ -66,19 +102,24 @@ def _save_figure(fig: plt.Figure, figures_dir: Path, name: str) -> Path:
 
 
 def make_report(
-    study_dir: str | Path, figures_dir: str | Path, tables_dir: str | Path, reps: int = 2000
+    study_dir: str | Path,
+    figures_dir: str | Path,
+    tables_dir: str | Path,
+    reps: int = 2000,
+    seeds: Sequence[int] | None = None,
 ) -> list[Path]:
-    """Write every figure and table; returns their paths."""
+    """Write every figure and table (from the runs of ``seeds``, default all); returns their
+    paths. The tournament table holds whichever players the tournament stage was given."""
     study_dir, figures_dir, tables_dir = Path(study_dir), Path(figures_dir), Path(tables_dir)
     figures_dir.mkdir(parents=True, exist_ok=True)
     tables_dir.mkdir(parents=True, exist_ok=True)
     made = []
 
-    curves = load_curves(study_dir)
+    curves = load_curves(study_dir, seeds)
     made.append(_save_figure(plots.elo_curves(curves), figures_dir, "elo_curves"))
     if (curves["env"] == "tennis").any():
         made.append(_save_figure(plots.tennis_score_curves(curves), figures_dir, "tennis_score"))
-    finals = load_finals(study_dir)
+    finals = load_finals(study_dir, seeds)
     summary = finals.groupby(["env", "algo"]).agg(
         runs=("seed", "size"),
         env_steps=("env_steps", "first"),
@@ -107,4 +148,6 @@ def make_report(
     made.append(_save_figure(plots.improvement_intervals(imp), figures_dir, "improvement"))
     made += _save_table(agg, tables_dir, "aggregates")
     made += _save_table(imp, tables_dir, "improvement")
+    (tables_dir / "findings.md").write_text(findings(h2h, agg, imp))
+    made.append(tables_dir / "findings.md")
     return made

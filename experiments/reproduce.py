@@ -130,7 +130,11 @@ def main(cfg: DictConfig) -> dict[str, Any]:
         tournament_all(preset, out_dir)
     if "report" in cfg.stages:
         made = make_report(
-            out_dir, Path(preset.figures_dir), Path(preset.tables_dir), int(preset.report.reps)
+            out_dir,
+            Path(preset.figures_dir),
+            Path(preset.tables_dir),
+            int(preset.report.reps),
+            seeds=[int(s) for s in preset.seeds],
         )
         print("\n".join(str(p) for p in made))
     return OmegaConf.to_container(cfg, resolve=True)

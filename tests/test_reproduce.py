@@ -55,14 +55,11 @@ def test_smoke_preset_produces_every_figure_and_table(smoke_study):
     assert matches == 9 * 8 + 8 * 7  # round robin on both sides, per env
 
 
-def test_a_second_run_finds_the_study_done(smoke_study):
+def test_a_second_run_finds_the_training_done(smoke_study):
     logs = {p: p.stat().st_mtime for p in smoke_study.glob("runs/*/*/seed*/train.log")}
-    done = reproduce(smoke_study, "stages=[train,tournament]")
+    done = reproduce(smoke_study, "stages=[train]")
     assert done.returncode == 0, done.stderr[-3000:]
     assert {p: p.stat().st_mtime for p in logs} == logs  # no run was started again
-    with sqlite3.connect(smoke_study / "matches.sqlite") as conn:
-        (matches,) = conn.execute("SELECT COUNT(*) FROM matches").fetchone()
-    assert matches == 9 * 8 + 8 * 7
 
 
 @pytest.mark.parametrize("notebook", ["training_curves", "tournament"])
