@@ -2,7 +2,8 @@
 
 Scores are per run and task (a task here: one scripted opponent in one game, the score being
 ``(wins + draws / 2) / games`` from the tournament, so 1 is a perfect result). The metrics
-are rliable's (IQM, optimality gap, probability of improvement). Intervals come from the
+are rliable's (IQM, optimality gap; the probability of improvement is rliable's statistic,
+vectorised here). Intervals come from the
 stratified bootstrap of the paper: runs are resampled with replacement within each task. We
 do the resampling here because ``rliable.library`` needs ``arch < 8``, which does not import
 under pandas 3.
@@ -56,6 +57,19 @@ def aggregate_table(
     return pd.DataFrame(rows)
 
 
+def probability_of_improvement(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """P(X > Y) per task, averaged over tasks: the Mann–Whitney U statistic over
+    ``n_x n_y``, which is what ``rliable.metrics.probability_of_improvement`` computes.
+
+    Works on stacks of resamples (``[..., runs, tasks]``) at once; rliable's loops over tasks
+    and calls scipy's test each time, about 20 ms per call, too slow for thousands of
+    bootstrap resamples.
+    """
+    diff = x[..., :, None, :] - y[..., None, :, :]  # [..., runs_x, runs_y, tasks]
+    wins = (diff > 0).astype(np.float64) + 0.5 * (diff == 0)
+    return wins.mean(axis=(-3, -2)).mean(axis=-1)
+
+
 def improvement_table(
     scores: Mapping[str, np.ndarray], reps: int = 2000, level: float = 0.95, seed: int = 0
 ) -> pd.DataFrame:
@@ -65,12 +79,10 @@ def improvement_table(
     rows = []
     for x, y in itertools.permutations(scores, 2):
         sx, sy = np.asarray(scores[x], np.float64), np.asarray(scores[y], np.float64)
-        boot = [
-            metrics.probability_of_improvement(_resample(sx, rng), _resample(sy, rng))
-            for _ in range(reps)
-        ]
-        low, high = _interval(np.array(boot), level)
-        p = float(metrics.probability_of_improvement(sx, sy))
+        bx = np.stack([_resample(sx, rng) for _ in range(reps)])
+        by = np.stack([_resample(sy, rng) for _ in range(reps)])
+        low, high = _interval(probability_of_improvement(bx, by), level)
+        p = float(probability_of_improvement(sx, sy))
         rows.append({"x": x, "y": y, "p_x_beats_y": p, "low": low, "high": high})
     return pd.DataFrame(rows)
 

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
+from rliable import metrics
 
 from analysis import plots
 from analysis.aggregate import (
@@ -13,6 +14,7 @@ from analysis.aggregate import (
     algo_head_to_head,
     improvement_table,
     pair_counts,
+    probability_of_improvement,
     task_scores,
 )
 
@@ -34,6 +36,12 @@ def test_stratified_bootstrap_brackets_the_truth_and_separates_algorithms():
     imp = improvement_table({"strong": strong, "weak": weak}, reps=300).set_index(["x", "y"])
     assert imp.loc[("strong", "weak"), "p_x_beats_y"] == 1.0
     assert imp.loc[("weak", "strong"), "p_x_beats_y"] == 0.0
+    # Our vectorised P(X > Y) is rliable's, ties included.
+    ties = np.round(weak * 4) / 4
+    for x, y in ((strong, weak), (weak, ties), (ties, np.round(strong * 4) / 4)):
+        assert probability_of_improvement(x, y) == pytest.approx(
+            metrics.probability_of_improvement(x, y)
+        )
     same = improvement_table({"a": weak, "b": weak}, reps=50).set_index(["x", "y"])
     assert same.loc[("a", "b"), "p_x_beats_y"] == pytest.approx(0.5)
 
