@@ -23,21 +23,19 @@ def _order(values: pd.Series) -> list[str]:
     return sorted(values.unique())
 
 
+def _mean_curve(ax: plt.Axes, data: pd.DataFrame, y: str, algos: list[str]) -> None:
+    """One line per algorithm: the mean over seeds with seaborn's 95% bootstrap band."""
+    sns.lineplot(
+        data=data, x="env_steps", y=y, hue="algo", hue_order=algos, errorbar=("ci", 95), ax=ax
+    )
+
+
 def elo_curves(curves: pd.DataFrame) -> Figure:
     """Self-play ELO against env steps, one panel per env, mean and 95% band over seeds."""
     env_names = _order(curves["env"])
     fig, axes = plt.subplots(1, len(env_names), figsize=(5 * len(env_names), 3.6), squeeze=False)
     for ax, env in zip(axes[0], env_names, strict=True):
-        data = curves[curves["env"] == env]
-        sns.lineplot(
-            data=data,
-            x="env_steps",
-            y="elo",
-            hue="algo",
-            hue_order=_order(curves["algo"]),
-            errorbar=("ci", 95),
-            ax=ax,
-        )
+        _mean_curve(ax, curves[curves["env"] == env], "elo", _order(curves["algo"]))
         ax.set(title=env, xlabel="env steps", ylabel="self-play ELO")
     fig.tight_layout()
     return fig
@@ -45,17 +43,9 @@ def elo_curves(curves: pd.DataFrame) -> Figure:
 
 def tennis_score_curves(curves: pd.DataFrame) -> Figure:
     """Tennis score (max-agent episode return) during training, with the 0.5 solved line."""
-    data = curves[curves["env"] == "tennis"]
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    sns.lineplot(
-        data=data,
-        x="env_steps",
-        y="episode_best_return",
-        hue="algo",
-        hue_order=_order(curves["algo"]),
-        errorbar=("ci", 95),
-        ax=ax,
-    )
+    tennis = curves[curves["env"] == "tennis"]
+    _mean_curve(ax, tennis, "episode_best_return", _order(curves["algo"]))
     ax.axhline(SOLVED_SCORE, color="black", linestyle="--", linewidth=1, label="solved (0.5)")
     ax.set(xlabel="env steps", ylabel="Tennis score (mean max return)")
     ax.legend()
