@@ -78,8 +78,8 @@ def match_fn(
 ) -> Callable[[Sequence[object], jax.Array], MatchResult]:
     """A jitted ``(params, key) -> MatchResult`` for one line-up of policies.
 
-    The parameters are arguments, not constants, so a tournament compiles once per pair of
-    architectures and reuses the program for every pair of trained players that share them.
+    The parameters are arguments, not constants, so one compiled program serves every set of
+    parameters that fits it (``experiments.tournament.Lineup`` builds one per tournament).
     """
     act = team_actions(env, policies)
     teams = jnp.asarray(env.spec.teams)
