@@ -71,7 +71,7 @@ def team_table(spec: EnvSpec) -> np.ndarray:
 
 
 def init_runner(env: MultiAgentEnv, key: jax.Array, num_envs: int) -> EnvRunner:
-    obs, state = jax.vmap(env.reset)(jax.random.split(key, num_envs))
+    obs, state = env.reset_batch(jax.random.split(key, num_envs))
     return EnvRunner(
         obs=obs,
         state=state,
@@ -120,7 +120,7 @@ def collect(
         env_act_g = ghost_act(obs_g, k_ghost, runner.episode_id)
         actions = jnp.zeros((num_envs, env.spec.num_agents, *env_act_l.shape[2:]), env_act_l.dtype)
         actions = actions.at[:, learners].set(env_act_l).at[:, ghosts].set(env_act_g)
-        obs, state, reward, done, info = jax.vmap(env.step)(
+        obs, state, reward, done, info = env.step_batch(
             jax.random.split(k_env, num_envs), runner.state, actions
         )
         step_reward = reward + info.group_reward

@@ -1,14 +1,20 @@
-"""Pure-JAX two-team games behind one protocol (see ``envs.base``), and their registry."""
+"""Two-team games behind one protocol (see ``envs.base``): the pure-JAX ones, a Unity build
+through mlagents-envs, and their registry."""
 
 from __future__ import annotations
 
-import dataclasses
+import inspect
 
 from envs.base import Box, EnvSpec, MultiAgentEnv, MultiDiscrete, StepInfo
 from envs.soccer_twos import SoccerTwos
 from envs.tennis import Tennis
+from envs.unity import UnityEnv
 
-REGISTRY: dict[str, type[MultiAgentEnv]] = {"soccer_twos": SoccerTwos, "tennis": Tennis}
+REGISTRY: dict[str, type[MultiAgentEnv]] = {
+    "soccer_twos": SoccerTwos,
+    "tennis": Tennis,
+    "unity": UnityEnv,  # a real Unity build through mlagents-envs (host side)
+}
 
 
 def make(name: str, **overrides) -> MultiAgentEnv:
@@ -16,7 +22,7 @@ def make(name: str, **overrides) -> MultiAgentEnv:
     if name not in REGISTRY:
         raise ValueError(f"unknown env {name!r}; valid envs: {', '.join(sorted(REGISTRY))}")
     cls = REGISTRY[name]
-    valid = sorted(f.name for f in dataclasses.fields(cls) if f.init)
+    valid = sorted(set(inspect.signature(cls).parameters) - {"spec"})
     unknown = sorted(set(overrides) - set(valid))
     if unknown:
         raise ValueError(

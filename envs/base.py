@@ -75,6 +75,9 @@ class EnvSpec:
     obs_high: float
     action_space: ActionSpace  # per agent
     max_steps: int  # decisions per episode before truncation
+    # Unity's observation tensors, in the order Unity sorts them: (sensor name, floats), summing
+    # to obs_shape; () for one vector. ONNX export makes one input per sensor, as ML-Agents does.
+    sensors: tuple[tuple[str, int], ...] = ()
 
     @property
     def num_teams(self) -> int:
@@ -102,9 +105,16 @@ class StepInfo:
 
 
 class MultiAgentEnv(abc.ABC):
-    """Base class: subclasses implement ``reset_env`` and ``step_env``; ``step`` auto-resets."""
+    """Base class: subclasses implement ``reset`` and ``step_env``; ``step`` auto-resets.
+
+    Rollouts, matches and benchmarks run a batch of envs through ``reset_batch`` /
+    ``step_batch``. For the JAX games they are ``vmap`` of ``reset`` / ``step``; a host-side
+    env (``envs.unity``) overrides them with one callback per decision for the whole batch,
+    and fixes the batch size with ``num_envs``.
+    """
 
     spec: EnvSpec
+    num_envs: int | None = None  # a host env's fixed batch (Unity areas); None: any batch size
 
     @abc.abstractmethod
     def reset(self, key: jax.Array) -> tuple[jax.Array, Any]:
@@ -132,6 +142,20 @@ class MultiAgentEnv(abc.ABC):
         state = jax.tree.map(lambda r, s: jnp.where(episode_over, r, s), reset_state, state)
         next_obs = jnp.where(episode_over, reset_obs, obs)
         return next_obs, state, reward, done, info.replace(terminal_obs=obs)
+
+
+    def close(self) -> None:
+        """Release what the env holds outside JAX (a Unity process); the JAX games hold none."""
+
+    def reset_batch(self, keys: jax.Array) -> tuple[jax.Array, Any]:
+        """``reset`` for a batch: ``keys [N, 2]`` -> ``(obs [N, A, ...], state [N, ...])``."""
+        return jax.vmap(self.reset)(keys)
+
+    def step_batch(
+        self, keys: jax.Array, state: Any, actions: jax.Array
+    ) -> tuple[jax.Array, Any, jax.Array, jax.Array, StepInfo]:
+        """``step`` for a batch: every input and output has a leading ``[N]`` axis."""
+        return jax.vmap(self.step)(keys, state, actions)
 
 
 def stack_frame(stack: jax.Array, frame: jax.Array) -> jax.Array:

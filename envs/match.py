@@ -88,7 +88,7 @@ def match_fn(
 
     def run(params: Sequence[object], key: jax.Array):
         key, k_reset = jax.random.split(key)
-        obs, state = jax.vmap(env.reset)(jax.random.split(k_reset, num_envs))
+        obs, state = env.reset_batch(jax.random.split(k_reset, num_envs))
         returns = jnp.zeros((num_envs, env.spec.num_agents))
 
         def body(carry, _):
@@ -97,7 +97,7 @@ def match_fn(
             actions = jax.vmap(act, in_axes=(None, 0, 0))(
                 params, obs, jax.random.split(k_act, num_envs)
             )
-            next_obs, next_state, reward, done, info = jax.vmap(env.step)(
+            next_obs, next_state, reward, done, info = env.step_batch(
                 jax.random.split(k_step, num_envs), state, actions
             )
             step_reward = reward + info.group_reward

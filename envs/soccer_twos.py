@@ -223,6 +223,10 @@ class SoccerTwos(MultiAgentEnv):
             obs_high=1.0,
             action_space=MultiDiscrete((3, 3, 3)),
             max_steps=-(-self.max_physics_steps // self.decision_period),
+            sensors=(
+                ("RayPerceptionSensor", self.num_stacks * FRAME_FWD),
+                ("RayPerceptionSensorReverse", self.num_stacks * FRAME_REV),
+            ),
         )
         object.__setattr__(self, "spec", spec)
 

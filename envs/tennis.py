@@ -94,6 +94,7 @@ class Tennis(MultiAgentEnv):
             obs_high=RACKET_SPEED,
             action_space=Box(-1.0, 1.0, (2,)),
             max_steps=-(-self.max_physics_steps // self.decision_period),
+            sensors=(("VectorSensor", self.num_stacks * FRAME),),  # stacked vector observation
         )
         object.__setattr__(self, "spec", spec)
 

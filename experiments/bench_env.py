@@ -22,11 +22,11 @@ import envs
 def make_rollout(env: envs.MultiAgentEnv, num_envs: int, num_steps: int):
     """A jitted function running ``num_steps`` random-action steps in ``num_envs`` envs."""
     spec = env.spec
-    step = jax.vmap(env.step)
+    step = env.step_batch
 
     def run(key: jax.Array):
         key, k_reset = jax.random.split(key)
-        _, state = jax.vmap(env.reset)(jax.random.split(k_reset, num_envs))
+        _, state = env.reset_batch(jax.random.split(k_reset, num_envs))
 
         def body(carry, _):
             state, key, episodes = carry

@@ -14,10 +14,12 @@ from algos.selfplay import SelfPlayConfig
 
 def build(cfg: DictConfig) -> tuple[envs.MultiAgentEnv, Learner]:
     """The env and learner a config describes (training config or a saved ``config.json``)."""
-    env = envs.make(cfg.env.name, **OmegaConf.to_container(cfg.env.options))
+    env = envs.make(cfg.env.name, **OmegaConf.to_container(cfg.env.options, resolve=True))
     selfplay = config_from(SelfPlayConfig, OmegaConf.to_container(cfg.env.selfplay), "env.selfplay")
     algo = OmegaConf.to_container(cfg.algo)
     name = algo.pop("name")
+    if env.num_envs is not None and "num_envs" in algo:  # a Unity build: one env per area
+        algo["num_envs"] = env.num_envs
     return env, algos.make(name, env, algo, selfplay, int(cfg.total_env_steps))
 
 

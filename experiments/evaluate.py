@@ -170,6 +170,13 @@ def load_run(run_dir: str | Path) -> tuple[MultiAgentEnv, Learner, Any]:
             f"`python -m experiments.run resume={run_dir}`)"
         )
     cfg = OmegaConf.create(json.loads(config_file.read_text()))
+    if cfg.env.name == "unity":  # trained on a build: load it on the JAX game it matched
+        if not cfg.env.get("expect"):
+            raise ValueError(
+                f"{run_dir} was trained on a Unity build with env.expect=null: its spec exists "
+                "only in that build, so it cannot be loaded offline"
+            )
+        cfg.env.name, cfg.env.options = cfg.env.expect, {}
     env, learner = build(cfg)
     template = learner.policy_params(learner.init(jax.random.PRNGKey(0)))
     return env, learner, load_policy(final, template)

@@ -161,7 +161,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             learner,
             learner.policy_params(state),
             opponents=list(cfg.eval.opponents),
-            games=int(cfg.eval.games),
+            games=env.num_envs or int(cfg.eval.games),
             decisions=int(cfg.eval.decisions),
             key=jax.random.PRNGKey(int(cfg.seed) + 1),
         )
@@ -173,6 +173,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         logger.summary(evaluate.flatten(summary))
     finally:
         logger.close()
+        env.close()
     print(f"{run_dir}\n{evaluate.describe(summary)}")
     return summary
 

@@ -1,0 +1,362 @@
+"""Export a trained actor to ONNX in ML-Agents' format, so Unity's inference engine runs it.
+
+python -m experiments.export RUN_DIR                      # RUN_DIR/export/SoccerTwos.onnx
+python -m experiments.export RUN_DIR --out my.onnx --check 256
+
+The file is what ``mlagents-learn`` writes for a trained behaviour (ML-Agents 2.x, model API
+version 3, ONNX opset 9), so a SoccerTwos policy drops into the course's build and its
+AI-vs-AI league:
+
+- inputs ``obs_0 .. obs_{k-1}``, one per sensor in the order Unity sorts them (SoccerTwos:
+  the 264 forward and the 72 reverse ray floats), plus ``action_masks`` ``[batch, sum of
+  branches]`` for discrete actions (1 = allowed);
+- outputs ``version_number`` (3) and ``memory_size`` (0), float ``[1]``; for discrete actions
+  ``discrete_actions`` (a sample, int64 ``[batch, branches]``), ``discrete_action_output_shape``
+  (float ``[1, branches]``) and ``deterministic_discrete_actions`` (argmax); for continuous
+  actions ``continuous_actions``, ``continuous_action_output_shape`` and
+  ``deterministic_continuous_actions``, float ``[batch, size]`` in [-1, 1].
+
+The observation normaliser, when the run used one, is part of the graph. Continuous samples
+are the policy's Gaussian clipped to [-1, 1], as our envs apply them (ML-Agents' own
+exporter divides a [-3, 3] clip by 3 instead, which would change the policy). MADDPG's
+deterministic tanh actor gives the same tensor on both outputs, from one sub-policy of its
+ensemble (``--sub-policy``); a team of separate actors exports one member (``--agent``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+from algos.ippo import IPPO
+from algos.maddpg import MADDPG
+from envs.base import Box, EnvSpec, MultiDiscrete
+from experiments.evaluate import load_run
+
+MODEL_API_VERSION = 3  # ML-Agents' ModelApiVersion.MLAgents2_0 (SimpleActor.MODEL_EXPORT_VERSION)
+OPSET = 9  # ML-Agents' SerializationSettings.onnx_opset
+BEHAVIOUR_FILE = {"soccer_twos": "SoccerTwos", "tennis": "Tennis"}
+
+
+@dataclasses.dataclass
+class ActorWeights:
+    """One agent's deployable actor as plain arrays: what the graph is built from."""
+
+    layers: list[tuple[np.ndarray, np.ndarray]]  # torso (kernel [in, out], bias [out])
+    head: tuple[np.ndarray, np.ndarray]
+    activation: str
+    output: str  # "categorical" (branch logits), "gaussian" (mean + log_std), "tanh"
+    obs_mean: np.ndarray | None  # the normaliser, when enabled
+    obs_std: np.ndarray | None
+    log_std: np.ndarray | None = None
+    logit_width: int = 0  # columns per branch in the head's output (padded to the widest)
+
+
+def _dense_stack(tree: dict[str, Any], pick) -> list[tuple[np.ndarray, np.ndarray]]:
+    names = sorted(tree, key=lambda n: int(n.rsplit("_", 1)[1]))
+    return [(pick(tree[n]["kernel"]), pick(tree[n]["bias"])) for n in names]
+
+
+def actor_weights(learner: Any, params: Any, agent: int = 0, sub_policy: int = 0) -> ActorWeights:
+    """Pull one agent's actor out of ``learner.policy_params`` (PPO family or MADDPG)."""
+    space = learner.env.spec.action_space
+    norm = params["obs_norm"]
+    mean = np.asarray(norm.mean) if norm.enabled else None
+    std = np.sqrt(np.asarray(norm.var) + 1e-8) if norm.enabled else None
+    tree = params["actor"]["params"]
+    activation = learner.cfg.activation
+    if isinstance(learner, MADDPG):
+        pick = _index(agent, sub_policy, "agent", "sub-policy", learner.cfg.ensemble_size)
+        output = "tanh" if isinstance(space, Box) else "categorical"
+        width = 0 if isinstance(space, Box) else space.branches[0]
+        return ActorWeights(
+            _dense_stack(tree["MLP_0"], pick), _dense_stack({"Dense_0": tree["Dense_0"]}, pick)[0],
+            activation, output, mean, std, logit_width=width,
+        )
+    if isinstance(learner, IPPO):
+        shared = learner.cfg.share_params
+        pick = (lambda x: np.asarray(x)) if shared else _index(agent, None, "agent", "", 0)
+        if "MultiDiscreteHead_0" in tree:
+            head = tree["MultiDiscreteHead_0"]
+            return ActorWeights(
+                _dense_stack(tree["MLP_0"], pick), _dense_stack(head, pick)[0], activation,
+                "categorical", mean, std, logit_width=max(space.branches),
+            )
+        head = tree["GaussianHead_0"]
+        return ActorWeights(
+            _dense_stack(tree["MLP_0"], pick),
+            _dense_stack({"Dense_0": head["Dense_0"]}, pick)[0],
+            activation, "gaussian", mean, std, log_std=pick(head["log_std"]),
+        )
+    raise TypeError(f"no ONNX export for {type(learner).__name__}")
+
+
+def _index(agent: int, sub: int | None, a_name: str, s_name: str, s_count: int):
+    def pick(x: Any) -> np.ndarray:
+        x = np.asarray(x)
+        if not 0 <= agent < x.shape[0]:
+            raise ValueError(f"--{a_name} {agent}: the team has {x.shape[0]} actors")
+        x = x[agent]
+        if sub is not None:
+            if not 0 <= sub < s_count:
+                raise ValueError(f"--{s_name} {sub}: the ensemble has {s_count} sub-policies")
+            x = x[sub]
+        return x
+
+    return pick
+
+
+class _Graph:
+    """A tiny ONNX graph builder: unique names, constants as initializers."""
+
+    def __init__(self) -> None:
+        from onnx import helper, numpy_helper
+
+        self.helper, self.numpy_helper = helper, numpy_helper
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+        self.count = 0
+
+    def const(self, value: np.ndarray, name: str | None = None) -> str:
+        name = name or f"const_{len(self.initializers)}"
+        self.initializers.append(self.numpy_helper.from_array(np.asarray(value), name))
+        return name
+
+    def op(self, op_type: str, inputs: Sequence[str], name: str | None = None, **attrs) -> str:
+        self.count += 1
+        out = name or f"{op_type.lower()}_{self.count}"
+        self.nodes.append(self.helper.make_node(op_type, list(inputs), [out], **attrs))
+        return out
+
+
+ACTIVATION_OPS = {"relu": "Relu", "tanh": "Tanh"}
+
+
+def _activate(g: _Graph, x: str, activation: str) -> str:
+    if activation in ACTIVATION_OPS:
+        return g.op(ACTIVATION_OPS[activation], [x])
+    if activation == "swish":
+        return g.op("Mul", [x, g.op("Sigmoid", [x])])
+    raise ValueError(
+        f"activation {activation!r} has no opset-{OPSET} ONNX form; train with relu, tanh or swish"
+    )
+
+
+def sensor_split(spec: EnvSpec) -> tuple[tuple[str, int], ...]:
+    """Unity's observation tensors for this game, in input order: ``(name, size)``."""
+    return spec.sensors or (("obs", int(np.prod(spec.obs_shape))),)
+
+
+def build_model(weights: ActorWeights, spec: EnvSpec, seed: float | None = None):
+    """The ML-Agents-format ``onnx.ModelProto`` for one actor."""
+    from onnx import TensorProto, helper
+
+    g = _Graph()
+    space = spec.action_space
+    sensors = sensor_split(spec)
+    inputs = [
+        helper.make_tensor_value_info(f"obs_{i}", TensorProto.FLOAT, ["batch", size])
+        for i, (_, size) in enumerate(sensors)
+    ]
+    x = g.op("Concat", [f"obs_{i}" for i in range(len(sensors))], axis=1) if len(sensors) > 1 else "obs_0"
+    if weights.obs_mean is not None:
+        x = g.op("Div", [g.op("Sub", [x, g.const(weights.obs_mean.astype(np.float32))]),
+                         g.const(weights.obs_std.astype(np.float32))])
+        x = g.op("Clip", [x], min=-10.0, max=10.0)
+    for kernel, bias in weights.layers:
+        x = _activate(g, g.op("Add", [g.op("MatMul", [x, g.const(kernel)]), g.const(bias)]),
+                      weights.activation)
+    kernel, bias = weights.head
+    head = g.op("Add", [g.op("MatMul", [x, g.const(kernel)]), g.const(bias)], name="head")
+    version = g.const(np.array([MODEL_API_VERSION], np.float32))
+    memory = g.const(np.array([0], np.float32))
+    g.op("Identity", [version], name="version_number")
+    g.op("Identity", [memory], name="memory_size")
+    outputs = [
+        helper.make_tensor_value_info("version_number", TensorProto.FLOAT, [1]),
+        helper.make_tensor_value_info("memory_size", TensorProto.FLOAT, [1]),
+    ]
+    sample_attrs = {} if seed is None else {"seed": float(seed)}
+    if isinstance(space, MultiDiscrete):
+        branches = space.branches
+        inputs.append(
+            helper.make_tensor_value_info("action_masks", TensorProto.FLOAT, ["batch", sum(branches)])
+        )
+        sampled, greedy, offset = [], [], 0
+        for b, n in enumerate(branches):
+            start = b * weights.logit_width
+            logits = g.op("Slice", [head], axes=[1], starts=[start], ends=[start + n])
+            mask = g.op("Slice", ["action_masks"], axes=[1], starts=[offset], ends=[offset + n])
+            offset += n
+            # a masked option gets a logit 1e8 below the others: probability 0
+            penalty = g.op("Mul", [g.op("Sub", [mask, g.const(np.float32(1.0))]),
+                                   g.const(np.float32(1e8))])
+            masked = g.op("Add", [logits, penalty], name=f"logits_{b}")
+            sampled.append(g.op("Multinomial", [masked], sample_size=1, dtype=TensorProto.INT64,
+                                **sample_attrs))
+            greedy.append(g.op("ArgMax", [masked], axis=1, keepdims=1))
+        g.op("Concat", sampled, name="discrete_actions", axis=1)
+        g.op("Concat", greedy, name="deterministic_discrete_actions", axis=1)
+        g.op("Identity", [g.const(np.array([branches], np.float32))],
+             name="discrete_action_output_shape")
+        n_out = len(branches)
+        outputs += [
+            helper.make_tensor_value_info("discrete_actions", TensorProto.INT64, ["batch", n_out]),
+            helper.make_tensor_value_info("discrete_action_output_shape", TensorProto.FLOAT,
+                                          [1, n_out]),
+            helper.make_tensor_value_info("deterministic_discrete_actions", TensorProto.INT64,
+                                          ["batch", n_out]),
+        ]
+    else:
+        size = int(np.prod(space.shape))
+        if weights.output == "tanh":
+            mean = g.op("Tanh", [head])
+            g.op("Clip", [mean], name="continuous_actions", min=-1.0, max=1.0)
+        else:
+            mean = head
+            noise = g.op("RandomNormalLike", [mean], dtype=TensorProto.FLOAT, **sample_attrs)
+            std = g.const(np.exp(weights.log_std).astype(np.float32))
+            g.op("Clip", [g.op("Add", [mean, g.op("Mul", [noise, std])])],
+                 name="continuous_actions", min=-1.0, max=1.0)
+        g.op("Clip", [mean], name="deterministic_continuous_actions", min=-1.0, max=1.0)
+        g.op("Identity", [g.const(np.array([size], np.float32))],
+             name="continuous_action_output_shape")
+        outputs += [
+            helper.make_tensor_value_info("continuous_actions", TensorProto.FLOAT, ["batch", size]),
+            helper.make_tensor_value_info("continuous_action_output_shape", TensorProto.FLOAT, [1]),
+            helper.make_tensor_value_info("deterministic_continuous_actions", TensorProto.FLOAT,
+                                          ["batch", size]),
+        ]
+    graph = helper.make_graph(g.nodes, "marl_arena_actor", inputs, outputs, g.initializers)
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="marl-arena"
+    )
+    model.ir_version = 7  # readable by the onnx runtimes Unity ships (Barracuda / Sentis)
+    return model
+
+
+def split_obs(spec: EnvSpec, obs: np.ndarray) -> dict[str, np.ndarray]:
+    """Flat ``[batch, D]`` observations as the model's ``obs_i`` inputs."""
+    feeds, start = {}, 0
+    for i, (_, size) in enumerate(sensor_split(spec)):
+        feeds[f"obs_{i}"] = np.asarray(obs[:, start : start + size], np.float32)
+        start += size
+    if isinstance(spec.action_space, MultiDiscrete):
+        feeds["action_masks"] = np.ones((obs.shape[0], sum(spec.action_space.branches)), np.float32)
+    return feeds
+
+
+def reference_outputs(learner: Any, params: Any, obs: np.ndarray, agent: int = 0,
+                      sub_policy: int = 0) -> np.ndarray:
+    """What the JAX policy computes for ``obs [batch, D]`` before sampling: branch logits
+    ``[batch, branches, width]`` for discrete actions, the clipped mean (or tanh) action for
+    continuous ones. The ONNX graph must reproduce it."""
+    x = jax.numpy.asarray(obs)
+    space = learner.env.spec.action_space
+    if isinstance(learner, IPPO):
+        actor = params["actor"]
+        if not learner.cfg.share_params:
+            actor = jax.tree.map(lambda p: p[agent], actor)
+        dist = learner.actor.apply(actor, params["obs_norm"](x))
+        if isinstance(space, MultiDiscrete):
+            return np.asarray(dist.distribution.logits)
+        return np.clip(np.asarray(dist.mean()), -1.0, 1.0)
+    actor = jax.tree.map(lambda p: p[agent, sub_policy], params["actor"])
+    pre = learner.actor.apply(actor, params["obs_norm"](x))
+    if isinstance(space, MultiDiscrete):
+        return np.asarray(pre.reshape(-1, len(space.branches), space.branches[0]))
+    return np.asarray(jax.numpy.tanh(pre))
+
+
+def check_parity(model_path: Path, learner: Any, params: Any, samples: int, seed: int = 0,
+                 agent: int = 0, sub_policy: int = 0) -> dict[str, Any]:
+    """Run the file in onnxruntime on random observations and compare with the JAX policy:
+    the largest absolute difference of the logits (discrete) or mean action (continuous),
+    the disagreements of the deterministic outputs, and whether samples are valid actions."""
+    import onnx
+    import onnxruntime as ort
+
+    spec, space = learner.env.spec, learner.env.spec.action_space
+    discrete = isinstance(space, MultiDiscrete)
+    model = onnx.load(str(model_path))
+    if discrete:  # expose the masked logits of each branch for the comparison
+        model.graph.output.extend(
+            onnx.helper.make_tensor_value_info(f"logits_{b}", onnx.TensorProto.FLOAT, None)
+            for b in range(len(space.branches))
+        )
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    obs = np.random.default_rng(seed).uniform(0.0, 1.0, (samples, *spec.obs_shape))
+    obs = obs.astype(np.float32)
+    names = [o.name for o in session.get_outputs()]
+    result = dict(zip(names, session.run(None, split_obs(spec, obs)), strict=True))
+    expected = reference_outputs(learner, params, obs, agent, sub_policy)
+    if discrete:
+        logits = [result[f"logits_{b}"] for b in range(len(space.branches))]
+        diff = max(  # as log-probabilities: logits are defined up to a constant per branch
+            float(np.max(np.abs(_log_softmax(lg) - _log_softmax(expected[:, b, : lg.shape[1]]))))
+            for b, lg in enumerate(logits)
+        )
+        greedy = np.stack([np.argmax(lg, -1) for lg in logits], -1)
+        got, sample = result["deterministic_discrete_actions"], result["discrete_actions"]
+        valid = bool(np.all((sample >= 0) & (sample < np.asarray(space.branches))))
+    else:
+        greedy = expected
+        got, sample = result["deterministic_continuous_actions"], result["continuous_actions"]
+        diff = float(np.max(np.abs(got - expected)))
+        valid = bool(np.all(np.abs(sample) <= 1.0))
+    mismatches = int(np.sum(np.any(got != greedy, -1))) if discrete else 0
+    return {"samples": samples, "max_abs_diff": diff, "greedy_mismatches": mismatches,
+            "sampled_actions_valid": valid}
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, np.float64)
+    x = x - x.max(-1, keepdims=True)
+    return x - np.log(np.exp(x).sum(-1, keepdims=True))
+
+
+def export(run_dir: str | Path, out: str | Path | None = None, agent: int = 0,
+           sub_policy: int = 0) -> Path:
+    """Write the ONNX file of a finished run's final policy; returns its path."""
+    import onnx
+
+    env, learner, params = load_run(run_dir)
+    weights = actor_weights(learner, params, agent, sub_policy)
+    model = build_model(weights, env.spec)
+    onnx.checker.check_model(model)
+    name = BEHAVIOUR_FILE.get(env.spec.name, env.spec.name)
+    path = Path(out) if out else Path(run_dir) / "export" / f"{name}.onnx"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".onnx.tmp")
+    tmp.write_bytes(model.SerializeToString())
+    tmp.replace(path)
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", help="a finished run directory of experiments.run")
+    parser.add_argument("--out", default=None, help="the .onnx file (default RUN_DIR/export/)")
+    parser.add_argument("--agent", type=int, default=0, help="team member, for unshared actors")
+    parser.add_argument("--sub-policy", type=int, default=0, help="MADDPG ensemble member")
+    parser.add_argument("--check", type=int, default=256,
+                        help="compare with JAX on this many random observations (0: skip)")
+    args = parser.parse_args(argv)
+    path = export(args.run_dir, args.out, args.agent, args.sub_policy)
+    print(f"wrote {path}")
+    if args.check:
+        _, learner, params = load_run(args.run_dir)
+        report = check_parity(path, learner, params, args.check, agent=args.agent,
+                              sub_policy=args.sub_policy)
+        print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()
