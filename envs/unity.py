@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import socket
 from collections.abc import Sequence
 from typing import Any
 
@@ -120,6 +121,23 @@ def _group_order(item: tuple[int, list[int]]) -> tuple[int, int]:
     return (0, key) if key >= 0 else (1, min(members))
 
 
+def _port_in_use(port: int) -> str:
+    return (
+        f"port {port} is in use (another build or UnityEnvironment?): set env.worker_id to "
+        "another number (port = base_port + worker_id) or change env.base_port"
+    )
+
+
+def _check_port_free(port: int) -> None:
+    """Fail before mlagents-envs does: its half-built UnityEnvironment errors again at exit."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("localhost", port))
+        except OSError:
+            raise UnitySetupError(_port_in_use(port)) from None
+
+
 def _flat_obs(obs_list: Sequence[np.ndarray], n: int) -> np.ndarray:
     """Unity sends each sensor separately, sorted by name; the protocol has one flat vector."""
     return np.concatenate([np.asarray(o, np.float32).reshape(n, -1) for o in obs_list], axis=-1)
@@ -152,6 +170,7 @@ class UnityBridge:
                 )
         self.engine = engine_channel()
         port = (base_port or (5005 if file_name else 5004)) + worker_id
+        _check_port_free(port)
         try:
             self.env = environment.UnityEnvironment(
                 file_name=file_name,
@@ -164,11 +183,7 @@ class UnityBridge:
                 side_channels=[self.engine],
             )
         except exception.UnityWorkerInUseException as err:
-            raise UnitySetupError(
-                f"port {port} is in use (another build or UnityEnvironment?): set "
-                "env.worker_id to another number (port = base_port + worker_id) or change "
-                "env.base_port"
-            ) from err
+            raise UnitySetupError(_port_in_use(port)) from err
         except exception.UnityTimeOutException as err:
             raise UnitySetupError(
                 f"no Unity build answered on port {port} within {timeout_wait} s: check that "

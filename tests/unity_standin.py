@@ -17,6 +17,7 @@ What it mimics of a Unity build:
   forward and 72 reverse ray floats);
 - at an episode end, each agent's terminal step and its next episode's first decision in
   the same message, with ``max_step_reached`` on time-outs;
+- ``--max-decisions N``: episodes time out after N decisions (``max_step_reached``);
 - ``--leave-at K``: agent 1 (``blue_1``) leaves each episode after K decisions (a terminal
   step while its teammate plays on), as an agent removed from its group does.
 """
@@ -57,8 +58,12 @@ GAMES = {"soccer_twos": "SoccerTwos", "tennis": "Tennis"}  # game -> behaviour n
 class StandIn:
     """One 'build': ``areas`` copies of a JAX game stepped together."""
 
-    def __init__(self, game: str, areas: int, leave_at: int | None, seed: int) -> None:
-        self.env = envs.make(game)
+    def __init__(
+        self, game: str, areas: int, leave_at: int | None, seed: int, max_decisions: int | None
+    ) -> None:
+        period = envs.make(game).decision_period
+        options = {} if max_decisions is None else {"max_physics_steps": max_decisions * period}
+        self.env = envs.make(game, **options)
         self.spec = self.env.spec
         self.behaviour, self.sensors = GAMES[game], self.spec.sensors
         self.areas, self.leave_at = areas, leave_at
@@ -256,9 +261,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--game", choices=sorted(GAMES), default="soccer_twos")
     parser.add_argument("--areas", type=int, default=2)
     parser.add_argument("--leave-at", type=int, default=None)
+    parser.add_argument("--max-decisions", type=int, default=None, help="episode time limit")
     args, _ = parser.parse_known_args(argv)  # Unity's own flags (-batchmode, -logFile, ...)
     jax.config.update("jax_platforms", "cpu")
-    serve(args.mlagents_port, StandIn(args.game, args.areas, args.leave_at, seed=0))
+    standin = StandIn(args.game, args.areas, args.leave_at, 0, args.max_decisions)
+    serve(args.mlagents_port, standin)
 
 
 if __name__ == "__main__":
