@@ -144,7 +144,7 @@ class MultiAgentEnv(abc.ABC):
         return next_obs, state, reward, done, info.replace(terminal_obs=obs)
 
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - an optional hook, not abstract
         """Release what the env holds outside JAX (a Unity process); the JAX games hold none."""
 
     def reset_batch(self, keys: jax.Array) -> tuple[jax.Array, Any]:

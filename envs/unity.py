@@ -325,7 +325,15 @@ class UnityBridge:
             group_reward[:, members] = strongest
         self._absent = done & ~ended[:, None]
         self._obs = next_obs
-        return next_obs.copy(), reward, done, group_reward, done & ~truncated, truncated, terminal_obs
+        return (
+            next_obs.copy(),
+            reward,
+            done,
+            group_reward,
+            done & ~truncated,
+            truncated,
+            terminal_obs,
+        )
 
     def close(self) -> None:
         self.env.close()
@@ -353,14 +361,18 @@ class UnityEnv(MultiAgentEnv):
         additional_args: Sequence[str] = (),
     ) -> None:
         self.bridge = UnityBridge(
-            file_name, base_port, worker_id, no_graphics, timeout_wait, time_scale, seed,
+            file_name,
+            base_port,
+            worker_id,
+            no_graphics,
+            timeout_wait,
+            time_scale,
+            seed,
             additional_args,
         )
         obs_shape, space, sensors = self.bridge.spec()
         team_size = self.bridge.table.team_size
-        name, names = "unity", tuple(
-            f"team{t}_{k}" for t in range(2) for k in range(team_size)
-        )
+        name, names = "unity", tuple(f"team{t}_{k}" for t in range(2) for k in range(team_size))
         if expect is not None:
             expected = self._expected_spec(expect)
             sizes = tuple(size for _, size in sensors)

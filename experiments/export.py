@@ -77,8 +77,13 @@ def actor_weights(learner: Any, params: Any, agent: int = 0, sub_policy: int = 0
         output = "tanh" if isinstance(space, Box) else "categorical"
         width = 0 if isinstance(space, Box) else space.branches[0]
         return ActorWeights(
-            _dense_stack(tree["MLP_0"], pick), _dense_stack({"Dense_0": tree["Dense_0"]}, pick)[0],
-            activation, output, mean, std, logit_width=width,
+            _dense_stack(tree["MLP_0"], pick),
+            _dense_stack({"Dense_0": tree["Dense_0"]}, pick)[0],
+            activation,
+            output,
+            mean,
+            std,
+            logit_width=width,
         )
     if isinstance(learner, IPPO):
         shared = learner.cfg.share_params
@@ -86,14 +91,23 @@ def actor_weights(learner: Any, params: Any, agent: int = 0, sub_policy: int = 0
         if "MultiDiscreteHead_0" in tree:
             head = tree["MultiDiscreteHead_0"]
             return ActorWeights(
-                _dense_stack(tree["MLP_0"], pick), _dense_stack(head, pick)[0], activation,
-                "categorical", mean, std, logit_width=max(space.branches),
+                _dense_stack(tree["MLP_0"], pick),
+                _dense_stack(head, pick)[0],
+                activation,
+                "categorical",
+                mean,
+                std,
+                logit_width=max(space.branches),
             )
         head = tree["GaussianHead_0"]
         return ActorWeights(
             _dense_stack(tree["MLP_0"], pick),
             _dense_stack({"Dense_0": head["Dense_0"]}, pick)[0],
-            activation, "gaussian", mean, std, log_std=pick(head["log_std"]),
+            activation,
+            "gaussian",
+            mean,
+            std,
+            log_std=pick(head["log_std"]),
         )
     raise TypeError(f"no ONNX export for {type(learner).__name__}")
 
@@ -165,14 +179,26 @@ def build_model(weights: ActorWeights, spec: EnvSpec, seed: float | None = None)
         helper.make_tensor_value_info(f"obs_{i}", TensorProto.FLOAT, ["batch", size])
         for i, (_, size) in enumerate(sensors)
     ]
-    x = g.op("Concat", [f"obs_{i}" for i in range(len(sensors))], axis=1) if len(sensors) > 1 else "obs_0"
+    x = (
+        g.op("Concat", [f"obs_{i}" for i in range(len(sensors))], axis=1)
+        if len(sensors) > 1
+        else "obs_0"
+    )
     if weights.obs_mean is not None:
-        x = g.op("Div", [g.op("Sub", [x, g.const(weights.obs_mean.astype(np.float32))]),
-                         g.const(weights.obs_std.astype(np.float32))])
+        x = g.op(
+            "Div",
+            [
+                g.op("Sub", [x, g.const(weights.obs_mean.astype(np.float32))]),
+                g.const(weights.obs_std.astype(np.float32)),
+            ],
+        )
         x = g.op("Clip", [x], min=-10.0, max=10.0)
     for kernel, bias in weights.layers:
-        x = _activate(g, g.op("Add", [g.op("MatMul", [x, g.const(kernel)]), g.const(bias)]),
-                      weights.activation)
+        x = _activate(
+            g,
+            g.op("Add", [g.op("MatMul", [x, g.const(kernel)]), g.const(bias)]),
+            weights.activation,
+        )
     kernel, bias = weights.head
     head = g.op("Add", [g.op("MatMul", [x, g.const(kernel)]), g.const(bias)], name="head")
     version = g.const(np.array([MODEL_API_VERSION], np.float32))
@@ -187,7 +213,9 @@ def build_model(weights: ActorWeights, spec: EnvSpec, seed: float | None = None)
     if isinstance(space, MultiDiscrete):
         branches = space.branches
         inputs.append(
-            helper.make_tensor_value_info("action_masks", TensorProto.FLOAT, ["batch", sum(branches)])
+            helper.make_tensor_value_info(
+                "action_masks", TensorProto.FLOAT, ["batch", sum(branches)]
+            )
         )
         sampled, greedy, offset = [], [], 0
         for b, n in enumerate(branches):
@@ -196,23 +224,32 @@ def build_model(weights: ActorWeights, spec: EnvSpec, seed: float | None = None)
             mask = g.op("Slice", ["action_masks"], axes=[1], starts=[offset], ends=[offset + n])
             offset += n
             # a masked option gets a logit 1e8 below the others: probability 0
-            penalty = g.op("Mul", [g.op("Sub", [mask, g.const(np.float32(1.0))]),
-                                   g.const(np.float32(1e8))])
+            penalty = g.op(
+                "Mul", [g.op("Sub", [mask, g.const(np.float32(1.0))]), g.const(np.float32(1e8))]
+            )
             masked = g.op("Add", [logits, penalty], name=f"logits_{b}")
-            sampled.append(g.op("Multinomial", [masked], sample_size=1, dtype=TensorProto.INT64,
-                                **sample_attrs))
+            sampled.append(
+                g.op(
+                    "Multinomial", [masked], sample_size=1, dtype=TensorProto.INT64, **sample_attrs
+                )
+            )
             greedy.append(g.op("ArgMax", [masked], axis=1, keepdims=1))
         g.op("Concat", sampled, name="discrete_actions", axis=1)
         g.op("Concat", greedy, name="deterministic_discrete_actions", axis=1)
-        g.op("Identity", [g.const(np.array([branches], np.float32))],
-             name="discrete_action_output_shape")
+        g.op(
+            "Identity",
+            [g.const(np.array([branches], np.float32))],
+            name="discrete_action_output_shape",
+        )
         n_out = len(branches)
         outputs += [
             helper.make_tensor_value_info("discrete_actions", TensorProto.INT64, ["batch", n_out]),
-            helper.make_tensor_value_info("discrete_action_output_shape", TensorProto.FLOAT,
-                                          [1, n_out]),
-            helper.make_tensor_value_info("deterministic_discrete_actions", TensorProto.INT64,
-                                          ["batch", n_out]),
+            helper.make_tensor_value_info(
+                "discrete_action_output_shape", TensorProto.FLOAT, [1, n_out]
+            ),
+            helper.make_tensor_value_info(
+                "deterministic_discrete_actions", TensorProto.INT64, ["batch", n_out]
+            ),
         ]
     else:
         size = int(np.prod(space.shape))
@@ -223,16 +260,25 @@ def build_model(weights: ActorWeights, spec: EnvSpec, seed: float | None = None)
             mean = head
             noise = g.op("RandomNormalLike", [mean], dtype=TensorProto.FLOAT, **sample_attrs)
             std = g.const(np.exp(weights.log_std).astype(np.float32))
-            g.op("Clip", [g.op("Add", [mean, g.op("Mul", [noise, std])])],
-                 name="continuous_actions", min=-1.0, max=1.0)
+            g.op(
+                "Clip",
+                [g.op("Add", [mean, g.op("Mul", [noise, std])])],
+                name="continuous_actions",
+                min=-1.0,
+                max=1.0,
+            )
         g.op("Clip", [mean], name="deterministic_continuous_actions", min=-1.0, max=1.0)
-        g.op("Identity", [g.const(np.array([size], np.float32))],
-             name="continuous_action_output_shape")
+        g.op(
+            "Identity",
+            [g.const(np.array([size], np.float32))],
+            name="continuous_action_output_shape",
+        )
         outputs += [
             helper.make_tensor_value_info("continuous_actions", TensorProto.FLOAT, ["batch", size]),
             helper.make_tensor_value_info("continuous_action_output_shape", TensorProto.FLOAT, [1]),
-            helper.make_tensor_value_info("deterministic_continuous_actions", TensorProto.FLOAT,
-                                          ["batch", size]),
+            helper.make_tensor_value_info(
+                "deterministic_continuous_actions", TensorProto.FLOAT, ["batch", size]
+            ),
         ]
     graph = helper.make_graph(g.nodes, "marl_arena_actor", inputs, outputs, g.initializers)
     model = helper.make_model(
@@ -253,8 +299,9 @@ def split_obs(spec: EnvSpec, obs: np.ndarray) -> dict[str, np.ndarray]:
     return feeds
 
 
-def reference_outputs(learner: Any, params: Any, obs: np.ndarray, agent: int = 0,
-                      sub_policy: int = 0) -> np.ndarray:
+def reference_outputs(
+    learner: Any, params: Any, obs: np.ndarray, agent: int = 0, sub_policy: int = 0
+) -> np.ndarray:
     """What the JAX policy computes for ``obs [batch, D]`` before sampling: branch logits
     ``[batch, branches, width]`` for discrete actions, the clipped mean (or tanh) action for
     continuous ones. The ONNX graph must reproduce it."""
@@ -275,8 +322,15 @@ def reference_outputs(learner: Any, params: Any, obs: np.ndarray, agent: int = 0
     return np.asarray(jax.numpy.tanh(pre))
 
 
-def check_parity(model_path: Path, learner: Any, params: Any, samples: int, seed: int = 0,
-                 agent: int = 0, sub_policy: int = 0) -> dict[str, Any]:
+def check_parity(
+    model_path: Path,
+    learner: Any,
+    params: Any,
+    samples: int,
+    seed: int = 0,
+    agent: int = 0,
+    sub_policy: int = 0,
+) -> dict[str, Any]:
     """Run the file in onnxruntime on random observations and compare with the JAX policy:
     the largest absolute difference of the logits (discrete) or mean action (continuous),
     the disagreements of the deterministic outputs, and whether samples are valid actions."""
@@ -312,8 +366,12 @@ def check_parity(model_path: Path, learner: Any, params: Any, samples: int, seed
         diff = float(np.max(np.abs(got - expected)))
         valid = bool(np.all(np.abs(sample) <= 1.0))
     mismatches = int(np.sum(np.any(got != greedy, -1))) if discrete else 0
-    return {"samples": samples, "max_abs_diff": diff, "greedy_mismatches": mismatches,
-            "sampled_actions_valid": valid}
+    return {
+        "samples": samples,
+        "max_abs_diff": diff,
+        "greedy_mismatches": mismatches,
+        "sampled_actions_valid": valid,
+    }
 
 
 def _log_softmax(x: np.ndarray) -> np.ndarray:
@@ -322,8 +380,9 @@ def _log_softmax(x: np.ndarray) -> np.ndarray:
     return x - np.log(np.exp(x).sum(-1, keepdims=True))
 
 
-def export(run_dir: str | Path, out: str | Path | None = None, agent: int = 0,
-           sub_policy: int = 0) -> Path:
+def export(
+    run_dir: str | Path, out: str | Path | None = None, agent: int = 0, sub_policy: int = 0
+) -> Path:
     """Write the ONNX file of a finished run's final policy; returns its path."""
     import onnx
 
@@ -346,15 +405,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", default=None, help="the .onnx file (default RUN_DIR/export/)")
     parser.add_argument("--agent", type=int, default=0, help="team member, for unshared actors")
     parser.add_argument("--sub-policy", type=int, default=0, help="MADDPG ensemble member")
-    parser.add_argument("--check", type=int, default=256,
-                        help="compare with JAX on this many random observations (0: skip)")
+    parser.add_argument(
+        "--check",
+        type=int,
+        default=256,
+        help="compare with JAX on this many random observations (0: skip)",
+    )
     args = parser.parse_args(argv)
     path = export(args.run_dir, args.out, args.agent, args.sub_policy)
     print(f"wrote {path}")
     if args.check:
         _, learner, params = load_run(args.run_dir)
-        report = check_parity(path, learner, params, args.check, agent=args.agent,
-                              sub_policy=args.sub_policy)
+        report = check_parity(
+            path, learner, params, args.check, agent=args.agent, sub_policy=args.sub_policy
+        )
         print(json.dumps(report))
 
 

@@ -60,8 +60,13 @@ def ml_agents_behaviour(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def model_card(behaviour: str, algo: str, repo_id: str | None, evaluation: dict[str, Any],
-               parity: dict[str, Any]) -> str:
+def model_card(
+    behaviour: str,
+    algo: str,
+    repo_id: str | None,
+    evaluation: dict[str, Any],
+    parity: dict[str, Any],
+) -> str:
     """README.md with the Hub metadata the league and the ML-Agents widget look for."""
     rows = [
         f"| {name.removeprefix('vs_')} | {r['wins']}/{r['draws']}/{r['losses']} | "
@@ -72,33 +77,53 @@ def model_card(behaviour: str, algo: str, repo_id: str | None, evaluation: dict[
     ]
     front = {
         "library_name": "ml-agents",
-        "tags": [behaviour, "deep-reinforcement-learning", "reinforcement-learning",
-                 f"ML-Agents-{behaviour}", "marl-arena", "jax"],
+        "tags": [
+            behaviour,
+            "deep-reinforcement-learning",
+            "reinforcement-learning",
+            f"ML-Agents-{behaviour}",
+            "marl-arena",
+            "jax",
+        ],
     }
     lines = [
-        "---", yaml.safe_dump(front, sort_keys=False).strip(), "---", "",
-        f"# **{algo}** agent playing **{behaviour}**", "",
+        "---",
+        yaml.safe_dump(front, sort_keys=False).strip(),
+        "---",
+        "",
+        f"# **{algo}** agent playing **{behaviour}**",
+        "",
         f"Trained with marl-arena ({algo}, on a pure-JAX {behaviour} with "
         "ML-Agents' observation and action spaces), exported to ML-Agents' ONNX format "
-        "(model API 3, opset 9).", "",
-        "## Use it in Unity", "",
+        "(model API 3, opset 9).",
+        "",
+        "## Use it in Unity",
+        "",
         f"Drop `{behaviour}.onnx` into the agents' *Behavior Parameters > Model* field, or "
         "watch it in the browser:",
-        f"`mlagents-load-from-hf --repo-id=\"{repo_id or '<repo-id>'}\" --local-dir=./downloads`.",
+        f'`mlagents-load-from-hf --repo-id="{repo_id or "<repo-id>"}" --local-dir=./downloads`.',
         "",
-        "## Evaluation (both sides, decided games)", "",
-        *(["| opponent | W/D/L | win rate [95% CI] |", "|---|---|---|", *rows] if rows else
-          ["No scripted opponents in this run's eval.json; `python -m experiments.evaluate "
-           "RUN_DIR` plays them."]),
+        "## Evaluation (both sides, decided games)",
+        "",
+        *(
+            ["| opponent | W/D/L | win rate [95% CI] |", "|---|---|---|", *rows]
+            if rows
+            else [
+                "No scripted opponents in this run's eval.json; `python -m experiments.evaluate "
+                "RUN_DIR` plays them."
+            ]
+        ),
         "",
         f"ONNX vs JAX on {parity['samples']} random observations: max |difference| "
-        f"{parity['max_abs_diff']:.2e}, {parity['greedy_mismatches']} greedy mismatches.", "",
+        f"{parity['max_abs_diff']:.2e}, {parity['greedy_mismatches']} greedy mismatches.",
+        "",
     ]
     return "\n".join(lines)
 
 
-def package(run_dir: str | Path, out: str | Path, repo_id: str | None = None,
-            check_samples: int = 256) -> Path:
+def package(
+    run_dir: str | Path, out: str | Path, repo_id: str | None = None, check_samples: int = 256
+) -> Path:
     """Write the model folder for a finished run; returns it."""
     run_dir, out = Path(run_dir), Path(out)
     config = json.loads((run_dir / "final" / "config.json").read_text())
@@ -141,8 +166,7 @@ def push(folder: Path, repo_id: str) -> str:
             f"{folder} is complete and can also be uploaded by hand"
         ) from err
     api.create_repo(repo_id, exist_ok=True)
-    api.upload_folder(folder_path=str(folder), repo_id=repo_id,
-                      commit_message="marl-arena model")
+    api.upload_folder(folder_path=str(folder), repo_id=repo_id, commit_message="marl-arena model")
     return f"https://huggingface.co/{repo_id}"
 
 

@@ -57,7 +57,10 @@ def test_soccer_policy_has_ml_agents_names_and_matches_jax(tmp_path):
     ins, outs = io_table(session)
     assert ins == {"obs_0": ["batch", 264], "obs_1": ["batch", 72], "action_masks": ["batch", 9]}
     assert list(outs) == [
-        "version_number", "memory_size", "discrete_actions", "discrete_action_output_shape",
+        "version_number",
+        "memory_size",
+        "discrete_actions",
+        "discrete_action_output_shape",
         "deterministic_discrete_actions",
     ]
     obs = np.random.default_rng(0).uniform(0, 1, (8, 336)).astype(np.float32)
@@ -65,7 +68,10 @@ def test_soccer_policy_has_ml_agents_names_and_matches_jax(tmp_path):
     assert result["version_number"].tolist() == [MODEL_API_VERSION]
     assert result["memory_size"].tolist() == [0]
     assert result["discrete_action_output_shape"].tolist() == [[3, 3, 3]]
-    assert result["discrete_actions"].dtype == np.int64 and result["discrete_actions"].shape == (8, 3)
+    assert result["discrete_actions"].dtype == np.int64 and result["discrete_actions"].shape == (
+        8,
+        3,
+    )
     assert onnx.load(str(path)).opset_import[0].version == OPSET
 
     parity = check_parity(path, learner, params, samples=512)
@@ -103,15 +109,19 @@ def test_tennis_gaussian_policy_with_normaliser_matches_jax(tmp_path):
     ins, outs = io_table(session)
     assert ins == {"obs_0": ["batch", 24]}
     assert list(outs) == [
-        "version_number", "memory_size", "continuous_actions",
-        "continuous_action_output_shape", "deterministic_continuous_actions",
+        "version_number",
+        "memory_size",
+        "continuous_actions",
+        "continuous_action_output_shape",
+        "deterministic_continuous_actions",
     ]
     parity = check_parity(path, learner, params, samples=512)
     assert parity["max_abs_diff"] <= 1e-5 and parity["sampled_actions_valid"]
     # the sample is mean + std * noise, clipped: its spread is the policy's std
     obs = np.zeros((20000, 24), np.float32)
-    sample, mean = session.run(["continuous_actions", "deterministic_continuous_actions"],
-                               {"obs_0": obs})
+    sample, mean = session.run(
+        ["continuous_actions", "deterministic_continuous_actions"], {"obs_0": obs}
+    )
     std = np.exp(np.asarray(params["actor"]["params"]["GaussianHead_0"]["log_std"]))
     inside = np.all(np.abs(sample) < 1.0, axis=-1)
     assert inside.mean() > 0.05
@@ -127,8 +137,11 @@ def test_maddpg_exports_the_chosen_sub_policy(tmp_path, game):
     path0, _ = session_for(tmp_path, learner, params, sub_policy=0)
     assert check_parity(path0, learner, params, 256, sub_policy=0)["max_abs_diff"] <= 1e-5
     path1 = tmp_path / "sub1.onnx"
-    path1.write_bytes(build_model(actor_weights(learner, params, sub_policy=1),
-                                  learner.env.spec).SerializeToString())
+    path1.write_bytes(
+        build_model(
+            actor_weights(learner, params, sub_policy=1), learner.env.spec
+        ).SerializeToString()
+    )
     assert check_parity(path1, learner, params, 256, sub_policy=1)["max_abs_diff"] <= 1e-5
     assert check_parity(path1, learner, params, 256, sub_policy=0)["max_abs_diff"] > 1e-3
     with pytest.raises(ValueError, match="sub-policies"):

@@ -42,7 +42,9 @@ def free_port() -> int:
 def test_grpc_round_trip_reset_steps_and_episode_end():
     """The raw client: behaviours, specs, decisions, and a time-out's terminal steps."""
     env = UnityEnvironment(
-        file_name=str(STANDIN / "SoccerTwos.x86_64"), base_port=free_port(), seed=1,
+        file_name=str(STANDIN / "SoccerTwos.x86_64"),
+        base_port=free_port(),
+        seed=1,
         additional_args=["--areas", "2", "--max-decisions", "4"],
     )
     try:
@@ -63,7 +65,11 @@ def test_grpc_round_trip_reset_steps_and_episode_end():
                 assert len(term) == 0 and len(dec) == 4
         # the time-out: every agent's terminal step and its next first decision, one message
         assert len(term) == 4 and term.interrupted.all()
-        assert sorted(term.agent_id) == sorted(dec.agent_id) == sorted(first["SoccerTwos?team=0"].agent_id)
+        assert (
+            sorted(term.agent_id)
+            == sorted(dec.agent_id)
+            == sorted(first["SoccerTwos?team=0"].agent_id)
+        )
     finally:
         env.close()
 
@@ -74,7 +80,10 @@ def test_adapter_matches_the_game_behind_the_build():
     areas, leave_at, limit, seed = 3, 3, 6, 5
     args = ["--areas", str(areas), "--leave-at", str(leave_at), "--max-decisions", str(limit)]
     env = envs.make(
-        "unity", file_name=str(STANDIN / "SoccerTwos.x86_64"), base_port=free_port(), seed=seed,
+        "unity",
+        file_name=str(STANDIN / "SoccerTwos.x86_64"),
+        base_port=free_port(),
+        seed=seed,
         additional_args=args,
     )
     replica = StandIn("soccer_twos", areas, leave_at, seed, limit)
@@ -92,12 +101,14 @@ def test_adapter_matches_the_game_behind_the_build():
         rng = np.random.default_rng(0)
         for t in range(1, 2 * limit + 1):
             actions = rng.integers(0, 3, (areas, 4, 3)).astype(np.int32)
-            obs, state, reward, done, info = env.step_batch(keys, state, actions)
+            obs, state, _, done, info = env.step_batch(keys, state, actions)
             gone_before = replica.gone.copy()
-            replica.step({
-                team: np.stack([actions[a, i] for a, i in replica.deciding[team]])
-                for team in range(2)
-            })
+            replica.step(
+                {
+                    team: np.stack([actions[a, i] for a, i in replica.deciding[team]])
+                    for team in range(2)
+                }
+            )
             obs, done = np.asarray(obs), np.asarray(done)
             in_game = ~replica.gone & ~gone_before
             np.testing.assert_array_equal(obs[in_game], replica.obs[in_game])
@@ -105,14 +116,17 @@ def test_adapter_matches_the_game_behind_the_build():
             if decision < leave_at:
                 assert not done.any()
             elif decision < limit:  # blue_1 left at decision `leave_at`; the rest play on
-                np.testing.assert_array_equal(done, np.tile([False, True, False, False], (areas, 1)))
+                np.testing.assert_array_equal(
+                    done, np.tile([False, True, False, False], (areas, 1))
+                )
             else:  # the time-out ends every area: truncated for those still in the game
                 assert done.all()
                 np.testing.assert_array_equal(
                     np.asarray(info.truncated), np.tile([True, False, True, True], (areas, 1))
                 )
-            np.testing.assert_array_equal(np.asarray(info.group_reward)[:, 0],
-                                          np.asarray(info.group_reward)[:, 1])
+            np.testing.assert_array_equal(
+                np.asarray(info.group_reward)[:, 0], np.asarray(info.group_reward)[:, 1]
+            )
     finally:
         env.close()
 
@@ -124,11 +138,11 @@ def test_setup_errors_say_what_to_do():
     with socket.socket() as busy:
         busy.bind(("localhost", port))
         busy.listen()
-        with pytest.raises(UnitySetupError, match="in use.*worker_id"):
+        with pytest.raises(UnitySetupError, match=r"in use.*worker_id"):
             envs.make("unity", file_name=str(STANDIN / "SoccerTwos.x86_64"), base_port=port)
     with pytest.raises(UnitySetupError, match="no Unity build answered"):
         envs.make("unity", file_name=None, base_port=free_port(), timeout_wait=1)
-    with pytest.raises(UnitySetupError, match="does not match env.expect=soccer_twos"):
+    with pytest.raises(UnitySetupError, match=r"does not match env\.expect=soccer_twos"):
         envs.make("unity", file_name=str(STANDIN / "Tennis.x86_64"), base_port=free_port())
     tennis = envs.make(
         "unity", file_name=str(STANDIN / "Tennis.x86_64"), base_port=free_port(), expect="tennis"
@@ -146,12 +160,23 @@ def test_poca_trains_on_the_build_and_packages_for_the_hub(tmp_path):
     exports to ONNX and packs into a Hub folder offline."""
     run_dir = tmp_path / "run"
     cmd = [
-        sys.executable, "-m", "experiments.run", "algo=poca", "env=unity",
-        f"env.file_name={STANDIN / 'SoccerTwos.x86_64'}", f"env.options.base_port={free_port()}",
+        sys.executable,
+        "-m",
+        "experiments.run",
+        "algo=poca",
+        "env=unity",
+        f"env.file_name={STANDIN / 'SoccerTwos.x86_64'}",
+        f"env.options.base_port={free_port()}",
         "env.options.additional_args=[--areas,2,--leave-at,5,--max-decisions,12]",
-        "algo.rollout_len=32", "algo.num_minibatches=2", "algo.num_epochs=1",
-        "total_env_steps=192", "chunk_env_steps=64", "eval.opponents=[random]",
-        "eval.decisions=24", "logging.wandb=false", "logging.progress=false",
+        "algo.rollout_len=32",
+        "algo.num_minibatches=2",
+        "algo.num_epochs=1",
+        "total_env_steps=192",
+        "chunk_env_steps=64",
+        "eval.opponents=[random]",
+        "eval.decisions=24",
+        "logging.wandb=false",
+        "logging.progress=false",
         f"hydra.run.dir={run_dir}",
     ]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)

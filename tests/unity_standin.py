@@ -92,12 +92,22 @@ class StandIn:
         else:
             action = ActionSpecProto(num_continuous_actions=space.shape[0])
         return [
-            BrainParametersProto(brain_name=self.behaviour_name(t), is_training=True, action_spec=action)
+            BrainParametersProto(
+                brain_name=self.behaviour_name(t), is_training=True, action_spec=action
+            )
             for t in range(2)
         ]
 
-    def info(self, area: int, agent: int, obs: np.ndarray, reward: float, group_reward: float,
-             done: bool = False, max_step: bool = False) -> AgentInfoProto:
+    def info(
+        self,
+        area: int,
+        agent: int,
+        obs: np.ndarray,
+        reward: float,
+        group_reward: float,
+        done: bool = False,
+        max_step: bool = False,
+    ) -> AgentInfoProto:
         team = self.spec.teams[agent]
         observations, start = [], 0
         for name, size in self.sensors:
@@ -165,21 +175,38 @@ class StandIn:
                     continue
                 if ended:
                     infos[team].append(
-                        self.info(area, agent, terminal_obs[area, agent], reward[area, agent],
-                                  group_reward[area, agent], done=True,
-                                  max_step=bool(truncated[area, agent]))
+                        self.info(
+                            area,
+                            agent,
+                            terminal_obs[area, agent],
+                            reward[area, agent],
+                            group_reward[area, agent],
+                            done=True,
+                            max_step=bool(truncated[area, agent]),
+                        )
                     )
                 elif leaving and agent == 1:
                     self.gone[area, agent] = True
                     infos[team].append(
-                        self.info(area, agent, obs[area, agent], reward[area, agent],
-                                  group_reward[area, agent], done=True)
+                        self.info(
+                            area,
+                            agent,
+                            obs[area, agent],
+                            reward[area, agent],
+                            group_reward[area, agent],
+                            done=True,
+                        )
                     )
                     continue
                 else:
                     infos[team].append(
-                        self.info(area, agent, obs[area, agent], reward[area, agent],
-                                  group_reward[area, agent])
+                        self.info(
+                            area,
+                            agent,
+                            obs[area, agent],
+                            reward[area, agent],
+                            group_reward[area, agent],
+                        )
                     )
                     self.deciding[team].append((area, agent))
             if ended:  # the next episode's first decisions, in the same message
@@ -206,7 +233,9 @@ class StandIn:
         result = {}
         for team in range(2):
             values = rl_input.agent_actions[self.behaviour_name(team)].value
-            rows = [list(v.discrete_actions) if discrete else list(v.continuous_actions) for v in values]
+            rows = [
+                list(v.discrete_actions) if discrete else list(v.continuous_actions) for v in values
+            ]
             if len(rows) != len(self.deciding[team]):
                 raise RuntimeError(
                     f"{self.behaviour_name(team)}: {len(rows)} actions for "
@@ -222,13 +251,19 @@ def serve(port: int, standin: StandIn, timeout: float = 60.0) -> None:
     grpc.channel_ready_future(channel).result(timeout=timeout)
     stub = UnityToExternalProtoStub(channel)
     capabilities = UnityRLCapabilitiesProto(
-        baseRLCapabilities=True, concatenatedPngObservations=True, compressedChannelMapping=True,
-        hybridActions=True, trainingAnalytics=True, variableLengthObservation=True,
+        baseRLCapabilities=True,
+        concatenatedPngObservations=True,
+        compressedChannelMapping=True,
+        hybridActions=True,
+        trainingAnalytics=True,
+        variableLengthObservation=True,
         multiAgentGroups=True,
     )
     hello = UnityOutputProto(
         rl_initialization_output=UnityRLInitializationOutputProto(
-            name="StandIn", communication_version="1.5.0", package_version="2.3.0-standin",
+            name="StandIn",
+            communication_version="1.5.0",
+            package_version="2.3.0-standin",
             capabilities=capabilities,
         )
     )
