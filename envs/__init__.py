@@ -10,6 +10,7 @@ from envs.soccer_twos import SoccerTwos
 from envs.tennis import Tennis
 from envs.unity import UnityEnv
 
+GAMES = ("soccer_twos", "tennis")  # the pure-JAX games: any batch size, no outside process
 REGISTRY: dict[str, type[MultiAgentEnv]] = {
     "soccer_twos": SoccerTwos,
     "tennis": Tennis,
@@ -31,4 +32,13 @@ def make(name: str, **overrides) -> MultiAgentEnv:
     return cls(**overrides)
 
 
-__all__ = ["REGISTRY", "Box", "EnvSpec", "MultiAgentEnv", "MultiDiscrete", "StepInfo", "make"]
+__all__ = [
+    "GAMES",
+    "REGISTRY",
+    "Box",
+    "EnvSpec",
+    "MultiAgentEnv",
+    "MultiDiscrete",
+    "StepInfo",
+    "make",
+]

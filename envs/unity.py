@@ -410,9 +410,8 @@ class UnityEnv(MultiAgentEnv):
     def _expected_spec(expect: str) -> EnvSpec:
         import envs
 
-        if expect == "unity" or expect not in envs.REGISTRY:
-            valid = sorted(set(envs.REGISTRY) - {"unity"})
-            raise UnitySetupError(f"env.expect={expect!r}: valid are {valid} or null")
+        if expect not in envs.GAMES:
+            raise UnitySetupError(f"env.expect={expect!r}: valid are {list(envs.GAMES)} or null")
         return envs.make(expect).spec
 
     # ---------------------------------------------------------------- batch callbacks

@@ -69,7 +69,7 @@ def bench(name: str, num_envs: int, num_steps: int, repeats: int = 3) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--env", nargs="*", default=sorted(envs.REGISTRY), choices=sorted(envs.REGISTRY)
+        "--env", nargs="*", default=list(envs.GAMES), choices=list(envs.GAMES)
     )
     parser.add_argument("--num-envs", nargs="*", type=int, default=[1, 64, 1024, 4096])
     parser.add_argument(

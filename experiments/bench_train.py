@@ -56,7 +56,7 @@ def bench(algo: str, env_name: str, chunks: int, overrides: list[str]) -> dict[s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--algo", nargs="*", default=sorted(algos.REGISTRY))
-    parser.add_argument("--env", nargs="*", default=sorted(envs.REGISTRY))
+    parser.add_argument("--env", nargs="*", default=list(envs.GAMES))
     parser.add_argument("--chunks", type=int, default=3, help="timed chunks after warm-up")
     parser.add_argument("--override", nargs="*", default=[], help="Hydra overrides")
     args = parser.parse_args()

@@ -17,7 +17,7 @@ from envs import match, scripted, tennis
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", default="soccer_twos", choices=sorted(envs.REGISTRY))
+    parser.add_argument("--env", default="soccer_twos", choices=list(envs.GAMES))
     parser.add_argument("--team0", default="chaser")
     parser.add_argument("--team1", default="random")
     parser.add_argument("--num-envs", type=int, default=128)
