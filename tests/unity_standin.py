@@ -173,41 +173,20 @@ class StandIn:
                 team = self.spec.teams[agent]
                 if self.gone[area, agent]:
                     continue
-                if ended:
-                    infos[team].append(
-                        self.info(
-                            area,
-                            agent,
-                            terminal_obs[area, agent],
-                            reward[area, agent],
-                            group_reward[area, agent],
-                            done=True,
-                            max_step=bool(truncated[area, agent]),
-                        )
+                left = bool(leaving) and agent == 1
+                self.gone[area, agent] |= left
+                infos[team].append(
+                    self.info(
+                        area,
+                        agent,
+                        terminal_obs[area, agent] if ended else obs[area, agent],
+                        reward[area, agent],
+                        group_reward[area, agent],
+                        done=ended or left,
+                        max_step=ended and bool(truncated[area, agent]),
                     )
-                elif leaving and agent == 1:
-                    self.gone[area, agent] = True
-                    infos[team].append(
-                        self.info(
-                            area,
-                            agent,
-                            obs[area, agent],
-                            reward[area, agent],
-                            group_reward[area, agent],
-                            done=True,
-                        )
-                    )
-                    continue
-                else:
-                    infos[team].append(
-                        self.info(
-                            area,
-                            agent,
-                            obs[area, agent],
-                            reward[area, agent],
-                            group_reward[area, agent],
-                        )
-                    )
+                )
+                if not (ended or left):
                     self.deciding[team].append((area, agent))
             if ended:  # the next episode's first decisions, in the same message
                 self.decisions[area] = 0
