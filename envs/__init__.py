@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 
 from envs.base import Box, EnvSpec, MultiAgentEnv, MultiDiscrete, StepInfo
+from envs.jaxmarl_adapter import JaxMARLEnv
 from envs.soccer_twos import SoccerTwos
 from envs.tennis import Tennis
 from envs.unity import UnityEnv
@@ -15,6 +16,7 @@ REGISTRY: dict[str, type[MultiAgentEnv]] = {
     "soccer_twos": SoccerTwos,
     "tennis": Tennis,
     "unity": UnityEnv,  # a real Unity build through mlagents-envs (host side)
+    "jaxmarl": JaxMARLEnv,  # a two-team JaxMARL env (SMAX, ...); needs the `bench` extra
 }
 
 

@@ -1,11 +1,17 @@
-"""Training throughput: env-steps/s and agent-steps/s of each algorithm on each game.
+"""Training throughput: env-steps/s, agent-steps/s, FLOPs and memory of each algorithm x game.
 
 Builds the learner exactly as ``experiments.run`` does (same Hydra config, same jitted chunk
 of ``chunk_env_steps`` worth of updates), compiles it ahead of time (reported separately),
-then times ``--chunks`` chunks. Agent-steps count every agent on the field (learners and ghosts).
+then times ``--chunks`` chunks. Agent-steps count every agent on the field (learners and
+ghosts). With ``--seeds S`` the chunk is ``vmap``-ed over S independent training states (S
+seeds in one program) and the throughput is the total over seeds.
+
+FLOPs per update come from the jaxpr (``experiments.flops``); ``matmul_gflops`` is what the
+training loop achieves, to be compared with the machine's measured matmul rate. Memory is
+XLA's buffer plan for one chunk (arguments + outputs + temporaries, less donated aliases).
 
     python -m experiments.bench_train                           # every algo x env
-    python -m experiments.bench_train --algo ippo --env tennis --chunks 5
+    python -m experiments.bench_train --algo poca --env soccer_twos --seeds 1 2 4
     python -m experiments.bench_train --override algo.hidden=[512,512]
 """
 
@@ -14,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import Any
 
 import jax
 from hydra import compose, initialize_config_dir
@@ -21,19 +28,38 @@ from hydra import compose, initialize_config_dir
 import algos
 import envs
 from experiments.builder import build, chunk_updates
+from experiments.flops import count_flops
 from experiments.run import CONF_DIR
 
 
-def bench(algo: str, env_name: str, chunks: int, overrides: list[str]) -> dict[str, float]:
+def unbatch(state: Any) -> Any:
+    """The first seed's state of a seed-batched state."""
+    return jax.tree.map(lambda x: x[0], state)
+
+
+def bench(
+    algo: str, env_name: str, chunks: int, overrides: list[str], seeds: int = 1
+) -> dict[str, Any]:
     with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
         cfg = compose("config", overrides=[f"algo={algo}", f"env={env_name}", *overrides])
     env, learner = build(cfg)
-    state = learner.init(jax.random.PRNGKey(0))
+    keys = jax.random.split(jax.random.PRNGKey(0), seeds)
+    state = jax.vmap(learner.init)(keys)
     updates = chunk_updates(cfg, learner)
-    chunk = jax.jit(lambda s: jax.lax.scan(lambda c, _: learner.update(c), s, None, length=updates))
+    flops = count_flops(learner.update, unbatch(state))
+
+    def one_seed(s: Any) -> Any:
+        return jax.lax.scan(lambda c, _: learner.update(c), s, None, length=updates)
+
+    # One seed runs the chunk exactly as experiments.run does; S seeds vmap it.
+    if seeds == 1:
+        state, chunk = unbatch(state), jax.jit(one_seed)
+    else:
+        chunk = jax.jit(jax.vmap(one_seed))
     t = time.perf_counter()
     compiled = chunk.lower(state).compile()
     compile_s = time.perf_counter() - t
+    mem = compiled.memory_analysis()
     state, _ = compiled(state)  # warm-up
     jax.block_until_ready(state)
     t = time.perf_counter()
@@ -41,14 +67,23 @@ def bench(algo: str, env_name: str, chunks: int, overrides: list[str]) -> dict[s
         state, _ = compiled(state)
     jax.block_until_ready(state)
     elapsed = time.perf_counter() - t
-    env_steps = chunks * updates * learner.env_steps_per_update
+    total_updates = seeds * chunks * updates
+    env_steps = total_updates * learner.env_steps_per_update
+    memory = mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes
     return {
         "algo": algo,
         "env": env_name,
+        "seeds": seeds,
         "num_envs": int(cfg.algo.num_envs),
         "compile_s": round(compile_s, 2),
         "env_steps_per_s": round(env_steps / elapsed),
         "agent_steps_per_s": round(env_steps * env.spec.num_agents / elapsed),
+        "env_steps_per_update": learner.env_steps_per_update,
+        "matmul_flops_per_update": flops.matmul_flops,
+        "elementwise_ops_per_update": flops.elementwise_ops,
+        "matmul_flops_per_env_step": flops.matmul_flops / learner.env_steps_per_update,
+        "matmul_gflops": flops.matmul_flops * total_updates / elapsed / 1e9,
+        "memory_mb": round((memory - mem.alias_size_in_bytes) / 2**20, 1),
         "device": jax.devices()[0].platform,
     }
 
@@ -58,11 +93,13 @@ def main() -> None:
     parser.add_argument("--algo", nargs="*", default=sorted(algos.REGISTRY))
     parser.add_argument("--env", nargs="*", default=list(envs.GAMES))
     parser.add_argument("--chunks", type=int, default=3, help="timed chunks after warm-up")
+    parser.add_argument("--seeds", nargs="*", type=int, default=[1], help="seeds per program")
     parser.add_argument("--override", nargs="*", default=[], help="Hydra overrides")
     args = parser.parse_args()
     for algo in args.algo:
         for env_name in args.env:
-            print(json.dumps(bench(algo, env_name, args.chunks, args.override)), flush=True)
+            for seeds in args.seeds:
+                print(json.dumps(bench(algo, env_name, args.chunks, args.override, seeds)))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,115 @@
+"""A JaxMARL two-team environment behind our env protocol, so our learners train on it as is.
+
+JaxMARL (``pip install -e ".[bench]"``) keeps dicts keyed by agent name; our protocol keeps
+an agent axis. The adapter stacks observations in ``env.agents`` order, splits agents into
+teams by name prefix (``ally_0`` / ``enemy_0`` -> teams ``ally`` and ``enemy``), and hands
+our ``[A, 1]`` discrete actions back as a dict. It exists so that a training loop written
+the JaxMARL way and ours can run on the *same* env in one process
+(``experiments/bench_jaxmarl.py``).
+
+JaxMARL does not tell time-outs from outcomes, so every episode end is ``terminated``
+(no bootstrap), as in JaxMARL's own baselines. An agent whose ``done`` turns true before
+``__all__`` (a dead SMAX unit) has left the game, which our protocol already models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from envs.base import EnvSpec, MultiAgentEnv, MultiDiscrete, StepInfo
+
+
+def _team_of(agent: str) -> str:
+    return agent.rsplit("_", 1)[0] if "_" in agent else agent
+
+
+def make_jaxmarl(name: str, scenario: str | None = None) -> Any:
+    """``jaxmarl.make(name)``; SMAX takes a ``scenario`` map name such as ``3m``."""
+    try:
+        import jaxmarl
+    except ImportError as err:
+        raise ImportError(
+            'JaxMARL is not installed; install the benchmark extra: pip install -e ".[bench]"'
+        ) from err
+    if scenario is None:
+        return jaxmarl.make(name)
+    from jaxmarl.environments.smax import map_name_to_scenario
+
+    return jaxmarl.make(name, scenario=map_name_to_scenario(scenario))
+
+
+@dataclass(frozen=True)
+class JaxMARLEnv(MultiAgentEnv):
+    """``env_id`` is a JaxMARL env id (``SMAX`` with ``scenario="3m"``, ``coin_game``, ...)."""
+
+    env_id: str = "SMAX"
+    scenario: str | None = "3m"
+    inner: Any = field(init=False, repr=False, compare=False)
+    spec: EnvSpec = field(init=False)
+
+    def __post_init__(self) -> None:
+        inner = make_jaxmarl(self.env_id, self.scenario)
+        agents = tuple(inner.agents)
+        team_names = list(dict.fromkeys(_team_of(a) for a in agents))
+        teams = tuple(team_names.index(_team_of(a)) for a in agents)
+        sizes = {teams.count(t) for t in range(len(team_names))}
+        obs_shapes = {tuple(inner.observation_space(a).shape) for a in agents}
+        actions = {getattr(inner.action_space(a), "n", None) for a in agents}
+        if len(team_names) != 2 or len(sizes) != 1:
+            raise ValueError(
+                f"JaxMARL env {self.env_id!r} has agents {agents}: the adapter needs two "
+                "equal teams named <team>_<index>"
+            )
+        if len(obs_shapes) != 1 or len(actions) != 1 or None in actions:
+            raise ValueError(
+                f"JaxMARL env {self.env_id!r}: the adapter needs one observation shape and one "
+                f"Discrete action space for all agents, got {obs_shapes} and {actions}"
+            )
+        box = inner.observation_space(agents[0])
+        object.__setattr__(self, "inner", inner)
+        object.__setattr__(
+            self,
+            "spec",
+            EnvSpec(
+                name=f"jaxmarl_{self.env_id}" + (f"_{self.scenario}" if self.scenario else ""),
+                num_agents=len(agents),
+                teams=teams,
+                agent_names=agents,
+                obs_shape=obs_shapes.pop(),
+                obs_low=float(jnp.min(jnp.asarray(getattr(box, "low", -jnp.inf)))),
+                obs_high=float(jnp.max(jnp.asarray(getattr(box, "high", jnp.inf)))),
+                action_space=MultiDiscrete((int(actions.pop()),)),
+                max_steps=int(getattr(inner, "max_steps", 0) or 0),
+            ),
+        )
+
+    def _stack(self, per_agent: dict[str, jax.Array], dtype: Any = jnp.float32) -> jax.Array:
+        return jnp.stack([jnp.asarray(per_agent[a], dtype) for a in self.spec.agent_names])
+
+    def reset(self, key: jax.Array) -> tuple[jax.Array, Any]:
+        obs, state = self.inner.reset(key)
+        return self._stack(obs), state
+
+    def step_env(
+        self, key: jax.Array, state: Any, actions: jax.Array
+    ) -> tuple[jax.Array, Any, jax.Array, jax.Array, StepInfo]:
+        act = {a: actions[i, 0] for i, a in enumerate(self.spec.agent_names)}
+        obs, state, reward, dones, _ = self.inner.step_env(key, state, act)
+        obs = self._stack(obs)
+        done = self._stack(dones, bool) | dones["__all__"]
+        return (
+            obs,
+            state,
+            self._stack(reward),
+            done,
+            StepInfo(
+                group_reward=jnp.zeros(self.spec.num_agents),
+                terminated=done,
+                truncated=jnp.zeros(self.spec.num_agents, bool),
+                terminal_obs=obs,
+            ),
+        )

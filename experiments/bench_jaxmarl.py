@@ -1,0 +1,287 @@
+"""Side by side with JaxMARL: a JaxMARL-style IPPO loop and ours on the same env, one process.
+
+JaxMARL's IPPO baselines (``baselines/IPPO/ippo_ff_*.py`` in its repository, not part of the
+pip package) are PureJaxRL-style: every agent of every env is one "actor" row of one shared
+actor-critic, trajectories are scanned, GAE is scanned backwards, and shuffled minibatch
+epochs update a ``TrainState``. ``jaxmarl_style_ippo`` below is that loop, written here against
+JaxMARL's own env API (dict observations, JaxMARL's auto-resetting ``step``). Ours is
+``algos.ippo`` through ``envs.jaxmarl_adapter`` with the same network, rollout length, epochs
+and minibatches.
+
+The loops differ in what a step trains: JaxMARL's trains every agent (both teams share the
+network); ours trains the learning team and runs a snapshot for the other (self-play). Two
+pairings make that explicit:
+
+- ``same_envs``: the same number of envs; ours trains on half the samples per update;
+- ``same_samples``: ours runs twice the envs, so both train on the same samples per update
+  with the same minibatch size (ours also steps twice the envs and runs the ghosts).
+
+    pip install -e ".[bench]"
+    python -m experiments.bench_jaxmarl                       # SMAX 3m (3 vs 3)
+    python -m experiments.bench_jaxmarl --env coin_game --scenario none --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import distrax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax.training.train_state import TrainState
+
+import algos
+from algos.selfplay import SelfPlayConfig
+from envs.jaxmarl_adapter import JaxMARLEnv, make_jaxmarl
+from experiments.flops import count_flops
+
+
+class ActorCritic(nn.Module):
+    """JaxMARL's feed-forward IPPO network: separate actor and critic MLPs, orthogonal init."""
+
+    num_actions: int
+    hidden: tuple[int, ...]
+    activation: str = "tanh"
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> tuple[distrax.Categorical, jax.Array]:
+        act = nn.relu if self.activation == "relu" else nn.tanh
+        init = nn.initializers.orthogonal(np.sqrt(2))
+        a, v = x, x
+        for width in self.hidden:
+            a = act(nn.Dense(width, kernel_init=init)(a))
+        logits = nn.Dense(self.num_actions, kernel_init=nn.initializers.orthogonal(0.01))(a)
+        for width in self.hidden:
+            v = act(nn.Dense(width, kernel_init=init)(v))
+        value = nn.Dense(1, kernel_init=nn.initializers.orthogonal(1.0))(v)
+        return distrax.Categorical(logits=logits), value[..., 0]
+
+
+class Transition(NamedTuple):
+    obs: jax.Array
+    action: jax.Array
+    log_prob: jax.Array
+    value: jax.Array
+    reward: jax.Array
+    done: jax.Array
+
+
+def jaxmarl_style_ippo(
+    env: Any, cfg: dict[str, Any]
+) -> tuple[Callable[[jax.Array], Any], Callable[[Any], Any], int]:
+    """``(init, update, samples_per_update)`` of the JaxMARL-style loop on JaxMARL ``env``."""
+    agents = env.agents
+    num_envs, num_steps = cfg["num_envs"], cfg["rollout_len"]
+    actors = len(agents) * num_envs
+    net = ActorCritic(env.action_space(agents[0]).n, tuple(cfg["hidden"]), cfg["activation"])
+    tx = optax.chain(
+        optax.clip_by_global_norm(cfg["max_grad_norm"]), optax.adam(cfg["learning_rate"], eps=1e-5)
+    )
+
+    def batchify(x: dict[str, jax.Array]) -> jax.Array:
+        return jnp.stack([x[a] for a in agents]).reshape(actors, -1)
+
+    def init(key: jax.Array) -> Any:
+        k_net, k_env, k_run = jax.random.split(key, 3)
+        obs_dim = env.observation_space(agents[0]).shape
+        params = net.init(k_net, jnp.zeros(obs_dim))
+        train_state = TrainState.create(apply_fn=net.apply, params=params, tx=tx)
+        obs, env_state = jax.vmap(env.reset)(jax.random.split(k_env, num_envs))
+        return train_state, env_state, obs, k_run
+
+    def env_step(carry: Any, _: Any) -> tuple[Any, Transition]:
+        train_state, env_state, obs, key = carry
+        key, k_act, k_env = jax.random.split(key, 3)
+        obs_batch = batchify(obs).astype(jnp.float32)
+        pi, value = net.apply(train_state.params, obs_batch)
+        action = pi.sample(seed=k_act)
+        env_act = {a: action.reshape(len(agents), num_envs)[i] for i, a in enumerate(agents)}
+        obs, env_state, reward, done, _ = jax.vmap(env.step)(
+            jax.random.split(k_env, num_envs), env_state, env_act
+        )
+        step = Transition(
+            obs_batch,
+            action,
+            pi.log_prob(action),
+            value,
+            batchify(reward)[:, 0],
+            batchify(done)[:, 0],
+        )
+        return (train_state, env_state, obs, key), step
+
+    def loss_fn(params: Any, mb: tuple[Transition, jax.Array, jax.Array]):
+        traj, gae, targets = mb
+        pi, value = net.apply(params, traj.obs)
+        clip = cfg["clip_eps"]
+        value_clipped = traj.value + (value - traj.value).clip(-clip, clip)
+        value_loss = 0.5 * jnp.maximum(
+            jnp.square(value - targets), jnp.square(value_clipped - targets)
+        ).mean()
+        ratio = jnp.exp(pi.log_prob(traj.action) - traj.log_prob)
+        gae = (gae - gae.mean()) / (gae.std() + 1e-8)
+        actor_loss = -jnp.minimum(ratio * gae, jnp.clip(ratio, 1 - clip, 1 + clip) * gae).mean()
+        return actor_loss + cfg["vf_coef"] * value_loss - cfg["ent_coef"] * pi.entropy().mean()
+
+    def update(carry: Any) -> tuple[Any, jax.Array]:
+        carry, traj = jax.lax.scan(env_step, carry, None, num_steps)
+        train_state, env_state, obs, key = carry
+        _, last_value = net.apply(train_state.params, batchify(obs).astype(jnp.float32))
+
+        def gae_step(acc: Any, t: Transition) -> tuple[Any, jax.Array]:
+            gae, next_value = acc
+            delta = t.reward + cfg["gamma"] * next_value * (1 - t.done) - t.value
+            gae = delta + cfg["gamma"] * cfg["gae_lambda"] * (1 - t.done) * gae
+            return (gae, t.value), gae
+
+        _, advantages = jax.lax.scan(
+            gae_step, (jnp.zeros_like(last_value), last_value), traj, reverse=True
+        )
+        batch = jax.tree.map(
+            lambda x: x.reshape(-1, *x.shape[2:]), (traj, advantages, advantages + traj.value)
+        )
+        size, minibatches = num_steps * actors, cfg["num_minibatches"]
+        grad_fn = jax.value_and_grad(loss_fn)
+
+        def minibatch(ts: TrainState, mb: Any) -> tuple[TrainState, jax.Array]:
+            loss, grads = grad_fn(ts.params, mb)
+            return ts.apply_gradients(grads=grads), loss
+
+        def epoch(state: Any, _: Any) -> tuple[Any, jax.Array]:
+            ts, k = state
+            k, k_perm = jax.random.split(k)
+            perm = jax.random.permutation(k_perm, size)
+            shuffled = jax.tree.map(
+                lambda x: jnp.take(x, perm, axis=0).reshape(minibatches, -1, *x.shape[1:]), batch
+            )
+            ts, losses = jax.lax.scan(minibatch, ts, shuffled)
+            return (ts, k), losses
+
+        (train_state, key), losses = jax.lax.scan(
+            epoch, (train_state, key), None, cfg["num_epochs"]
+        )
+        return (train_state, env_state, obs, key), losses.mean()
+
+    return init, update, num_steps * actors
+
+
+def time_chunks(
+    init: Callable, update: Callable, updates: int, chunks: int
+) -> tuple[float, float, Any]:
+    """``(seconds per update, compile seconds, state)``, timing ``chunks`` scans of updates."""
+    state = init(jax.random.PRNGKey(0))
+    run = jax.jit(lambda s: jax.lax.scan(lambda c, _: update(c), s, None, length=updates))
+    t = time.perf_counter()
+    compiled = run.lower(state).compile()
+    compile_s = time.perf_counter() - t
+    state, _ = compiled(state)
+    jax.block_until_ready(state)
+    t = time.perf_counter()
+    for _ in range(chunks):
+        state, _ = compiled(state)
+    jax.block_until_ready(state)
+    return (time.perf_counter() - t) / (chunks * updates), compile_s, state
+
+
+def compare(
+    name: str, scenario: str | None, cfg: dict[str, Any], updates: int, chunks: int
+) -> list[dict[str, Any]]:
+    """Both loops on ``name``: one row per loop and pairing, with ratios ours / JaxMARL's."""
+    inner = make_jaxmarl(name, scenario)
+    adapter = JaxMARLEnv(name, scenario)
+    spec = adapter.spec
+    team_size = spec.num_agents // 2
+    init, update, samples = jaxmarl_style_ippo(inner, cfg)
+    theirs_s, theirs_compile, state = time_chunks(init, update, updates, chunks)
+    theirs_flops = count_flops(update, state).matmul_flops
+    env_steps = cfg["rollout_len"] * cfg["num_envs"]
+    rows = [
+        {
+            "loop": "jaxmarl_style",
+            "pairing": "reference",
+            "num_envs": cfg["num_envs"],
+            "env_steps_per_s": env_steps / theirs_s,
+            "trained_samples_per_s": samples / theirs_s,
+            "matmul_gflops": theirs_flops / theirs_s / 1e9,
+            "compile_s": theirs_compile,
+        }
+    ]
+    ours_keys = [k for k in DEFAULTS if k != "num_envs"]
+    for pairing, envs_factor in (("same_envs", 1), ("same_samples", 2)):
+        ours_cfg = {k: cfg[k] for k in ours_keys} | {"num_envs": cfg["num_envs"] * envs_factor}
+        learner = algos.make("ippo", adapter, ours_cfg, SelfPlayConfig(), 10**9)
+        ours_s, ours_compile, ours_state = time_chunks(
+            learner.init, learner.update, updates, chunks
+        )
+        ours_flops = count_flops(learner.update, ours_state).matmul_flops
+        ours_env_steps = learner.env_steps_per_update
+        ours_samples = ours_env_steps * team_size
+        rows.append(
+            {
+                "loop": "ours",
+                "pairing": pairing,
+                "num_envs": ours_cfg["num_envs"],
+                "env_steps_per_s": ours_env_steps / ours_s,
+                "trained_samples_per_s": ours_samples / ours_s,
+                "matmul_gflops": ours_flops / ours_s / 1e9,
+                "compile_s": ours_compile,
+                "env_steps_ratio": (ours_env_steps / ours_s) / (env_steps / theirs_s),
+                "samples_ratio": (ours_samples / ours_s) / (samples / theirs_s),
+            }
+        )
+    for row in rows:
+        row["env"] = spec.name
+    return rows
+
+
+DEFAULTS = {  # JaxMARL's IPPO-FF defaults where they exist (64 x 2 tanh, 4 epochs, 4 minibatches)
+    "num_envs": 64,
+    "rollout_len": 128,
+    "num_minibatches": 4,
+    "num_epochs": 4,
+    "learning_rate": 2.5e-4,
+    "gamma": 0.99,
+    "gae_lambda": 0.95,
+    "clip_eps": 0.2,
+    "vf_coef": 0.5,
+    "ent_coef": 0.01,
+    "max_grad_norm": 0.5,
+    "hidden": [64, 64],
+    "activation": "tanh",
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--env", default="SMAX", help="JaxMARL env id with two equal teams")
+    parser.add_argument("--scenario", default="3m", help="SMAX map; 'none' for other envs")
+    parser.add_argument("--updates", type=int, default=4, help="updates per timed chunk")
+    parser.add_argument("--chunks", type=int, default=2)
+    parser.add_argument("--num-envs", type=int, default=DEFAULTS["num_envs"])
+    parser.add_argument("--hidden", type=int, nargs="*", default=DEFAULTS["hidden"])
+    parser.add_argument("--json", help="also write the rows to this JSON file")
+    args = parser.parse_args()
+    cfg = DEFAULTS | {"num_envs": args.num_envs, "hidden": args.hidden}
+    scenario = None if args.scenario.lower() == "none" else args.scenario
+    rows = compare(args.env, scenario, cfg, args.updates, args.chunks)
+    print(f"{'loop':<15}{'pairing':<14}{'envs':>5}{'env-steps/s':>13}{'samples/s':>12}"
+          f"{'GFLOP/s':>9}{'ratio env':>11}{'ratio smp':>11}")  # fmt: skip
+    for r in rows:
+        print(
+            f"{r['loop']:<15}{r['pairing']:<14}{r['num_envs']:>5}{r['env_steps_per_s']:>13,.0f}"
+            f"{r['trained_samples_per_s']:>12,.0f}{r['matmul_gflops']:>9.1f}"
+            f"{r.get('env_steps_ratio', 1.0):>11.2f}{r.get('samples_ratio', 1.0):>11.2f}"
+        )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""FLOPs of a jitted program, counted from its jaxpr, and this machine's measured matmul rate.
+
+XLA's ``cost_analysis()`` counts the body of a ``while`` loop once, whatever its trip count,
+so a training chunk built from nested ``lax.scan`` s is under-counted by orders of magnitude.
+Counting on the jaxpr instead multiplies every ``scan`` body by its ``length``. Matmul FLOPs
+(``dot_general``: 2 x output size x contracted size) are what a matmul peak compares with; the
+other primitives are tallied as elementwise output elements, the work that no matmul unit
+speeds up (ray casting, physics, activations, optimiser arithmetic).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+
+@dataclass(frozen=True)
+class FlopCount:
+    matmul_flops: float  # 2 * M * N * K summed over every dot_general, scans unrolled
+    elementwise_ops: float  # output elements of every other primitive, scans unrolled
+    while_loops: int  # while bodies counted once: their trip count is unknown statically
+
+    def __add__(self, other: FlopCount) -> FlopCount:
+        return FlopCount(
+            self.matmul_flops + other.matmul_flops,
+            self.elementwise_ops + other.elementwise_ops,
+            self.while_loops + other.while_loops,
+        )
+
+    def scaled(self, k: float) -> FlopCount:
+        return FlopCount(self.matmul_flops * k, self.elementwise_ops * k, self.while_loops)
+
+
+ZERO = FlopCount(0.0, 0.0, 0)
+# Primitives that move or relabel data without arithmetic.
+_NO_ARITHMETIC = {
+    "broadcast_in_dim", "reshape", "squeeze", "expand_dims", "transpose", "slice",
+    "dynamic_slice", "dynamic_update_slice", "gather", "scatter", "concatenate", "pad",
+    "convert_element_type", "copy", "copy_p", "iota", "select_n", "rev", "stop_gradient",
+    "random_bits", "random_seed", "random_wrap", "random_unwrap", "threefry2x32",
+    "device_put", "pjit", "closed_call", "custom_jvp_call", "custom_vjp_call",
+    "custom_vjp_call_jaxpr", "remat", "checkpoint", "scan", "while", "cond",
+}  # fmt: skip
+
+
+def _sub_jaxprs(value: Any) -> list[Any]:
+    """The jaxprs inside an equation parameter (a jaxpr, closed jaxpr, or a tuple of them)."""
+    if hasattr(value, "eqns"):
+        return [value]
+    if hasattr(value, "jaxpr") and hasattr(value, "consts"):
+        return [value.jaxpr]
+    if isinstance(value, list | tuple):
+        return [j for v in value for j in _sub_jaxprs(v)]
+    return []
+
+
+def _size(var: Any) -> int:
+    shape = getattr(getattr(var, "aval", None), "shape", ())
+    return math.prod(shape)
+
+
+def count_jaxpr(jaxpr: Any) -> FlopCount:
+    """FLOPs of one execution of ``jaxpr`` (a ``core.Jaxpr``)."""
+    total = ZERO
+    for eqn in jaxpr.eqns:
+        name = eqn.primitive.name
+        if name == "dot_general":
+            (lhs_contract, _), _ = eqn.params["dimension_numbers"]
+            lhs_shape = eqn.invars[0].aval.shape
+            k = math.prod(lhs_shape[d] for d in lhs_contract)
+            total += FlopCount(2.0 * _size(eqn.outvars[0]) * k, 0.0, 0)
+            continue
+        if name == "cond":  # after vmap a cond is a select; unbatched, one branch runs
+            branches = [count_jaxpr(j) for j in _sub_jaxprs(eqn.params["branches"])]
+            total += max(branches, key=lambda c: (c.matmul_flops, c.elementwise_ops))
+            continue
+        inner = ZERO
+        for value in eqn.params.values():
+            for sub in _sub_jaxprs(value):
+                inner += count_jaxpr(sub)
+        if name == "scan":
+            inner = inner.scaled(eqn.params["length"])
+        elif name == "while":
+            inner = FlopCount(inner.matmul_flops, inner.elementwise_ops, inner.while_loops + 1)
+        total += inner
+        if name not in _NO_ARITHMETIC:
+            total += FlopCount(0.0, float(sum(_size(v) for v in eqn.outvars)), 0)
+    return total
+
+
+def count_flops(fn: Callable[..., Any], *args: Any) -> FlopCount:
+    """FLOPs of one call ``fn(*args)``, from its jaxpr (no compilation, no execution)."""
+    return count_jaxpr(jax.make_jaxpr(fn)(*args).jaxpr)
+
+
+def matmul_rate(n: int = 1024, k: int | None = None, m: int | None = None, seconds: float = 1.0):
+    """Measured float32 matmul FLOP/s of ``[n, k] @ [k, m]`` on the default device.
+
+    A chain of matmuls inside one jitted ``fori_loop`` (no dispatch gaps), best of 3 timings
+    of about ``seconds`` each. ``k`` and ``m`` default to ``n``: the square case is the peak.
+    """
+    k, m = k or n, m or n
+    key_a, key_b = jax.random.split(jax.random.PRNGKey(0))
+    a = jax.random.normal(key_a, (n, k), jnp.float32)
+    b = jax.random.normal(key_b, (k, m), jnp.float32) / math.sqrt(k)
+
+    @jax.jit
+    def chain(a: jax.Array, b: jax.Array, reps: jax.Array) -> jax.Array:
+        # Each product feeds the next (scaled back to [n, k]) so nothing can be hoisted.
+        back = jnp.ones((m, k), jnp.float32) / m
+
+        def body(_, x):
+            return (x @ b) @ back
+
+        return jax.lax.fori_loop(0, reps, body, a)
+
+    flops_per_rep = 2.0 * n * k * m + 2.0 * n * m * k
+    chain(a, b, 1).block_until_ready()
+    t = time.perf_counter()
+    chain(a, b, 1).block_until_ready()
+    reps = max(1, int(seconds / max(time.perf_counter() - t, 1e-6)))
+    best = math.inf
+    for _ in range(3):
+        t = time.perf_counter()
+        chain(a, b, reps).block_until_ready()
+        best = min(best, time.perf_counter() - t)
+    return flops_per_rep * reps / best

@@ -1,0 +1,118 @@
+"""The benchmark machinery: FLOP counting, seeds in one program, and the JaxMARL side by side."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import algos
+import envs
+from algos.selfplay import SelfPlayConfig
+from experiments.flops import count_flops
+
+
+def test_flops_count_matmuls_through_scan_cond_and_vmap() -> None:
+    x, w = jnp.ones((8, 5)), jnp.ones((5, 3))
+    assert count_flops(lambda x, w: x @ w, x, w).matmul_flops == 2 * 8 * 5 * 3
+    assert count_flops(lambda x, w: jnp.tanh(x @ w), x, w).elementwise_ops == 8 * 3
+
+    def scanned(x, w):
+        return jax.lax.scan(lambda c, _: (c, jnp.sum(c @ w)), x, None, length=7)[1]
+
+    assert count_flops(scanned, x, w).matmul_flops == 7 * 2 * 8 * 5 * 3
+
+    def branchy(p, x, w):  # the costlier branch is the upper bound
+        return jax.lax.cond(p, lambda: (x @ w) @ w.T, lambda: x)
+
+    assert count_flops(branchy, True, x, w).matmul_flops == 2 * (2 * 8 * 5 * 3)
+    batched = jax.vmap(lambda x, w: x @ w, in_axes=(0, None))
+    assert count_flops(batched, jnp.ones((4, 8, 5)), w).matmul_flops == 4 * 2 * 8 * 5 * 3
+
+
+def test_flops_of_an_mlp_forward_and_backward() -> None:
+    mlp = nn.Sequential([nn.Dense(32), nn.relu, nn.Dense(4)])
+    x = jnp.ones((16, 10))
+    params = mlp.init(jax.random.PRNGKey(0), x)
+    forward = 2 * 16 * (10 * 32 + 32 * 4)
+    assert count_flops(mlp.apply, params, x).matmul_flops == forward
+    grad = jax.grad(lambda p: jnp.sum(mlp.apply(p, x)))
+    # Backward: a weight gradient per layer and an input gradient for the second layer.
+    backward = 2 * 16 * (10 * 32 + 32 * 4) + 2 * 16 * 32 * 4
+    assert count_flops(grad, params).matmul_flops == forward + backward
+
+
+def test_seeds_vmapped_in_one_program_match_separate_runs() -> None:
+    env = envs.make("tennis")
+    cfg = {"num_envs": 4, "rollout_len": 8, "num_minibatches": 2, "num_epochs": 1, "hidden": [16]}
+    learner = algos.make("ippo", env, cfg, SelfPlayConfig(), 10_000)
+    keys = jax.random.split(jax.random.PRNGKey(3), 2)
+
+    def two_updates(state):
+        return jax.lax.scan(lambda s, _: learner.update(s), state, None, length=2)
+
+    together, metrics = jax.jit(jax.vmap(two_updates))(jax.vmap(learner.init)(keys))
+    for i, key in enumerate(keys):
+        alone, alone_metrics = jax.jit(two_updates)(learner.init(key))
+        pairs = zip(jax.tree.leaves(alone.params), jax.tree.leaves(together.params), strict=True)
+        for a, b in pairs:
+            np.testing.assert_allclose(a, b[i], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(alone_metrics["loss"], metrics["loss"][i], rtol=1e-4, atol=1e-5)
+    # Different seeds train differently: the vmap did not collapse them into one.
+    first = jax.tree.leaves(together.params)[0]
+    assert not np.allclose(first[0], first[1])
+
+
+def test_jaxmarl_adapter_on_a_hand_built_smax_scene() -> None:
+    pytest.importorskip("jaxmarl")
+    from envs.jaxmarl_adapter import JaxMARLEnv
+
+    env = envs.make("jaxmarl", env_id="SMAX", scenario="3m")
+    spec = env.spec
+    assert spec.teams == (0, 0, 0, 1, 1, 1)
+    assert spec.agent_names[0] == "ally_0" and spec.agent_names[3] == "enemy_0"
+    key = jax.random.PRNGKey(0)
+    obs, state = env.reset(key)
+    inner_obs, _ = env.inner.reset(key)
+    np.testing.assert_array_equal(obs[4], inner_obs["enemy_1"])
+
+    # ally_0 has 0 health left: its unit dies on this step and it leaves the game alone.
+    state = state.replace(unit_health=state.unit_health.at[0].set(0.0))
+    stop = jnp.full((spec.num_agents, 1), 4, jnp.int32)  # SMAX's stop action
+    obs, state, reward, done, info = env.step(key, state, stop)
+    assert done.tolist() == [True, False, False, False, False, False]
+    assert obs.shape == (6, *spec.obs_shape) and reward.shape == (6,)
+    assert not info.truncated.any()
+
+    # The enemy team wiped out: the episode ends for every agent.
+    state = state.replace(unit_health=state.unit_health.at[3:].set(0.0))
+    _, _, reward, done, info = env.step(key, state, stop)
+    assert done.all() and info.terminated.all()
+    assert float(reward[1]) > float(reward[4])  # allies win
+
+    with pytest.raises(ValueError, match="two equal teams"):
+        JaxMARLEnv("MPE_simple_spread_v3", None)
+    with pytest.raises(ValueError, match="one observation shape"):
+        JaxMARLEnv("MPE_simple_push_v3", None)
+
+
+def test_jaxmarl_side_by_side_pairs_the_loops_on_one_env() -> None:
+    pytest.importorskip("jaxmarl")
+    from experiments import bench_jaxmarl
+
+    cfg = bench_jaxmarl.DEFAULTS | {"num_envs": 4, "rollout_len": 8, "hidden": [16]}
+    rows = bench_jaxmarl.compare("coin_game", None, cfg, updates=1, chunks=1)
+    ref, same_envs, same_samples = rows
+    assert ref["loop"] == "jaxmarl_style" and {r["env"] for r in rows} == {"jaxmarl_coin_game"}
+    assert same_envs["num_envs"] == 4 and same_samples["num_envs"] == 8
+    for r in rows:
+        assert r["env_steps_per_s"] > 0 and r["matmul_gflops"] > 0
+    # Samples per update: both teams' agents for JaxMARL's loop, the learning team for ours.
+    ref_samples = ref["trained_samples_per_s"] / ref["env_steps_per_s"]
+    ours_samples = same_samples["trained_samples_per_s"] / same_samples["env_steps_per_s"]
+    assert ref_samples == pytest.approx(2 * ours_samples)
+    assert same_samples["samples_ratio"] == pytest.approx(
+        same_samples["trained_samples_per_s"] / ref["trained_samples_per_s"]
+    )
