@@ -108,9 +108,11 @@ class POCA(IPPO):
     def _team_value(self, critic: Any, obs: jax.Array, mask: jax.Array) -> jax.Array:
         return self.critic.apply(critic, obs, mask, method=POCACritic.value)
 
-    def _baseline(self, critic: Any, obs: jax.Array, action: jax.Array, mask: jax.Array):
+    def _value_and_baseline(
+        self, critic: Any, obs: jax.Array, action: jax.Array, mask: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
         feats = action_features(self.space, action)
-        return self.critic.apply(critic, obs, feats, mask, method=POCACritic.baseline)
+        return self.critic.apply(critic, obs, feats, mask, method=POCACritic.value_and_baseline)
 
     def update(self, state: IPPOState) -> tuple[IPPOState, dict[str, jax.Array]]:
         cfg = self.cfg
@@ -133,8 +135,8 @@ class POCA(IPPO):
         # Team-level lambda-returns from the centralised value.
         obs = obs_norm(steps.obs)  # [T, E, n, D]
         active = steps.active
-        value = self._team_value(params["critic"], obs, active)  # [T, E]
-        baseline = self._baseline(params["critic"], obs, steps.action, active)  # [T, E, n]
+        # [T, E] and [T, E, n]
+        value, baseline = self._value_and_baseline(params["critic"], obs, steps.action, active)
         team_reward = (
             jnp.sum(jnp.where(active, steps.reward, 0.0), axis=-1)
             + steps.group_reward[..., 0]
@@ -170,8 +172,9 @@ class POCA(IPPO):
             pg_loss, clip_frac = clipped_surrogate(
                 new_log_prob, mb["log_prob"], mb["advantage"], cfg.clip_eps, active
             )
-            new_value = self._team_value(p["critic"], obs, active)
-            new_baseline = self._baseline(p["critic"], obs, mb["action"], active)
+            new_value, new_baseline = self._value_and_baseline(
+                p["critic"], obs, mb["action"], active
+            )
             v_loss = clipped_value_loss(new_value, mb["value"], mb["returns"], cfg.clip_eps)
             b_loss = clipped_value_loss(
                 new_baseline, mb["baseline"], mb["returns"][..., None], cfg.clip_eps, active

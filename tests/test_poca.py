@@ -35,6 +35,11 @@ def test_absent_agents_cannot_reach_the_critic():
     # ... while a present agent's input does move the value.
     value3, _ = critic.apply(params, obs.at[:, 1].add(1.0), act, mask)
     assert not np.allclose(value3, value)
+    # The fused pass the learner uses computes the same two heads, masking included.
+    fused = POCACritic.value_and_baseline
+    value4, baseline4 = critic.apply(params, garbage_obs, garbage_act, mask, method=fused)
+    np.testing.assert_allclose(value4, value, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(baseline4, baseline, rtol=1e-5, atol=1e-6)
 
 
 def test_baseline_depends_on_the_others_actions_not_its_own():
