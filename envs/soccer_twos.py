@@ -209,6 +209,12 @@ class SoccerTwos(MultiAgentEnv):
     num_stacks: int = 3
     agent_run_speed: float = 2.0  # SoccerSettings.agentRunSpeed
     ball_touch: float = 0.0  # individual reward 0.2 * ball_touch per touch (Unity default 0)
+    # Ours, not Unity's: potential-based shaping (Ng et al. 1999) on the ball's progress,
+    # group reward ``ball_progress * (phi(s') - phi(s))`` with phi = ball x / goal line x
+    # towards the opponents' goal. Zero-sum and telescoping (a game's shaping sums to
+    # ``ball_progress * (phi_end - phi_kickoff)``), so it cannot be farmed and never turns
+    # a goal's sign; 0 is the Unity game.
+    ball_progress: float = 0.0
     spec: EnvSpec = field(init=False)
 
     def __post_init__(self) -> None:
@@ -339,6 +345,7 @@ class SoccerTwos(MultiAgentEnv):
             scored = jnp.where(live & in_goal, jnp.sign(bx), scored)
             return (pitch, scored, touches), None
 
+        ball_x = state.pitch.x[BALL]
         init = (state.pitch, jnp.float32(0.0), jnp.zeros(NUM_AGENTS, jnp.int32))
         (pitch, scored, touches), _ = jax.lax.scan(substep, init, None, self.decision_period)
         state = state.replace(pitch=pitch, steps=state.steps + 1)
@@ -348,6 +355,8 @@ class SoccerTwos(MultiAgentEnv):
         scorer_sign = scored * jnp.asarray(TEAM_SIGN)  # +1 for the scoring team's agents
         win_reward = 1.0 - pitch.timer.astype(jnp.float32) / self.max_physics_steps
         group_reward = jnp.where(scorer_sign > 0, win_reward, jnp.where(scorer_sign < 0, -1.0, 0.0))
+        advance = (pitch.x[BALL] - ball_x) / GOAL_LINE_X
+        group_reward = group_reward + self.ball_progress * advance * jnp.asarray(TEAM_SIGN)
         reward = 0.2 * self.ball_touch * touches.astype(jnp.float32)
 
         obs, state = self._observe(state)

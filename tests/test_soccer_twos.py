@@ -47,6 +47,42 @@ def test_purple_goal_is_mirrored(soccer_env):
     assert bool(done[0])
 
 
+def test_ball_progress_shaping_is_zero_sum_and_follows_the_ball():
+    """A free ball rolling towards Purple's goal pays Blue ``c * dx / goal line`` per decision."""
+    env = envs.make("soccer_twos", ball_progress=0.5)
+    state = soccer_scene(env, ball=(0.0, 0.0), ball_vel=(10.0, 0.0))
+    _, nxt, reward, done, info = env.step_env(jax.random.PRNGKey(0), state, IDLE)
+    dx = float(nxt.pitch.x[4])
+    assert dx > 0.5 and not bool(done[0])
+    blue = 0.5 * dx / soccer.GOAL_LINE_X
+    np.testing.assert_allclose(info.group_reward, [blue, blue, -blue, -blue], rtol=1e-5)
+    np.testing.assert_array_equal(reward, 0.0)
+    # Without the option the same scene pays nothing.
+    _, _, _, _, plain = envs.make("soccer_twos").step_env(jax.random.PRNGKey(0), state, IDLE)
+    np.testing.assert_array_equal(plain.group_reward, 0.0)
+
+
+def test_ball_progress_shaping_telescopes_over_a_game():
+    """A game's shaping sums to ``c * (phi_end - phi_start)``: it cannot be farmed."""
+    env = envs.make("soccer_twos", ball_progress=1.0)
+    state = soccer_scene(env, ball=(-3.0, 0.0), ball_vel=(8.0, 20.0))
+    total = np.zeros(4)
+    for _ in range(20):  # bounces between the side walls, drifting towards Purple's half
+        _, state, _, done, info = env.step_env(jax.random.PRNGKey(0), state, IDLE)
+        total += np.asarray(info.group_reward)
+        assert not bool(done[0])
+    phi = (float(state.pitch.x[4]) - -3.0) / soccer.GOAL_LINE_X
+    np.testing.assert_allclose(total, [phi, phi, -phi, -phi], rtol=1e-4, atol=1e-6)
+
+
+def test_ball_progress_never_flips_a_goal():
+    env = envs.make("soccer_twos", ball_progress=2.0)
+    state = soccer_scene(env, ball=(14.8, 0.0), ball_vel=(10.0, 0.0), timer=4990)
+    _, _, _, done, info = env.step_env(jax.random.PRNGKey(0), state, IDLE)
+    assert bool(info.terminated[0])
+    assert float(info.group_reward[0]) > 0.0 > float(info.group_reward[2])
+
+
 def test_ball_wide_of_the_goal_bounces_off_the_corner(soccer_env):
     state = soccer_scene(soccer_env, ball=(14.0, 6.0), ball_vel=(15.0, 0.0))
     _, nxt, _, done, _info = soccer_env.step_env(jax.random.PRNGKey(0), state, IDLE)
