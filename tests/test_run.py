@@ -76,6 +76,19 @@ def test_default_config_trains_poca_on_soccer_with_ml_agents_self_play():
     assert cfg.env.selfplay.elo_k == 1.0
 
 
+def test_cpu_experiment_recipe_overrides_only_what_it_names():
+    cfg = config("+experiment=poca_soccer_cpu")
+    base = config()
+    assert (cfg.algo.name, cfg.env.name) == ("poca", "soccer_twos")
+    assert (cfg.algo.learning_rate, cfg.algo.ent_coef) == (1e-3, 0.002)
+    assert cfg.env.options.ball_progress == 0.5 and cfg.total_env_steps == 4_000_000
+    assert list(cfg.env.selfplay.scripted) == ["chaser", "goalie"]
+    assert cfg.algo.gae_lambda == base.algo.gae_lambda and cfg.algo.hidden == base.algo.hidden
+    assert cfg.env.selfplay.save_steps == base.env.selfplay.save_steps
+    env, _ = build(cfg)
+    assert env.ball_progress == 0.5
+
+
 def test_unknown_names_list_the_valid_choices():
     with pytest.raises(MissingConfigException, match="ippo"):
         config("algo=nope")
