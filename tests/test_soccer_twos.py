@@ -78,7 +78,7 @@ def test_ball_progress_shaping_telescopes_over_a_game():
 def test_ball_progress_never_flips_a_goal():
     env = envs.make("soccer_twos", ball_progress=2.0)
     state = soccer_scene(env, ball=(14.8, 0.0), ball_vel=(10.0, 0.0), timer=4990)
-    _, _, _, done, info = env.step_env(jax.random.PRNGKey(0), state, IDLE)
+    _, _, _, _, info = env.step_env(jax.random.PRNGKey(0), state, IDLE)
     assert bool(info.terminated[0])
     assert float(info.group_reward[0]) > 0.0 > float(info.group_reward[2])
 
