@@ -79,7 +79,15 @@ class IPPO(Learner):
         total_env_steps: int,
     ) -> None:
         super().__init__(env, cfg, selfplay_cfg, total_env_steps)
-        self.actor = Actor(self.space, self.cfg.hidden, self.cfg.activation)
+        mirror = None
+        if self.cfg.mirror_symmetric:
+            if env.spec.mirror is None:
+                raise ValueError(
+                    f"mirror_symmetric: {env.spec.name} declares no mirror symmetry "
+                    "(EnvSpec.mirror); set algo.mirror_symmetric=false"
+                )
+            mirror = env.spec.mirror
+        self.actor = Actor(self.space, self.cfg.hidden, self.cfg.activation, mirror)
         self.critic = Critic(self.cfg.hidden, self.cfg.activation)
         self.env_steps_per_update = self.cfg.num_envs * self.cfg.rollout_len
         batch = self.env_steps_per_update

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from envs.base import ActionSpace, Box, MultiDiscrete
+from envs.base import ActionSpace, Box, Mirror, MultiDiscrete
 
 ACTIVATIONS = {"relu": nn.relu, "tanh": nn.tanh, "swish": nn.swish, "gelu": nn.gelu}
 
@@ -81,15 +81,32 @@ def action_head(space: ActionSpace) -> nn.Module:
 
 
 class Actor(nn.Module):
-    """Per-agent policy: observation -> action distribution."""
+    """Per-agent policy: observation -> action distribution.
+
+    With a ``mirror`` the policy is equivariant to the game's reflection by construction:
+    branch logits are the mean of the network's logits for ``obs`` and the reflected logits
+    for the reflected ``obs``, so ``pi(a | o) = pi(M a | M o)`` exactly. The parameters are
+    the same as without it; each forward pass costs two.
+    """
 
     space: ActionSpace
     hidden: Sequence[int]
     activation: str = "relu"
+    mirror: Mirror | None = None
 
     @nn.compact
     def __call__(self, obs: jax.Array) -> distrax.Distribution:
-        return action_head(self.space)(MLP(self.hidden, self.activation)(obs))
+        torso, head = MLP(self.hidden, self.activation), action_head(self.space)
+        if self.mirror is None:
+            return head(torso(obs))
+        if not isinstance(self.space, MultiDiscrete):
+            raise ValueError("a mirror-symmetric actor needs discrete action branches")
+        logits = head(torso(jnp.stack([obs, obs[..., np.asarray(self.mirror.obs_index)]])))
+        logits = logits.distribution.logits  # [2, ..., branches, width]
+        width = logits.shape[-1]
+        index = np.asarray([list(i) + list(range(len(i), width)) for i in self.mirror.action_index])
+        reflected = logits[1][..., np.arange(len(index))[:, None], index]
+        return distrax.Independent(distrax.Categorical(logits=0.5 * (logits[0] + reflected)), 1)
 
 
 class Critic(nn.Module):

@@ -28,6 +28,7 @@ class PPOConfig:
     num_minibatches: int = 10
     max_grad_norm: float | None = 0.5  # None: no clipping (ML-Agents clips nothing)
     normalize_advantages: bool = True
+    mirror_symmetric: bool = False  # actor equivariant to the env's reflection (EnvSpec.mirror)
 
 
 def gae(

@@ -63,6 +63,20 @@ ActionSpace = MultiDiscrete | Box
 
 
 @dataclass(frozen=True)
+class Mirror:
+    """A left-right reflection the game is symmetric under (same dynamics, same rewards).
+
+    ``obs[..., obs_index]`` is what an agent sees in the mirrored scene, and value ``a`` of
+    discrete branch ``b`` becomes ``action_index[b][a]``. Both are involutions. A policy made
+    equivariant to it (``mirror_symmetric`` in the PPO family) learns each situation once for
+    both sides, which is half the function to fit.
+    """
+
+    obs_index: tuple[int, ...]
+    action_index: tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True)
 class EnvSpec:
     """Static facts about a game that algorithms, self-play and analysis size themselves by."""
 
@@ -78,6 +92,7 @@ class EnvSpec:
     # Unity's observation tensors, in the order Unity sorts them: (sensor name, floats), summing
     # to obs_shape; () for one vector. ONNX export makes one input per sensor, as ML-Agents does.
     sensors: tuple[tuple[str, int], ...] = ()
+    mirror: Mirror | None = None  # a left-right symmetry of the game, if it has one
 
     @property
     def num_teams(self) -> int:
@@ -142,7 +157,6 @@ class MultiAgentEnv(abc.ABC):
         state = jax.tree.map(lambda r, s: jnp.where(episode_over, r, s), reset_state, state)
         next_obs = jnp.where(episode_over, reset_obs, obs)
         return next_obs, state, reward, done, info.replace(terminal_obs=obs)
-
 
     def close(self) -> None:  # noqa: B027 - an optional hook, not abstract
         """Release what the env holds outside JAX (a Unity process); the JAX games hold none."""

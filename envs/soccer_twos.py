@@ -20,7 +20,7 @@ import numpy as np
 from flax import struct
 
 from envs import physics, ray_perception
-from envs.base import EnvSpec, MultiAgentEnv, MultiDiscrete, StepInfo, stack_frame
+from envs.base import EnvSpec, Mirror, MultiAgentEnv, MultiDiscrete, StepInfo, stack_frame
 
 DT = 0.02  # Unity fixed timestep
 NUM_AGENTS = 4
@@ -63,6 +63,29 @@ FORWARD_ANGLES = ray_perception.ray_angles(5, 60.0)  # 11 rays over 120 deg
 REVERSE_ANGLES = ray_perception.ray_angles(1, 45.0)  # 3 rays over 90 deg, sensor yawed 180
 FRAME_FWD = len(FORWARD_ANGLES) * (NUM_TAGS + 2)  # 88
 FRAME_REV = len(REVERSE_ANGLES) * (NUM_TAGS + 2)  # 24
+
+
+def mirror(num_stacks: int) -> Mirror:
+    """The pitch's reflection z -> -z: rays at +a and -a off a sensor's axis swap (Unity
+    orders them 90, 90 - d, 90 + d, 90 - 2d, ... degrees), tags and distances stay; strafe
+    right <-> left and turn left <-> right. Kick-off spots and ball placement are symmetric
+    in z."""
+
+    def rays(count: int) -> list[int]:
+        return [0] + [r + 1 if r % 2 else r - 1 for r in range(1, count)]
+
+    per_ray = NUM_TAGS + 2
+    index = []
+    for offset, count, frames in (
+        (0, len(FORWARD_ANGLES), num_stacks),
+        (num_stacks * FRAME_FWD, len(REVERSE_ANGLES), num_stacks),
+    ):
+        frame = count * per_ray
+        for s in range(frames):
+            for r in rays(count):
+                start = offset + s * frame + r * per_ray
+                index.extend(range(start, start + per_ray))
+    return Mirror(obs_index=tuple(index), action_index=((0, 1, 2), (0, 2, 1), (0, 2, 1)))
 
 
 def _pitch_geometry() -> tuple[physics.Walls, np.ndarray, np.ndarray, np.ndarray]:
@@ -233,6 +256,7 @@ class SoccerTwos(MultiAgentEnv):
                 ("RayPerceptionSensor", self.num_stacks * FRAME_FWD),
                 ("RayPerceptionSensorReverse", self.num_stacks * FRAME_REV),
             ),
+            mirror=mirror(self.num_stacks),
         )
         object.__setattr__(self, "spec", spec)
 

@@ -68,9 +68,7 @@ def bench(name: str, num_envs: int, num_steps: int, repeats: int = 3) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--env", nargs="*", default=list(envs.GAMES), choices=list(envs.GAMES)
-    )
+    parser.add_argument("--env", nargs="*", default=list(envs.GAMES), choices=list(envs.GAMES))
     parser.add_argument("--num-envs", nargs="*", type=int, default=[1, 64, 1024, 4096])
     parser.add_argument(
         "--steps", type=int, default=0, help="steps per env (default: ~200k env steps, >= 50)"

@@ -121,9 +121,10 @@ def jaxmarl_style_ippo(
         pi, value = net.apply(params, traj.obs)
         clip = cfg["clip_eps"]
         value_clipped = traj.value + (value - traj.value).clip(-clip, clip)
-        value_loss = 0.5 * jnp.maximum(
-            jnp.square(value - targets), jnp.square(value_clipped - targets)
-        ).mean()
+        value_loss = (
+            0.5
+            * jnp.maximum(jnp.square(value - targets), jnp.square(value_clipped - targets)).mean()
+        )
         ratio = jnp.exp(pi.log_prob(traj.action) - traj.log_prob)
         gae = (gae - gae.mean()) / (gae.std() + 1e-8)
         actor_loss = -jnp.minimum(ratio * gae, jnp.clip(ratio, 1 - clip, 1 + clip) * gae).mean()

@@ -37,7 +37,7 @@ import numpy as np
 
 from algos.ippo import IPPO
 from algos.maddpg import MADDPG
-from envs.base import Box, EnvSpec, MultiDiscrete
+from envs.base import Box, EnvSpec, Mirror, MultiDiscrete
 from experiments.evaluate import load_run
 
 MODEL_API_VERSION = 3  # ML-Agents' ModelApiVersion.MLAgents2_0 (SimpleActor.MODEL_EXPORT_VERSION)
@@ -57,6 +57,7 @@ class ActorWeights:
     obs_std: np.ndarray | None
     log_std: np.ndarray | None = None
     logit_width: int = 0  # columns per branch in the head's output (padded to the widest)
+    mirror: Mirror | None = None  # a mirror-symmetric actor averages with the reflected pass
 
 
 def _dense_stack(tree: dict[str, Any], pick) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -98,6 +99,7 @@ def actor_weights(learner: Any, params: Any, agent: int = 0, sub_policy: int = 0
                 mean,
                 std,
                 logit_width=max(space.branches),
+                mirror=learner.actor.mirror,
             )
         head = tree["GaussianHead_0"]
         return ActorWeights(
@@ -193,14 +195,32 @@ def build_model(weights: ActorWeights, spec: EnvSpec, seed: float | None = None)
             ],
         )
         x = g.op("Clip", [x], min=-10.0, max=10.0)
-    for kernel, bias in weights.layers:
-        x = _activate(
-            g,
-            g.op("Add", [g.op("MatMul", [x, g.const(kernel)]), g.const(bias)]),
-            weights.activation,
-        )
-    kernel, bias = weights.head
-    head = g.op("Add", [g.op("MatMul", [x, g.const(kernel)]), g.const(bias)], name="head")
+
+    def network(x: str) -> str:
+        for kernel, bias in weights.layers:
+            x = _activate(
+                g,
+                g.op("Add", [g.op("MatMul", [x, g.const(kernel)]), g.const(bias)]),
+                weights.activation,
+            )
+        kernel, bias = weights.head
+        return g.op("Add", [g.op("MatMul", [x, g.const(kernel)]), g.const(bias)])
+
+    if weights.mirror is None:
+        head = g.op("Identity", [network(x)], name="head")
+    else:  # networks.Actor with a mirror: mean of the logits and the reflected pass's
+        obs_index = g.const(np.asarray(weights.mirror.obs_index, np.int64))
+        reflected = network(g.op("Gather", [x, obs_index], axis=1))
+        w = weights.logit_width
+        columns = [
+            b * w + a
+            for b, index in enumerate(weights.mirror.action_index)
+            for a in (*index, *range(len(index), w))
+        ]
+        columns = g.const(np.asarray(columns, np.int64))
+        reflected = g.op("Gather", [reflected, columns], axis=1)
+        both = g.op("Add", [network(x), reflected])
+        head = g.op("Mul", [both, g.const(np.float32(0.5))], name="head")
     version = g.const(np.array([MODEL_API_VERSION], np.float32))
     memory = g.const(np.array([0], np.float32))
     g.op("Identity", [version], name="version_number")

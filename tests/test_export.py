@@ -159,3 +159,10 @@ def test_obs_split_follows_the_sensors():
     obs = jnp.arange(2 * 336, dtype=jnp.float32).reshape(2, 336)
     feeds = split_obs(spec, np.asarray(obs))
     np.testing.assert_array_equal(np.concatenate([feeds["obs_0"], feeds["obs_1"]], -1), obs)
+
+
+def test_mirror_symmetric_actor_exports_its_reflected_pass(tmp_path):
+    learner, params = learner_and_params("poca", "soccer_twos", mirror_symmetric=True)
+    path, _ = session_for(tmp_path, learner, params)
+    parity = check_parity(path, learner, params, samples=256)
+    assert parity["max_abs_diff"] <= 1e-5 and parity["greedy_mismatches"] == 0

@@ -129,3 +129,29 @@ def test_unshared_params_have_an_agent_axis_and_learn():
     assert kernel.shape == (1, 3, 16)  # team size 1
     state, metrics = jax.jit(learner.update)(state)
     assert np.isfinite(float(metrics["loss"]))
+
+
+def test_mirror_symmetric_actor_is_equivariant_and_keeps_its_params():
+    # pi(a | o) = pi(M a | M o) for every branch value, with the same parameter tree as the
+    # plain actor (so checkpoints, ghosts and export read it the same way).
+    from algos.networks import Actor
+    from envs.base import Mirror, MultiDiscrete
+
+    space = MultiDiscrete((3, 2))
+    mirror = Mirror(obs_index=(1, 0, 2, 4, 3), action_index=((0, 2, 1), (1, 0)))
+    index = np.asarray(mirror.obs_index)
+    sym, plain = Actor(space, (16,), "relu", mirror), Actor(space, (16,), "relu")
+    obs = jax.random.normal(jax.random.PRNGKey(0), (7, 5))
+    params = sym.init(jax.random.PRNGKey(1), obs)
+    assert jax.tree.structure(params) == jax.tree.structure(plain.init(jax.random.PRNGKey(1), obs))
+    probs = sym.apply(params, obs).distribution.probs
+    probs_m = sym.apply(params, obs[:, index]).distribution.probs
+    np.testing.assert_allclose(probs_m[:, 0], probs[:, 0][:, [0, 2, 1]], atol=1e-6)
+    np.testing.assert_allclose(probs_m[:, 1, :2], probs[:, 1, [1, 0]], atol=1e-6)
+    assert not np.allclose(probs, probs_m, atol=1e-3)  # and the policy is not trivially flat
+    assert not np.allclose(probs[:, 0], probs[:, 0][:, [0, 2, 1]], atol=1e-3)
+
+
+def test_mirror_symmetric_needs_an_env_that_declares_a_mirror():
+    with pytest.raises(ValueError, match="declares no mirror symmetry"):
+        algos.make("ippo", DominantDuel(), {"mirror_symmetric": True}, SelfPlayConfig(), 1000)

@@ -179,3 +179,44 @@ def test_bodies_stay_on_the_pitch_and_obs_in_bounds(seed, pattern):
     in_goal = (np.abs(x) <= soccer.GOAL_BACK_X) & (np.abs(z) <= soccer.GOAL_HALF_WIDTH)
     assert np.all(in_field | in_goal)
     assert np.all((group == 0.0) | (group == -1.0) | ((group > 0.0) & (group <= 1.0)))
+
+
+def _reflect(state: soccer.SoccerState) -> soccer.SoccerState:
+    """The scene mirrored in z: z and vz flip sign, yaw a -> 180 - a."""
+    p = state.pitch
+    yaw = jnp.mod(180.0 - p.yaw + 180.0, 360.0) - 180.0
+    return state.replace(pitch=p.replace(z=-p.z, vz=-p.vz, yaw=yaw))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_mirror_symmetry_matches_the_reflected_game(soccer_env, seed):
+    # A random scene and its reflection, driven by random actions and their reflections:
+    # every agent's observation of the mirrored game is its observation permuted by
+    # EnvSpec.mirror, and the rewards are the same. A wrong ray pairing or action swap fails.
+    mirror = soccer_env.spec.mirror
+    k_pos, k_yaw, k_act = jax.random.split(jax.random.PRNGKey(seed), 3)
+    pos = jax.random.uniform(k_pos, (5, 2), minval=-6.0, maxval=6.0)
+    yaw = jax.random.uniform(k_yaw, (4,), minval=-180.0, maxval=180.0)
+    scene = soccer_scene(
+        soccer_env,
+        agents=[tuple(map(float, p)) for p in pos[:4]],
+        yaw=[float(y) for y in yaw],
+        ball=tuple(map(float, pos[4])),
+    )
+    zeros = (jnp.zeros_like(scene.stack_fwd), jnp.zeros_like(scene.stack_rev))
+    scene = scene.replace(stack_fwd=zeros[0], stack_rev=zeros[1])
+    acts = jax.random.randint(k_act, (12, 4, 3), 0, 3)
+    table = jnp.asarray(mirror.action_index)  # [branch, value]
+    reflected_acts = table[jnp.arange(3), acts]
+    index = np.asarray(mirror.obs_index)
+    state, state_m = scene, _reflect(scene)
+    key = jax.random.PRNGKey(0)
+    for a, a_m in zip(acts, reflected_acts, strict=True):
+        obs, state, reward, _, info = soccer_env.step_env(key, state, a)
+        obs_m, state_m, reward_m, _, info_m = soccer_env.step_env(key, state_m, a_m)
+        np.testing.assert_allclose(reward_m, reward, atol=1e-6)
+        np.testing.assert_allclose(obs_m, obs[:, index], atol=1e-4)
+        np.testing.assert_allclose(info_m.group_reward, info.group_reward, atol=1e-5)
+        np.testing.assert_allclose(state_m.pitch.x, state.pitch.x, atol=1e-4)
+        np.testing.assert_allclose(state_m.pitch.z, -state.pitch.z, atol=1e-4)
+    assert not np.allclose(obs, obs[:, index])  # the scene itself is not symmetric
