@@ -81,7 +81,8 @@ def test_cpu_experiment_recipe_overrides_only_what_it_names():
     base = config()
     assert (cfg.algo.name, cfg.env.name) == ("poca", "soccer_twos")
     assert (cfg.algo.learning_rate, cfg.algo.ent_coef) == (1e-3, 0.002)
-    assert cfg.env.options.ball_progress == 0.5 and cfg.total_env_steps == 4_000_000
+    assert cfg.env.options.ball_progress == 0.5 and cfg.total_env_steps == 5_000_000
+    assert (cfg.algo.num_envs, cfg.algo.rollout_len, cfg.algo.mirror_symmetric) == (32, 320, True)
     assert list(cfg.env.selfplay.scripted) == ["chaser", "goalie"]
     assert cfg.algo.gae_lambda == base.algo.gae_lambda and cfg.algo.hidden == base.algo.hidden
     assert cfg.env.selfplay.save_steps == base.env.selfplay.save_steps
