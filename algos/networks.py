@@ -103,8 +103,7 @@ class Actor(nn.Module):
             raise ValueError("a mirror-symmetric actor needs discrete action branches")
         logits = head(torso(jnp.stack([obs, obs[..., np.asarray(self.mirror.obs_index)]])))
         logits = logits.distribution.logits  # [2, ..., branches, width]
-        width = logits.shape[-1]
-        index = np.asarray([list(i) + list(range(len(i), width)) for i in self.mirror.action_index])
+        index = self.mirror.action_table(logits.shape[-1])
         reflected = logits[1][..., np.arange(len(index))[:, None], index]
         return distrax.Independent(distrax.Categorical(logits=0.5 * (logits[0] + reflected)), 1)
 

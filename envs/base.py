@@ -17,6 +17,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 
@@ -74,6 +75,11 @@ class Mirror:
 
     obs_index: tuple[int, ...]
     action_index: tuple[tuple[int, ...], ...]
+
+    def action_table(self, width: int) -> np.ndarray:
+        """``action_index`` as ``[branches, width]``, padded with identity for logit heads that
+        pad every branch to the widest."""
+        return np.asarray([[*i, *range(len(i), width)] for i in self.action_index])
 
 
 @dataclass(frozen=True)

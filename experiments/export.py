@@ -195,30 +195,22 @@ def build_model(weights: ActorWeights, spec: EnvSpec, seed: float | None = None)
             ],
         )
         x = g.op("Clip", [x], min=-10.0, max=10.0)
+    layers = [(g.const(k), g.const(b)) for k, b in [*weights.layers, weights.head]]
 
     def network(x: str) -> str:
-        for kernel, bias in weights.layers:
-            x = _activate(
-                g,
-                g.op("Add", [g.op("MatMul", [x, g.const(kernel)]), g.const(bias)]),
-                weights.activation,
-            )
-        kernel, bias = weights.head
-        return g.op("Add", [g.op("MatMul", [x, g.const(kernel)]), g.const(bias)])
+        for i, (kernel, bias) in enumerate(layers):
+            x = g.op("Add", [g.op("MatMul", [x, kernel]), bias])
+            x = x if i + 1 == len(layers) else _activate(g, x, weights.activation)
+        return x
 
     if weights.mirror is None:
         head = g.op("Identity", [network(x)], name="head")
     else:  # networks.Actor with a mirror: mean of the logits and the reflected pass's
         obs_index = g.const(np.asarray(weights.mirror.obs_index, np.int64))
         reflected = network(g.op("Gather", [x, obs_index], axis=1))
-        w = weights.logit_width
-        columns = [
-            b * w + a
-            for b, index in enumerate(weights.mirror.action_index)
-            for a in (*index, *range(len(index), w))
-        ]
-        columns = g.const(np.asarray(columns, np.int64))
-        reflected = g.op("Gather", [reflected, columns], axis=1)
+        table = weights.mirror.action_table(weights.logit_width)
+        columns = (table + weights.logit_width * np.arange(len(table))[:, None]).reshape(-1)
+        reflected = g.op("Gather", [reflected, g.const(columns.astype(np.int64))], axis=1)
         both = g.op("Add", [network(x), reflected])
         head = g.op("Mul", [both, g.const(np.float32(0.5))], name="head")
     version = g.const(np.array([MODEL_API_VERSION], np.float32))
