@@ -19,6 +19,8 @@ import orbax.checkpoint as ocp
 
 # The config keys that must match for a checkpoint to be resumable.
 IDENTITY_KEYS = ("algo", "env", "seed")
+# The resolved config a run writes beside its checkpoints (and again in ``final/``).
+CONFIG_FILE = "config.json"
 
 
 class CheckpointError(RuntimeError):
@@ -40,6 +42,10 @@ class Checkpointer:
     def latest_step(self) -> int | None:
         return self._manager.latest_step()
 
+    def steps(self) -> list[int]:
+        """Every saved step, oldest first (``checkpoint.keep`` bounds how many survive)."""
+        return sorted(self._manager.all_steps())
+
     def save(self, step: int, state: Any, meta: dict[str, Any]) -> None:
         self._manager.save(
             step,
@@ -49,9 +55,12 @@ class Checkpointer:
         )
         self._manager.wait_until_finished()
 
-    def restore(self, template: Any, config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-        """The newest checkpoint, checked against ``config`` and the template's structure."""
-        step = self.latest_step()
+    def restore(
+        self, template: Any, config: dict[str, Any], step: int | None = None
+    ) -> tuple[Any, dict[str, Any]]:
+        """Checkpoint ``step`` (default: the newest), checked against ``config``'s identity
+        keys and the template's structure."""
+        step = self.latest_step() if step is None else step
         if step is None:
             raise CheckpointError(f"no checkpoint in {self.directory}; start without resume")
         try:
@@ -92,7 +101,7 @@ def save_policy(directory: str | Path, params: Any, config: dict[str, Any]) -> N
     directory.mkdir(parents=True, exist_ok=True)
     with ocp.StandardCheckpointer() as ckpt:
         ckpt.save(directory / "params", params, force=True)
-    (directory / "config.json").write_text(json.dumps(config, indent=1))
+    (directory / CONFIG_FILE).write_text(json.dumps(config, indent=1))
 
 
 def load_policy(directory: str | Path, template: Any) -> Any:

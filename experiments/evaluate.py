@@ -28,7 +28,7 @@ from analysis.intervals import wilson
 from envs import match, scripted
 from envs.base import MultiAgentEnv
 from experiments.builder import build
-from experiments.checkpoint import load_policy
+from experiments.checkpoint import CONFIG_FILE, load_policy
 
 
 def head_to_head(
@@ -163,23 +163,29 @@ def describe(summary: dict[str, Any]) -> str:
 def load_run(run_dir: str | Path) -> tuple[MultiAgentEnv, Learner, Any]:
     """The env, learner and final policy params saved by ``experiments.run``."""
     final = Path(run_dir) / "final"
-    config_file = final / "config.json"
+    config_file = final / CONFIG_FILE
     if not config_file.exists():
         raise FileNotFoundError(
             f"{config_file} not found: {run_dir} is not a finished run (resume it with "
             f"`python -m experiments.run resume={run_dir}`)"
         )
-    cfg = OmegaConf.create(json.loads(config_file.read_text()))
-    if cfg.env.name == "unity":  # trained on a build: load it on the JAX game it matched
+    env, learner = build_offline(json.loads(config_file.read_text()), run_dir)
+    template = learner.policy_params(learner.init(jax.random.PRNGKey(0)))
+    return env, learner, load_policy(final, template)
+
+
+def build_offline(config: dict[str, Any], run_dir: str | Path) -> tuple[MultiAgentEnv, Learner]:
+    """The env and learner of a run's saved config; a run trained on a Unity build gets the
+    JAX game it matched (``env.expect``), so its policies play without the binary."""
+    cfg = OmegaConf.create(config)
+    if cfg.env.name == "unity":
         if not cfg.env.get("expect"):
             raise ValueError(
                 f"{run_dir} was trained on a Unity build with env.expect=null: its spec exists "
                 "only in that build, so it cannot be loaded offline"
             )
         cfg.env.name, cfg.env.options = cfg.env.expect, {}
-    env, learner = build(cfg)
-    template = learner.policy_params(learner.init(jax.random.PRNGKey(0)))
-    return env, learner, load_policy(final, template)
+    return build(cfg)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

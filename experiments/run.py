@@ -30,7 +30,7 @@ from algos import rollout
 from analysis.learning_curves import solved_at
 from experiments import evaluate
 from experiments.builder import build, chunk_updates, identity
-from experiments.checkpoint import Checkpointer, CheckpointError, save_policy
+from experiments.checkpoint import CONFIG_FILE, Checkpointer, CheckpointError, save_policy
 from experiments.logger import RunLogger, read_metrics
 
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
@@ -110,6 +110,9 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     if cfg.resume:
         run_dir = find_resume_dir(cfg, run_dir)
     checkpointer = Checkpointer(run_dir / "checkpoints", keep=int(cfg.checkpoint.keep))
+    # The config beside the checkpoints rebuilds their learner, also before `final/` exists
+    # (experiments.checkpoint_curve reads it).
+    (run_dir / CONFIG_FILE).write_text(json.dumps(config, indent=1))
     if cfg.resume:
         state, meta = checkpointer.restore(state, meta_config)
         start_chunk, wall_offset = int(meta["chunk"]), float(meta["wall_s"])

@@ -1,0 +1,167 @@
+"""Win rates at every saved checkpoint of a run: the learning curve against fixed opponents.
+
+Training logs self-play ELO, which measures progress only against the run's own past; this
+replays each checkpoint's policy against scripted opponents, so runs (and budgets) can be
+compared on one absolute scale, and "how many steps until 80% against the chaser?" has an
+answer. Works on finished, running and killed runs (it reads the ``config.json`` written
+beside the checkpoints, or Hydra's copy).
+
+Each (checkpoint, opponent) result is appended to ``RUN_DIR/checkpoint_curve.jsonl`` as soon
+as it is known; a rerun evaluates only what is missing, so a killed evaluation loses at most
+one result. The key is the one ``experiments.run`` gives its final evaluation, so with the
+same games and decisions the last checkpoint's row equals ``eval.json``.
+
+    python -m experiments.checkpoint_curve outputs/2026-12-01/12-00-00 --opponents chaser
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+from omegaconf import OmegaConf
+
+from envs import scripted
+from experiments.builder import identity
+from experiments.checkpoint import CONFIG_FILE, Checkpointer, CheckpointError
+from experiments.evaluate import build_offline, head_to_head
+
+CURVE_FILE = "checkpoint_curve.jsonl"
+
+
+def run_config(run_dir: Path) -> dict[str, Any]:
+    """The resolved training config of ``run_dir``."""
+    for path in (run_dir / CONFIG_FILE, run_dir / "final" / CONFIG_FILE):
+        if path.exists():
+            return json.loads(path.read_text())
+    hydra_copy = run_dir / ".hydra" / "config.yaml"
+    if hydra_copy.exists():
+        return OmegaConf.to_container(OmegaConf.load(hydra_copy), resolve=True)
+    raise FileNotFoundError(
+        f"no {CONFIG_FILE} or .hydra/config.yaml in {run_dir}: is it a run directory written "
+        "by experiments.run?"
+    )
+
+
+def read_curve(run_dir: Path) -> list[dict[str, Any]]:
+    """The rows written so far (a torn last line from a killed process is dropped)."""
+    path = run_dir / CURVE_FILE
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return rows
+
+
+def opponent_key(
+    key: jax.Array, name: str, eval_order: Sequence[str], all_names: Sequence[str]
+) -> jax.Array:
+    """``evaluate_learner``'s key for an opponent of the run's final evaluation (one split per
+    opponent, in ``eval.opponents`` order); a fixed key per name for any other opponent."""
+    if name in eval_order:
+        return jax.random.split(key, len(eval_order) + 1)[list(eval_order).index(name)]
+    return jax.random.fold_in(key, list(all_names).index(name))
+
+
+def checkpoint_curve(
+    run_dir: str | Path,
+    opponents: Sequence[str],
+    games: int | None = None,
+    decisions: int | None = None,
+) -> list[dict[str, Any]]:
+    """Evaluate every checkpoint against every opponent not yet in the curve file; all rows.
+
+    ``games`` (parallel envs per side) and ``decisions`` default to the run's ``eval``
+    settings. Rows: ``chunk``, ``env_steps``, ``wall_s`` (training time at the save),
+    ``opponent``, ``games_per_side``, ``decisions`` and ``head_to_head``'s counts and rates.
+    """
+    run_dir = Path(run_dir).absolute()
+    if not (run_dir / "checkpoints").is_dir():
+        raise CheckpointError(f"no checkpoints/ directory in {run_dir}")
+    config = run_config(run_dir)
+    games = int(games or config["eval"]["games"])
+    decisions = int(decisions or config["eval"]["decisions"])
+    env, learner = build_offline(config, run_dir)
+    valid = scripted.POLICIES.get(env.spec.name, {})
+    unknown = [name for name in opponents if name not in valid]
+    if unknown:
+        raise ValueError(f"unknown opponents {unknown} for {env.spec.name}; valid: {sorted(valid)}")
+
+    rows = read_curve(run_dir)
+    # Rewrite what was readable, so rows appended now do not follow a torn line.
+    tmp = run_dir / f"{CURVE_FILE}.tmp"
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tmp.replace(run_dir / CURVE_FILE)
+    done = {(r["chunk"], r["opponent"], r["games_per_side"], r["decisions"]) for r in rows}
+    template = learner.init(jax.random.PRNGKey(0))
+    ident = identity(OmegaConf.create(config))
+    checkpointer = Checkpointer(run_dir / "checkpoints")
+    key = jax.random.PRNGKey(int(config["seed"]) + 1)  # experiments.run's evaluation key
+    with (run_dir / CURVE_FILE).open("a") as out:
+        for step in checkpointer.steps():
+            todo = [o for o in opponents if (step, o, games, decisions) not in done]
+            if not todo:
+                continue
+            state, meta = checkpointer.restore(template, ident, step)
+            params = learner.policy_params(state)
+            for name in todo:
+                result = head_to_head(
+                    env,
+                    learner.act,
+                    params,
+                    scripted.team(env.spec.name, name),
+                    None,
+                    games,
+                    decisions,
+                    opponent_key(key, name, config["eval"]["opponents"], sorted(valid)),
+                )
+                row = {
+                    "chunk": step,
+                    "env_steps": meta["env_steps"],
+                    "wall_s": meta["wall_s"],
+                    "opponent": name,
+                    "games_per_side": games,
+                    "decisions": decisions,
+                    **result,
+                }
+                out.write(json.dumps(row) + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+                rows.append(row)
+                low, high = result["win_rate_decided_ci95"]
+                print(
+                    f"chunk {step:5d} ({meta['env_steps']:>11,} env steps) vs {name}: won "
+                    f"{result['win_rate_decided']:.1%} of {result['wins'] + result['losses']} "
+                    f"decided [95% CI {low:.1%}, {high:.1%}]",
+                    flush=True,
+                )
+    checkpointer.close()
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", help="a run directory written by experiments.run")
+    parser.add_argument(
+        "--opponents", nargs="+", default=None, help="scripted opponents (default: the run's eval)"
+    )
+    parser.add_argument("--games", type=int, default=None, help="parallel envs per side")
+    parser.add_argument("--decisions", type=int, default=None, help="decisions per env")
+    args = parser.parse_args(argv)
+    run_dir = Path(args.run_dir)
+    opponents = args.opponents or list(run_config(run_dir)["eval"]["opponents"])
+    checkpoint_curve(run_dir, opponents, args.games, args.decisions)
+    print(f"curve: {run_dir / CURVE_FILE}")
+
+
+if __name__ == "__main__":
+    main()
