@@ -32,7 +32,8 @@ def _abstract(state: Any) -> Any:
 
 
 class Checkpointer:
-    def __init__(self, directory: str | Path, keep: int = 3) -> None:
+    def __init__(self, directory: str | Path, keep: int | None = 3) -> None:
+        """``keep``: how many checkpoints saving leaves (``None``: all)."""
         self.directory = Path(directory).absolute()
         self._manager = ocp.CheckpointManager(
             self.directory,

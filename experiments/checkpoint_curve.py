@@ -93,8 +93,9 @@ def checkpoint_curve(
     env, learner = build_offline(config, run_dir)
     valid = scripted.POLICIES.get(env.spec.name, {})
     unknown = [name for name in opponents if name not in valid]
-    if unknown:
-        raise ValueError(f"unknown opponents {unknown} for {env.spec.name}; valid: {sorted(valid)}")
+    if unknown or not opponents:
+        given = f"unknown opponents {unknown}" if unknown else "no opponents given"
+        raise ValueError(f"{given} for {env.spec.name}; valid: {sorted(valid)}")
 
     rows = read_curve(run_dir)
     # Rewrite what was readable, so rows appended now do not follow a torn line.
@@ -104,7 +105,7 @@ def checkpoint_curve(
     done = {(r["chunk"], r["opponent"], r["games_per_side"], r["decisions"]) for r in rows}
     template = learner.init(jax.random.PRNGKey(0))
     ident = identity(OmegaConf.create(config))
-    checkpointer = Checkpointer(run_dir / "checkpoints")
+    checkpointer = Checkpointer(run_dir / "checkpoints", keep=None)  # keep all: only reads
     key = jax.random.PRNGKey(int(config["seed"]) + 1)  # experiments.run's evaluation key
     with (run_dir / CURVE_FILE).open("a") as out:
         for step in checkpointer.steps():

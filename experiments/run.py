@@ -110,13 +110,13 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     if cfg.resume:
         run_dir = find_resume_dir(cfg, run_dir)
     checkpointer = Checkpointer(run_dir / "checkpoints", keep=int(cfg.checkpoint.keep))
-    # The config beside the checkpoints rebuilds their learner, also before `final/` exists
-    # (experiments.checkpoint_curve reads it).
-    (run_dir / CONFIG_FILE).write_text(json.dumps(config, indent=1))
     if cfg.resume:
         state, meta = checkpointer.restore(state, meta_config)
         start_chunk, wall_offset = int(meta["chunk"]), float(meta["wall_s"])
         print(f"resumed {run_dir} at chunk {start_chunk} ({meta['env_steps']} env steps)")
+    # The config beside the checkpoints rebuilds their learner, also before `final/` exists
+    # (experiments.checkpoint_curve reads it); written once a resume has been accepted.
+    (run_dir / CONFIG_FILE).write_text(json.dumps(config, indent=1))
 
     logger = RunLogger(
         run_dir,

@@ -57,6 +57,8 @@ def test_bad_input_says_what_is_valid(tennis_run, tmp_path):
     run_dir, _ = tennis_run
     with pytest.raises(ValueError, match="valid: \\['random', 'tracker'\\]"):
         curve.checkpoint_curve(run_dir, ["chaser"])
+    with pytest.raises(ValueError, match="valid"):
+        curve.checkpoint_curve(run_dir, [])
     with pytest.raises(FileNotFoundError, match="config"):
         (tmp_path / "checkpoints").mkdir()
         curve.checkpoint_curve(tmp_path, ["random"])
