@@ -30,6 +30,7 @@ from envs import scripted
 from experiments.builder import identity
 from experiments.checkpoint import CONFIG_FILE, Checkpointer, CheckpointError
 from experiments.evaluate import build_offline, head_to_head
+from experiments.logger import read_jsonl
 
 CURVE_FILE = "checkpoint_curve.jsonl"
 
@@ -49,17 +50,8 @@ def run_config(run_dir: Path) -> dict[str, Any]:
 
 
 def read_curve(run_dir: Path) -> list[dict[str, Any]]:
-    """The rows written so far (a torn last line from a killed process is dropped)."""
-    path = run_dir / CURVE_FILE
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            break
-    return rows
+    """The rows written so far."""
+    return read_jsonl(run_dir / CURVE_FILE)
 
 
 def opponent_key(

@@ -19,10 +19,10 @@ from tqdm import tqdm
 METRICS_FILE = "metrics.jsonl"
 
 
-def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
-    """All rows of a run's metrics file (skipping a torn last line from a killed process)."""
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The rows of a JSON-lines file written row by row (a torn last line from a killed
+    process, and anything after it, is dropped); none if it does not exist."""
     rows = []
-    path = Path(run_dir) / METRICS_FILE
     if not path.exists():
         return rows
     for line in path.read_text().splitlines():
@@ -31,6 +31,11 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             break
     return rows
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
+    """All rows of a run's metrics file."""
+    return read_jsonl(Path(run_dir) / METRICS_FILE)
 
 
 def _plain(value: Any) -> Any:
