@@ -29,7 +29,7 @@ from omegaconf import OmegaConf
 from envs import scripted
 from experiments.builder import identity
 from experiments.checkpoint import CONFIG_FILE, Checkpointer, CheckpointError
-from experiments.evaluate import build_offline, head_to_head
+from experiments.evaluate import build_offline, vs_scripted
 from experiments.logger import read_jsonl
 
 CURVE_FILE = "checkpoint_curve.jsonl"
@@ -107,16 +107,8 @@ def checkpoint_curve(
             state, meta = checkpointer.restore(template, ident, step)
             params = learner.policy_params(state)
             for name in todo:
-                result = head_to_head(
-                    env,
-                    learner.act,
-                    params,
-                    scripted.team(env.spec.name, name),
-                    None,
-                    games,
-                    decisions,
-                    opponent_key(key, name, config["eval"]["opponents"], sorted(valid)),
-                )
+                k = opponent_key(key, name, config["eval"]["opponents"], sorted(valid))
+                result = vs_scripted(env, learner, params, name, games, decisions, k)
                 row = {
                     "chunk": step,
                     "env_steps": meta["env_steps"],

@@ -64,6 +64,20 @@ def head_to_head(
     }
 
 
+def vs_scripted(
+    env: MultiAgentEnv,
+    learner: Learner,
+    params: Any,
+    name: str,
+    games: int,
+    decisions: int,
+    key: jax.Array,
+) -> dict[str, Any]:
+    """``head_to_head`` of a learner's policy against the env's scripted team ``name``."""
+    opponent = scripted.team(env.spec.name, name)
+    return head_to_head(env, learner.act, params, opponent, None, games, decisions, key)
+
+
 def tennis_score(
     env: MultiAgentEnv,
     policy: match.Policy,
@@ -100,15 +114,8 @@ def evaluate_learner(
     }
     keys = iter(jax.random.split(key, len(opponents) + len(others or {}) + 1))
     for name in opponents:
-        summary[f"vs_{name}"] = head_to_head(
-            env,
-            learner.act,
-            params,
-            scripted.team(env.spec.name, name),
-            None,
-            games,
-            decisions,
-            next(keys),
+        summary[f"vs_{name}"] = vs_scripted(
+            env, learner, params, name, games, decisions, next(keys)
         )
     for name, (other, other_params) in (others or {}).items():
         summary[f"vs_{name}"] = head_to_head(
