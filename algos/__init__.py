@@ -1,18 +1,36 @@
-"""Algorithm registry: a new algorithm is one module here plus ``conf/algo/<name>.yaml``."""
+"""The algorithms: a module of ``algos/`` that defines ``LEARNER`` (a ``Learner`` subclass)
+is an algorithm, named by its module; ``conf/algo/<name>.yaml`` configures it. Adding one is
+that module plus its YAML, and nothing else."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from algos.base import Learner
-from algos.ippo import IPPO
-from algos.maddpg import MADDPG
-from algos.poca import POCA
 from algos.selfplay import SelfPlayConfig
 from envs.base import MultiAgentEnv
 
-REGISTRY: dict[str, type[Learner]] = {"ippo": IPPO, "maddpg": MADDPG, "poca": POCA}
+
+def names() -> list[str]:
+    """Every algorithm module of ``algos/``, sorted."""
+    found = []
+    for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        learner = getattr(importlib.import_module(f"algos.{module.name}"), "LEARNER", None)
+        if isinstance(learner, type) and issubclass(learner, Learner):
+            found.append(module.name)
+    return sorted(found)
+
+
+def learner_class(name: str) -> type[Learner]:
+    """``algos.<name>.LEARNER``; an unknown name lists the valid ones."""
+    valid = names()
+    if name not in valid:
+        raise ValueError(f"unknown algo {name!r}; valid algos: {', '.join(valid)}")
+    return importlib.import_module(f"algos.{name}").LEARNER
 
 
 def make(
@@ -22,10 +40,8 @@ def make(
     selfplay: SelfPlayConfig,
     total_env_steps: int,
 ) -> Learner:
-    """Build a registered learner; an unknown name lists the valid ones."""
-    if name not in REGISTRY:
-        raise ValueError(f"unknown algo {name!r}; valid algos: {', '.join(sorted(REGISTRY))}")
-    return REGISTRY[name](env, cfg, selfplay, total_env_steps)
+    """Build the learner ``name`` for ``env`` from its config mapping."""
+    return learner_class(name)(env, cfg, selfplay, total_env_steps)
 
 
-__all__ = ["REGISTRY", "Learner", "make"]
+__all__ = ["Learner", "learner_class", "make", "names"]

@@ -1,25 +1,55 @@
 """The interface every algorithm implements, so runs, evaluation and self-play never care which.
 
 A learner is built from ``(env, cfg, selfplay, total_env_steps)``; all its mutable data lives in
-one pytree state, so ``update`` can be scanned inside a jitted chunk and the whole state
-checkpointed and restored bit for bit. ``act`` is the deployable *team* policy: it takes the
-observations of one team's agents ``[n, *obs_shape]`` and returns their env actions, which
-covers shared and per-agent parameters alike (and MADDPG's per-agent actors).
+one pytree state, so ``update`` can be scanned inside a jitted chunk (``scan_updates``) and the
+whole state checkpointed and restored bit for bit. ``act`` is the deployable *team* policy
+(``envs.policy.TeamPolicy``): it takes the observations of one team's agents
+``[n, *obs_shape]`` and returns their env actions, which covers shared and per-agent
+parameters alike (and MADDPG's per-agent actors). For ONNX export a learner also describes
+one member's actor as plain arrays (``actor_arrays``) and what it computes before sampling
+(``actor_outputs``), so the exporter only builds a graph.
+
+A learner module defines ``LEARNER = <its class>``; ``algos.make(name, ...)`` finds it as
+``algos.<name>.LEARNER``.
 """
 
 from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import jax
+import numpy as np
 
 from algos.rollout import team_table
 from algos.selfplay import SelfPlayConfig
 from envs import scripted
-from envs.base import MultiAgentEnv
+from envs.base import Mirror, MultiAgentEnv
+
+
+@dataclasses.dataclass
+class ActorArrays:
+    """One agent's deployable actor as plain arrays: what an ONNX graph is built from.
+
+    ``output`` names the head: ``"categorical"`` (branch logits, each branch ``logit_width``
+    columns wide), ``"gaussian"`` (the mean, with a state-independent ``log_std``) or
+    ``"tanh"`` (a deterministic action). ``obs_mean`` / ``obs_std`` are the observation
+    normaliser when it is on (``obs_clip`` its clip); a ``mirror`` actor averages its logits
+    with those of the reflected pass.
+    """
+
+    layers: list[tuple[np.ndarray, np.ndarray]]  # torso (kernel [in, out], bias [out])
+    head: tuple[np.ndarray, np.ndarray]
+    activation: str
+    output: str
+    obs_mean: np.ndarray | None
+    obs_std: np.ndarray | None
+    obs_clip: float = 10.0
+    log_std: np.ndarray | None = None
+    logit_width: int = 0
+    mirror: Mirror | None = None
 
 
 class Learner(abc.ABC):
@@ -29,6 +59,7 @@ class Learner(abc.ABC):
     env: MultiAgentEnv
     env_steps_per_update: int
     config_class: type  # the frozen dataclass ``conf/algo/<name>.yaml`` fills
+    mlagents_trainer: str  # ML-Agents' trainer_type for a model folder's configuration.yaml
 
     @classmethod
     def config_defaults(cls) -> dict[str, Any]:
@@ -66,6 +97,28 @@ class Learner(abc.ABC):
     @abc.abstractmethod
     def policy_params(self, state: Any) -> Any:
         """What ``act`` needs: the params saved as the final policy and used as ghosts."""
+
+    def actor_arrays(self, params: Any, agent: int = 0, sub_policy: int = 0) -> ActorArrays:
+        """Team member ``agent``'s actor (ensemble member ``sub_policy``) as arrays."""
+        raise TypeError(f"{type(self).__name__} has no ONNX export (no actor_arrays)")
+
+    def actor_outputs(
+        self, params: Any, obs: np.ndarray, agent: int = 0, sub_policy: int = 0
+    ) -> np.ndarray:
+        """What that actor computes for ``obs [batch, D]`` before sampling: branch logits
+        ``[batch, branches, width]``, or the continuous action in [-1, 1]. An exported graph
+        must reproduce it."""
+        raise TypeError(f"{type(self).__name__} has no ONNX export (no actor_outputs)")
+
+
+def scan_updates(learner: Learner, updates: int) -> Callable[[Any], tuple[Any, Any]]:
+    """``updates`` learner updates as one function of the state, ``(state, metrics [updates])``:
+    a training chunk, to be jitted."""
+
+    def run(state: Any) -> tuple[Any, Any]:
+        return jax.lax.scan(lambda s, _: learner.update(s), state, None, length=updates)
+
+    return run
 
 
 C = TypeVar("C")

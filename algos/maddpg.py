@@ -40,9 +40,9 @@ import optax
 from flax import struct
 
 from algos import rollout, selfplay
-from algos.base import Learner
-from algos.networks import MLP, ObsNorm, action_features
-from algos.ppo import optimizer
+from algos.base import ActorArrays, Learner
+from algos.networks import MLP, ObsNorm, action_features, dense_stack
+from algos.optim import optimizer
 from envs.base import Box, MultiAgentEnv, MultiDiscrete
 
 
@@ -154,6 +154,7 @@ class MADDPG(Learner):
     """Centralised critics, decentralised deterministic (sub-)policies; see the module doc."""
 
     config_class = MADDPGConfig
+    mlagents_trainer = "maddpg"  # not one of ML-Agents' trainers: named for what it is
 
     def __init__(
         self,
@@ -283,6 +284,36 @@ class MADDPG(Learner):
             0
         ]
 
+    # -- export -----------------------------------------------------------------------------
+    def _member(self, params: Any, agent: int, sub_policy: int) -> Any:
+        if not 0 <= agent < self.team_size:
+            raise ValueError(f"--agent {agent}: the team has {self.team_size} actors")
+        if not 0 <= sub_policy < self.cfg.ensemble_size:
+            raise ValueError(
+                f"--sub-policy {sub_policy}: the ensemble has {self.cfg.ensemble_size} sub-policies"
+            )
+        return jax.tree.map(lambda p: p[agent, sub_policy], params["actor"])
+
+    def actor_arrays(self, params: Any, agent: int = 0, sub_policy: int = 0) -> ActorArrays:
+        """A deterministic ``tanh`` actor (continuous) or branch logits (discrete)."""
+        tree = self._member(params, agent, sub_policy)["params"]
+        return ActorArrays(
+            dense_stack(tree["MLP_0"]),
+            dense_stack({"Dense_0": tree["Dense_0"]})[0],
+            self.cfg.activation,
+            "tanh" if self.branches is None else "categorical",
+            *params["obs_norm"].arrays(),
+            logit_width=0 if self.branches is None else self.branches[0],
+        )
+
+    def actor_outputs(
+        self, params: Any, obs: np.ndarray, agent: int = 0, sub_policy: int = 0
+    ) -> np.ndarray:
+        pre = self.actor.apply(self._member(params, agent, sub_policy), params["obs_norm"](obs))
+        if self.branches is None:
+            return np.asarray(jnp.tanh(pre))
+        return np.asarray(pre.reshape(-1, len(self.branches), self.branches[0]))
+
     # -- replay -----------------------------------------------------------------------------
     def _buffer_item(
         self, steps: rollout.Step, team: jax.Array, ens_key: jax.Array
@@ -409,7 +440,7 @@ class MADDPG(Learner):
             explore = self.branches is not None
             return self._team_act(ghost["actor"], ghost["obs_norm"], obs, k, sub, explore)
 
-        runner, steps, episodes, sp = selfplay.play(
+        runner, steps, episodes, sp = selfplay.collect_vs_ghost(
             self.env,
             state.runner,
             sp,
@@ -485,3 +516,6 @@ def zero_step(env: MultiAgentEnv, num_envs: int) -> rollout.Step:
         ghost_obs=zeros(n, *spec.obs_shape),
         ghost_action=zeros(n, *space.shape, dtype=act_dtype),
     )
+
+
+LEARNER = MADDPG

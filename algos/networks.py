@@ -9,6 +9,7 @@ state-independent log-std, sampled unsquashed and clipped by the env, as ML-Agen
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import distrax
 import flax.linen as nn
@@ -17,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from algos.base import ActorArrays
 from envs.base import ActionSpace, Box, Mirror, MultiDiscrete
 
 ACTIVATIONS = {"relu": nn.relu, "tanh": nn.tanh, "swish": nn.swish, "gelu": nn.gelu}
@@ -107,6 +109,36 @@ class Actor(nn.Module):
         reflected = logits[1][..., np.arange(len(index))[:, None], index]
         return distrax.Independent(distrax.Categorical(logits=0.5 * (logits[0] + reflected)), 1)
 
+    def arrays(self, actor: Any, obs_norm: ObsNorm) -> ActorArrays:
+        """These params of this actor (and the normaliser) as plain arrays, for export."""
+        tree = actor["params"]
+        if isinstance(self.space, MultiDiscrete):
+            head = tree["MultiDiscreteHead_0"]
+            return ActorArrays(
+                dense_stack(tree["MLP_0"]),
+                dense_stack(head)[0],
+                self.activation,
+                "categorical",
+                *obs_norm.arrays(),
+                logit_width=max(self.space.branches),
+                mirror=self.mirror,
+            )
+        head = tree["GaussianHead_0"]
+        return ActorArrays(
+            dense_stack(tree["MLP_0"]),
+            dense_stack({"Dense_0": head["Dense_0"]})[0],
+            self.activation,
+            "gaussian",
+            *obs_norm.arrays(),
+            log_std=np.asarray(head["log_std"]),
+        )
+
+
+def dense_stack(tree: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The ``Dense_<i>`` layers of a Flax param tree, in order, as ``(kernel, bias)``."""
+    names = sorted(tree, key=lambda n: int(n.rsplit("_", 1)[1]))
+    return [(np.asarray(tree[n]["kernel"]), np.asarray(tree[n]["bias"])) for n in names]
+
 
 class Critic(nn.Module):
     """Per-agent state value V(o)."""
@@ -125,6 +157,9 @@ def env_action(space: ActionSpace, action: jax.Array) -> jax.Array:
     if isinstance(space, Box):
         return jnp.clip(action, space.low, space.high)
     return action.astype(jnp.int32)
+
+
+OBS_CLIP = 10.0  # normalised observations are clipped to +-this
 
 
 @struct.dataclass
@@ -146,7 +181,16 @@ class ObsNorm:
     def __call__(self, obs: jax.Array) -> jax.Array:
         if not self.enabled:
             return obs
-        return jnp.clip((obs - self.mean) / jnp.sqrt(self.var + 1e-8), -10.0, 10.0)
+        return jnp.clip((obs - self.mean) / self.std(), -OBS_CLIP, OBS_CLIP)
+
+    def std(self) -> jax.Array:
+        return jnp.sqrt(self.var + 1e-8)
+
+    def arrays(self) -> tuple[np.ndarray | None, np.ndarray | None, float]:
+        """``(mean, std, clip)`` for an exported graph; ``None`` when disabled."""
+        if not self.enabled:
+            return None, None, OBS_CLIP
+        return np.asarray(self.mean), np.asarray(self.std()), OBS_CLIP
 
     def update(self, batch: jax.Array) -> ObsNorm:
         if not self.enabled:
@@ -199,70 +243,3 @@ class ResidualSelfAttention(nn.Module):
         x = nn.LayerNorm()(entities + attended)
         keep = mask[..., None].astype(x.dtype)
         return jnp.sum(x * keep, axis=-2) / jnp.maximum(jnp.sum(keep, axis=-2), 1.0)
-
-
-class POCACritic(nn.Module):
-    """MA-POCA's centralised critic: one body, two entry points.
-
-    ``value(obs [..., n, D], mask [..., n])`` is V(s) from every present teammate's
-    observation; ``baseline(obs, act_feat [..., n, K], mask)`` is, for each agent i, the
-    counterfactual Q(s, a_-i) from i's observation and the other members' observation-action
-    pairs. The two entry points differ only in their entity embeddings. A feature with the
-    number of present agents, rescaled to [-1, 1], joins the pooled encoding before the head.
-    """
-
-    hidden: int
-    num_layers: int
-    heads: int = 4
-    activation: str = "relu"
-
-    def setup(self) -> None:
-        self.obs_embed = nn.Dense(self.hidden)
-        self.obs_action_embed = nn.Dense(self.hidden)
-        self.attention = ResidualSelfAttention(self.heads)
-        self.encoder = MLP((self.hidden,) * self.num_layers, self.activation)
-        self.head = nn.Dense(1, kernel_init=nn.initializers.orthogonal(1.0))
-
-    def _body(self, entities: jax.Array, mask: jax.Array) -> jax.Array:
-        pooled = self.encoder(self.attention(entities, mask))
-        count = jnp.sum(mask, axis=-1, keepdims=True).astype(pooled.dtype)
-        count = 2.0 * count / mask.shape[-1] - 1.0
-        return self.head(jnp.concatenate([pooled, count], axis=-1))[..., 0]
-
-    def value(self, obs: jax.Array, mask: jax.Array) -> jax.Array:
-        obs = jnp.where(mask[..., None], obs, 0.0)
-        return self._body(self.obs_embed(obs), mask)
-
-    def baseline(self, obs: jax.Array, act_feat: jax.Array, mask: jax.Array) -> jax.Array:
-        obs = jnp.where(mask[..., None], obs, 0.0)
-        act_feat = jnp.where(mask[..., None], act_feat, 0.0)
-        own = self.obs_embed(obs)  # [..., n, h]
-        others = self.obs_action_embed(jnp.concatenate([obs, act_feat], axis=-1))
-        n = obs.shape[-2]
-        is_self = jnp.eye(n, dtype=bool)[..., None]  # [i, j, 1]
-        entities = jnp.where(
-            is_self, own[..., None, :, :], others[..., None, :, :]
-        )  # [..., i, j, h]
-        return self._body(entities, jnp.broadcast_to(mask[..., None, :], (*mask.shape, n)))
-
-    def value_and_baseline(
-        self, obs: jax.Array, act_feat: jax.Array, mask: jax.Array
-    ) -> tuple[jax.Array, jax.Array]:
-        """``value`` and ``baseline`` in one pass: the value's entities are row 0 of the
-        baseline's, so the observation embedding is computed once and the attention, encoder
-        and head run once on ``[..., n + 1, n, h]`` (fewer, larger matmuls)."""
-        obs = jnp.where(mask[..., None], obs, 0.0)
-        act_feat = jnp.where(mask[..., None], act_feat, 0.0)
-        own = self.obs_embed(obs)  # [..., n, h]
-        others = self.obs_action_embed(jnp.concatenate([obs, act_feat], axis=-1))
-        n = obs.shape[-2]
-        is_self = jnp.eye(n, dtype=bool)[..., None]
-        rows = jnp.where(is_self, own[..., None, :, :], others[..., None, :, :])  # [..., i, j, h]
-        entities = jnp.concatenate([own[..., None, :, :], rows], axis=-3)  # [..., n + 1, n, h]
-        masks = jnp.broadcast_to(mask[..., None, :], (*mask.shape[:-1], n + 1, n))
-        out = self._body(entities, masks)
-        return out[..., 0], out[..., 1:]
-
-    def __call__(self, obs: jax.Array, act_feat: jax.Array, mask: jax.Array):
-        """Both entry points (used once at init so every parameter exists)."""
-        return self.value(obs, mask), self.baseline(obs, act_feat, mask)

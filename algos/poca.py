@@ -1,6 +1,6 @@
 """MA-POCA (Cohen et al. 2021; ML-Agents' ``poca`` trainer): PPO actors, a centralised critic.
 
-The actor is IPPO's shared per-agent policy. The critic (``networks.POCACritic``) attends over
+The actor is the PPO family's, shared by the team. The critic (``POCACritic``) attends over
 the team: V(s) from every present member's observation, and a counterfactual baseline
 b_i(s, a_-i) per agent. Credit follows the reference (``poca/trainer.py``,
 ``poca/optimizer_torch.py``):
@@ -22,45 +22,102 @@ value and baseline losses (ML-Agents: 0.5 and 0.5).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
+from flax import struct
 
-from algos import rollout, selfplay
-from algos.ippo import IPPO, IPPOState
-from algos.networks import POCACritic, action_features, env_action
-from algos.ppo import (
-    PPOConfig,
-    clipped_surrogate,
-    clipped_value_loss,
-    gae,
-    masked_mean,
-    standardise,
-)
-from envs.base import MultiAgentEnv
+from algos import rollout
+from algos.networks import MLP, ObsNorm, ResidualSelfAttention, action_features
+from algos.ppo import PPO, PPOBatch, PPOConfig, clipped_value_loss, gae
 
 
 @dataclass(frozen=True)
 class POCAConfig(PPOConfig):
-    num_envs: int = 64
-    rollout_len: int = 160
-    hidden: tuple[int, ...] = (128, 128)  # actor; ML-Agents: 512 x 2
     critic_hidden: int = 64  # entity embedding, attention and encoder width
     critic_layers: int = 2
     attention_heads: int = 4
     baseline_coef: float = 0.5
-    activation: str = "relu"
-    learning_rate: float = 3e-4
-    anneal_lr: bool = False
-    normalize_obs: bool = False
 
-    @property
-    def share_params(self) -> bool:
-        """The actor is always shared by the team in MA-POCA."""
-        return True
+
+class POCACritic(nn.Module):
+    """MA-POCA's centralised critic: one body, two entry points.
+
+    ``value(obs [..., n, D], mask [..., n])`` is V(s) from every present teammate's
+    observation; ``baseline(obs, act_feat [..., n, K], mask)`` is, for each agent i, the
+    counterfactual Q(s, a_-i) from i's observation and the other members' observation-action
+    pairs. The two entry points differ only in their entity embeddings. A feature with the
+    number of present agents, rescaled to [-1, 1], joins the pooled encoding before the head.
+    """
+
+    hidden: int
+    num_layers: int
+    heads: int = 4
+    activation: str = "relu"
+
+    def setup(self) -> None:
+        self.obs_embed = nn.Dense(self.hidden)
+        self.obs_action_embed = nn.Dense(self.hidden)
+        self.attention = ResidualSelfAttention(self.heads)
+        self.encoder = MLP((self.hidden,) * self.num_layers, self.activation)
+        self.head = nn.Dense(1, kernel_init=nn.initializers.orthogonal(1.0))
+
+    def _body(self, entities: jax.Array, mask: jax.Array) -> jax.Array:
+        pooled = self.encoder(self.attention(entities, mask))
+        count = jnp.sum(mask, axis=-1, keepdims=True).astype(pooled.dtype)
+        count = 2.0 * count / mask.shape[-1] - 1.0
+        return self.head(jnp.concatenate([pooled, count], axis=-1))[..., 0]
+
+    def value(self, obs: jax.Array, mask: jax.Array) -> jax.Array:
+        obs = jnp.where(mask[..., None], obs, 0.0)
+        return self._body(self.obs_embed(obs), mask)
+
+    def baseline(self, obs: jax.Array, act_feat: jax.Array, mask: jax.Array) -> jax.Array:
+        obs = jnp.where(mask[..., None], obs, 0.0)
+        act_feat = jnp.where(mask[..., None], act_feat, 0.0)
+        own = self.obs_embed(obs)  # [..., n, h]
+        others = self.obs_action_embed(jnp.concatenate([obs, act_feat], axis=-1))
+        n = obs.shape[-2]
+        is_self = jnp.eye(n, dtype=bool)[..., None]  # [i, j, 1]
+        entities = jnp.where(
+            is_self, own[..., None, :, :], others[..., None, :, :]
+        )  # [..., i, j, h]
+        return self._body(entities, jnp.broadcast_to(mask[..., None, :], (*mask.shape, n)))
+
+    def value_and_baseline(
+        self, obs: jax.Array, act_feat: jax.Array, mask: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        """``value`` and ``baseline`` in one pass: the value's entities are row 0 of the
+        baseline's, so the observation embedding is computed once and the attention, encoder
+        and head run once on ``[..., n + 1, n, h]`` (fewer, larger matmuls)."""
+        obs = jnp.where(mask[..., None], obs, 0.0)
+        act_feat = jnp.where(mask[..., None], act_feat, 0.0)
+        own = self.obs_embed(obs)  # [..., n, h]
+        others = self.obs_action_embed(jnp.concatenate([obs, act_feat], axis=-1))
+        n = obs.shape[-2]
+        is_self = jnp.eye(n, dtype=bool)[..., None]
+        rows = jnp.where(is_self, own[..., None, :, :], others[..., None, :, :])  # [..., i, j, h]
+        entities = jnp.concatenate([own[..., None, :, :], rows], axis=-3)  # [..., n + 1, n, h]
+        masks = jnp.broadcast_to(mask[..., None, :], (*mask.shape[:-1], n + 1, n))
+        out = self._body(entities, masks)
+        return out[..., 0], out[..., 1:]
+
+    def __call__(self, obs: jax.Array, act_feat: jax.Array, mask: jax.Array):
+        """Both entry points (used once at init so every parameter exists)."""
+        return self.value(obs, mask), self.baseline(obs, act_feat, mask)
+
+
+@struct.dataclass
+class TeamTargets:
+    """The centralised critic's targets: team value and return ``[..., E]``, each member's
+    baseline ``[..., E, n]``."""
+
+    value: jax.Array
+    baseline: jax.Array
+    returns: jax.Array
 
 
 def counterfactual_advantages(
@@ -77,33 +134,27 @@ def counterfactual_advantages(
     return returns, returns[..., None] - baseline
 
 
-class POCA(IPPO):
-    """IPPO's actor and sampling, with MA-POCA's critic and credit assignment."""
+class POCA(PPO):
+    """The PPO family's actor with MA-POCA's critic and credit assignment."""
 
     config_class = POCAConfig
+    param_keys = 2  # actor, critic
+    mlagents_trainer = "poca"
 
-    def __init__(
-        self,
-        env: MultiAgentEnv,
-        cfg: Mapping[str, Any],
-        selfplay_cfg: selfplay.SelfPlayConfig,
-        total_env_steps: int,
-    ) -> None:
-        super().__init__(env, cfg, selfplay_cfg, total_env_steps)
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
         c = self.cfg
         self.critic = POCACritic(c.critic_hidden, c.critic_layers, c.attention_heads, c.activation)
 
-    def init(self, key: jax.Array) -> IPPOState:
-        k_actor, k_critic, k_env, k_run = jax.random.split(key, 4)
+    def init_params(self, k_actor: jax.Array, k_critic: jax.Array) -> dict[str, Any]:
         n = self.team_size
         obs = jnp.zeros((1, n, *self.env.spec.obs_shape))
         act = action_features(self.space, jnp.zeros((1, n, *self.space.shape), jnp.int32))
         mask = jnp.ones((1, n), bool)
-        params = {
+        return {
             "actor": self.actor.init(k_actor, obs[:, 0]),
             "critic": self.critic.init(k_critic, obs, act, mask),
         }
-        return self._initial_state(params, k_env, k_run)
 
     def _team_value(self, critic: Any, obs: jax.Array, mask: jax.Array) -> jax.Array:
         return self.critic.apply(critic, obs, mask, method=POCACritic.value)
@@ -114,95 +165,50 @@ class POCA(IPPO):
         feats = action_features(self.space, action)
         return self.critic.apply(critic, obs, feats, mask, method=POCACritic.value_and_baseline)
 
-    def update(self, state: IPPOState) -> tuple[IPPOState, dict[str, jax.Array]]:
-        cfg = self.cfg
-        key, k_roll, k_swap, k_epochs = jax.random.split(state.key, 4)
-        sp, params, obs_norm = state.selfplay, state.params, state.obs_norm
-        policy = {"actor": params["actor"], "obs_norm": obs_norm}
+    def acting_value(self, critic: Any, obs: jax.Array) -> None:
+        return None  # the rollout is valued afterwards, with the actions taken
 
-        def learner_act(obs: jax.Array, k: jax.Array, episode_id: jax.Array):
-            del episode_id
-            action, log_prob = self._team_sample(policy, obs, k)
-            return env_action(self.space, action), action, log_prob
+    def bootstrap_value(self, critic: Any, obs: jax.Array, active: jax.Array) -> jax.Array:
+        """Team value of time-out observations, broadcast to the members."""
+        value = self._team_value(critic, obs, active)
+        return jnp.broadcast_to(value[:, None], active.shape)
 
-        def value_fn(obs: jax.Array, active: jax.Array) -> jax.Array:
-            """Team value of time-out observations, broadcast to the members."""
-            value = self._team_value(params["critic"], obs_norm(obs), active)
-            return jnp.broadcast_to(value[:, None], active.shape)
-
-        runner, steps, episodes, sp = self._play(state, k_roll, learner_act, value_fn)
-
-        # Team-level lambda-returns from the centralised value.
-        obs = obs_norm(steps.obs)  # [T, E, n, D]
-        active = steps.active
-        # [T, E] and [T, E, n]
-        value, baseline = self._value_and_baseline(params["critic"], obs, steps.action, active)
+    def critic_targets(
+        self,
+        critic: Any,
+        obs_norm: ObsNorm,
+        steps: rollout.Step,
+        last_obs: jax.Array,
+        last_active: jax.Array,
+    ) -> tuple[jax.Array, TeamTargets, dict[str, jax.Array]]:
+        """Team-level lambda-returns from the centralised value, baselines per member."""
+        cfg, active = self.cfg, steps.active
+        value, baseline = self._value_and_baseline(
+            critic, obs_norm(steps.obs), steps.action, active
+        )  # [T, E] and [T, E, n]
         team_reward = (
             jnp.sum(jnp.where(active, steps.reward, 0.0), axis=-1)
             + steps.group_reward[..., 0]
             + cfg.gamma * steps.bootstrap[..., 0]
         )
-        learners = jnp.asarray(rollout.team_table(self.env.spec))[sp.learning_team]
-        last_value = self._team_value(
-            params["critic"], obs_norm(runner.obs[:, learners]), runner.active[:, learners]
-        )
+        last_value = self._team_value(critic, obs_norm(last_obs), last_active)
         returns, advantage = counterfactual_advantages(
             team_reward, value, steps.team_done, last_value, baseline, cfg.gamma, cfg.gae_lambda
         )
-        if cfg.normalize_advantages:
-            advantage = standardise(advantage, active)
+        targets = TeamTargets(value=value, baseline=baseline, returns=returns)
+        return advantage, targets, {"value_target": returns.mean()}
 
-        flat = jax.tree.map(
-            lambda x: x.reshape(-1, *x.shape[2:]),
-            {
-                "obs": steps.obs,
-                "action": steps.action,
-                "log_prob": steps.extras,
-                "active": active,
-                "value": value,
-                "baseline": baseline,
-                "returns": returns,
-                "advantage": advantage,
-            },
+    def critic_loss(
+        self, critic: Any, obs: jax.Array, mb: PPOBatch
+    ) -> tuple[jax.Array, dict[str, jax.Array]]:
+        cfg, targets = self.cfg, mb.critic
+        value, baseline = self._value_and_baseline(critic, obs, mb.action, mb.active)
+        v_loss = clipped_value_loss(value, targets.value, targets.returns, cfg.clip_eps)
+        b_loss = clipped_value_loss(
+            baseline, targets.baseline, targets.returns[..., None], cfg.clip_eps, mb.active
         )
+        term = cfg.vf_coef * (v_loss + cfg.baseline_coef * b_loss)
+        return term, {"value_loss": v_loss, "baseline_loss": b_loss}
 
-        def loss_fn(p: Any, mb: dict[str, jax.Array]):
-            obs, active = obs_norm(mb["obs"]), mb["active"]
-            new_log_prob, entropy = self._evaluate(p["actor"], obs, mb["action"])
-            pg_loss, clip_frac = clipped_surrogate(
-                new_log_prob, mb["log_prob"], mb["advantage"], cfg.clip_eps, active
-            )
-            new_value, new_baseline = self._value_and_baseline(
-                p["critic"], obs, mb["action"], active
-            )
-            v_loss = clipped_value_loss(new_value, mb["value"], mb["returns"], cfg.clip_eps)
-            b_loss = clipped_value_loss(
-                new_baseline, mb["baseline"], mb["returns"][..., None], cfg.clip_eps, active
-            )
-            entropy = masked_mean(entropy, active)
-            loss = (
-                pg_loss
-                + cfg.vf_coef * (v_loss + cfg.baseline_coef * b_loss)
-                - cfg.ent_coef * entropy
-            )
-            return loss, {
-                "policy_loss": pg_loss,
-                "value_loss": v_loss,
-                "baseline_loss": b_loss,
-                "entropy": entropy,
-                "clip_frac": clip_frac,
-            }
 
-        return self._learn(
-            state,
-            key,
-            k_epochs,
-            k_swap,
-            sp,
-            runner,
-            steps,
-            episodes,
-            flat,
-            loss_fn,
-            {"value_target": returns.mean()},
-        )
+LEARNER = POCA

@@ -1,24 +1,54 @@
-"""The PPO core shared by IPPO and MA-POCA: GAE, clipped losses, minibatch epochs.
+"""The PPO family: one base learner that IPPO and MA-POCA specialise with their critic.
+
+The base owns the actor (shared by the team or one per slot; optionally mirror-symmetric),
+the optimiser, sampling, the rollout against the self-play ghost, the minibatch epochs and
+the self-play advance. A sibling supplies four hooks:
+
+- ``init_params(*keys)``: actor and critic parameters (``param_keys`` keys);
+- ``acting_value(critic, obs)`` and ``bootstrap_value(critic, obs, active)``: what the
+  critic computes while acting (stored with the step) and for the last observation of a
+  time-out;
+- ``critic_targets(critic, obs_norm, steps, last_obs, last_active)``: the advantages and the
+  critic's training targets from a rollout;
+- ``critic_loss(critic, obs, minibatch)``: the critic's weighted term of the loss.
 
 Losses follow ML-Agents (``ppo/optimizer_torch.py``): clipped surrogate on the log-prob
 ratio, clipped value loss ``max((R - v)^2, (R - clip(v, v_old +- eps))^2)``, and
-``policy + vf_coef * value - ent_coef * entropy``. Advantages are standardised over the
-whole update buffer, as ML-Agents does, not per minibatch.
+``policy + critic term - ent_coef * entropy``. Advantages are standardised over the whole
+update buffer, as ML-Agents does, not per minibatch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import abc
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
+from flax import struct
+
+from algos import rollout, selfplay
+from algos.base import ActorArrays, Learner
+from algos.networks import Actor, ObsNorm, env_action
+from algos.optim import optimizer
+from envs.base import MultiAgentEnv, MultiDiscrete
 
 
 @dataclass(frozen=True)
 class PPOConfig:
+    """What every PPO-family learner is configured by (``conf/algo/<name>.yaml``)."""
+
+    num_envs: int = 64  # parallel envs
+    rollout_len: int = 160  # decisions per env per update (num_envs x rollout_len env steps)
+    hidden: tuple[int, ...] = (128, 128)  # actor (and IPPO's critic); ML-Agents: 512 x 2
+    activation: str = "relu"
+    learning_rate: float = 3e-4
+    anneal_lr: bool = False  # linear decay to 0 over the run (ML-Agents' "linear" schedule)
+    normalize_obs: bool = False
     gamma: float = 0.99
     gae_lambda: float = 0.95
     clip_eps: float = 0.2
@@ -29,6 +59,270 @@ class PPOConfig:
     max_grad_norm: float | None = 0.5  # None: no clipping (ML-Agents clips nothing)
     normalize_advantages: bool = True
     mirror_symmetric: bool = False  # actor equivariant to the env's reflection (EnvSpec.mirror)
+
+
+@struct.dataclass
+class PPOState:
+    params: Any  # {"actor": ..., "critic": ...}: what the optimiser trains
+    obs_norm: ObsNorm
+    opt_state: optax.OptState
+    runner: rollout.EnvRunner
+    selfplay: selfplay.SelfPlayState
+    key: jax.Array
+    updates: jax.Array
+
+
+@struct.dataclass
+class PPOBatch:
+    """A rollout as the minibatch epochs see it: ``[T, E, n, ...]`` before flattening, one
+    leading sample axis after."""
+
+    obs: jax.Array
+    action: jax.Array  # what the actor sampled
+    log_prob: jax.Array  # under the acting policy
+    active: jax.Array  # bool: the agent was in the game (masked out of every loss if not)
+    advantage: jax.Array
+    critic: Any  # the critic's targets, a pytree of the sibling's (``critic_targets``)
+
+
+def over_agents(fn: Callable, params: Any, shared: bool, *xs: jax.Array) -> Any:
+    """``fn(params, *xs)`` on ``[B, n, ...]`` arrays; unshared params lead with an n axis."""
+    if shared:
+        return fn(params, *xs)
+    return jax.vmap(fn, in_axes=(0,) + (1,) * len(xs), out_axes=1)(params, *xs)
+
+
+class PPO(Learner):
+    """The PPO family's base; see the module docstring for the hooks a sibling supplies."""
+
+    config_class = PPOConfig
+    param_keys = 1  # PRNG keys ``init_params`` takes
+    mlagents_trainer = "ppo"
+
+    def __init__(
+        self,
+        env: MultiAgentEnv,
+        cfg: Mapping[str, Any],
+        selfplay_cfg: selfplay.SelfPlayConfig,
+        total_env_steps: int,
+    ) -> None:
+        super().__init__(env, cfg, selfplay_cfg, total_env_steps)
+        mirror = None
+        if self.cfg.mirror_symmetric:
+            if env.spec.mirror is None:
+                raise ValueError(
+                    f"mirror_symmetric: {env.spec.name} declares no mirror symmetry "
+                    "(EnvSpec.mirror); set algo.mirror_symmetric=false"
+                )
+            mirror = env.spec.mirror
+        self.actor = Actor(self.space, self.cfg.hidden, self.cfg.activation, mirror)
+        self.env_steps_per_update = self.cfg.num_envs * self.cfg.rollout_len
+        batch = self.env_steps_per_update
+        if batch % self.cfg.num_minibatches:
+            raise ValueError(
+                f"num_envs x rollout_len = {batch} must divide into num_minibatches = "
+                f"{self.cfg.num_minibatches}"
+            )
+        lr: float | optax.Schedule = self.cfg.learning_rate
+        if self.cfg.anneal_lr:
+            updates = -(-total_env_steps // self.env_steps_per_update)
+            steps = max(updates, 1) * self.cfg.num_epochs * self.cfg.num_minibatches
+            lr = optax.linear_schedule(self.cfg.learning_rate, 0.0, steps)
+        self.tx = optimizer(lr, self.cfg.max_grad_norm)
+
+    @property
+    def shared_actor(self) -> bool:
+        """One actor for the whole team (else one per team slot, with a leading n axis)."""
+        return True
+
+    # -- hooks ------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def init_params(self, *keys: jax.Array) -> dict[str, Any]:
+        """``{"actor": ..., "critic": ...}`` from ``param_keys`` keys."""
+
+    @abc.abstractmethod
+    def acting_value(self, critic: Any, obs: jax.Array) -> Any:
+        """What the critic stores with each step while acting (``obs [E, n, ...]``,
+        normalised); ``None`` for a critic that values the rollout afterwards."""
+
+    @abc.abstractmethod
+    def bootstrap_value(self, critic: Any, obs: jax.Array, active: jax.Array) -> jax.Array:
+        """``[E, n]`` values of normalised final observations of time-outs."""
+
+    @abc.abstractmethod
+    def critic_targets(
+        self,
+        critic: Any,
+        obs_norm: ObsNorm,
+        steps: rollout.Step,
+        last_obs: jax.Array,
+        last_active: jax.Array,
+    ) -> tuple[jax.Array, Any, dict[str, jax.Array]]:
+        """``(advantage [T, E, n], critic targets, metrics)`` of a rollout; ``last_obs`` is
+        the learning team's observation after its last step."""
+
+    @abc.abstractmethod
+    def critic_loss(
+        self, critic: Any, obs: jax.Array, mb: PPOBatch
+    ) -> tuple[jax.Array, dict[str, jax.Array]]:
+        """The critic's weighted term of the loss and its metrics (``obs`` normalised)."""
+
+    # -- sampling ---------------------------------------------------------------------------
+    def _sample(self, actor: Any, obs: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+        dist = self.actor.apply(actor, obs)
+        action = dist.sample(seed=key)
+        return action, dist.log_prob(action)
+
+    def _evaluate(
+        self, actor: Any, obs: jax.Array, action: jax.Array
+    ) -> tuple[jax.Array, jax.Array]:
+        dist = self.actor.apply(actor, obs)
+        return dist.log_prob(action), dist.entropy()
+
+    def _team_sample(self, policy: Any, obs: jax.Array, key: jax.Array):
+        """Sample for ``obs [B, n, ...]`` with deployable params ``{actor, obs_norm}``."""
+        obs = policy["obs_norm"](obs)
+        if self.shared_actor:
+            return self._sample(policy["actor"], obs, key)
+        keys = jax.random.split(key, self.team_size)
+        return jax.vmap(self._sample, in_axes=(0, 1, 0), out_axes=1)(policy["actor"], obs, keys)
+
+    # -- Learner interface ------------------------------------------------------------------
+    def init(self, key: jax.Array) -> PPOState:
+        *k_params, k_env, k_run = jax.random.split(key, self.param_keys + 2)
+        params = self.init_params(*k_params)
+        obs_norm = ObsNorm.create(self.env.spec.obs_shape, self.cfg.normalize_obs)
+        return PPOState(
+            params=params,
+            obs_norm=obs_norm,
+            opt_state=self.tx.init(params),
+            runner=rollout.init_runner(self.env, k_env, self.cfg.num_envs),
+            selfplay=selfplay.init(
+                {"actor": params["actor"], "obs_norm": obs_norm}, self.selfplay_cfg
+            ),
+            key=k_run,
+            updates=jnp.zeros((), jnp.int32),
+        )
+
+    def policy_params(self, state: PPOState) -> dict[str, Any]:
+        return {"actor": state.params["actor"], "obs_norm": state.obs_norm}
+
+    def act(self, params: Any, obs: jax.Array, key: jax.Array) -> jax.Array:
+        action, _ = self._team_sample(params, obs[None], key)
+        return env_action(self.space, action[0])
+
+    def update(self, state: PPOState) -> tuple[PPOState, dict[str, jax.Array]]:
+        cfg = self.cfg
+        key, k_roll, k_swap, k_epochs = jax.random.split(state.key, 4)
+        params, obs_norm = state.params, state.obs_norm
+        policy = {"actor": params["actor"], "obs_norm": obs_norm}
+
+        def learner_act(obs: jax.Array, k: jax.Array, episode_id: jax.Array):
+            del episode_id  # a PPO policy keeps no per-episode choice
+            action, log_prob = self._team_sample(policy, obs, k)
+            value = self.acting_value(params["critic"], obs_norm(obs))
+            return env_action(self.space, action), action, (log_prob, value)
+
+        def snapshot_act(ghost: Any, obs: jax.Array, k: jax.Array, episode_id: jax.Array):
+            del episode_id
+            return env_action(self.space, self._team_sample(ghost, obs, k)[0])
+
+        def value_fn(obs: jax.Array, active: jax.Array) -> jax.Array:
+            return self.bootstrap_value(params["critic"], obs_norm(obs), active)
+
+        runner, steps, episodes, sp = selfplay.collect_vs_ghost(
+            self.env,
+            state.runner,
+            state.selfplay,
+            k_roll,
+            cfg.rollout_len,
+            self.selfplay_cfg,
+            learner_act,
+            snapshot_act,
+            self.scripted_ghosts,
+            value_fn,
+        )
+        learners = jnp.asarray(rollout.team_table(self.env.spec))[sp.learning_team]
+        advantage, targets, critic_metrics = self.critic_targets(
+            params["critic"], obs_norm, steps, runner.obs[:, learners], runner.active[:, learners]
+        )
+        if cfg.normalize_advantages:
+            advantage = standardise(advantage, steps.active)
+        batch = PPOBatch(
+            obs=steps.obs,
+            action=steps.action,
+            log_prob=steps.extras[0],
+            active=steps.active,
+            advantage=advantage,
+            critic=targets,
+        )
+        batch = jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), batch)
+
+        def loss_fn(p: Any, mb: PPOBatch):
+            obs = obs_norm(mb.obs)
+            new_log_prob, entropy = over_agents(
+                self._evaluate, p["actor"], self.shared_actor, obs, mb.action
+            )
+            pg_loss, clip_frac = clipped_surrogate(
+                new_log_prob, mb.log_prob, mb.advantage, cfg.clip_eps, mb.active
+            )
+            critic_term, metrics = self.critic_loss(p["critic"], obs, mb)
+            entropy = masked_mean(entropy, mb.active)
+            loss = pg_loss + critic_term - cfg.ent_coef * entropy
+            return loss, {
+                "policy_loss": pg_loss,
+                **metrics,
+                "entropy": entropy,
+                "clip_frac": clip_frac,
+            }
+
+        new_params, opt_state, metrics = minibatch_epochs(
+            k_epochs,
+            params,
+            state.opt_state,
+            batch,
+            loss_fn,
+            self.tx,
+            cfg.num_epochs,
+            cfg.num_minibatches,
+        )
+        obs_norm = obs_norm.update(steps.obs)
+        agent_steps = jnp.asarray(self.env_steps_per_update * self.team_size, jnp.int32)
+        snapshot = {"actor": new_params["actor"], "obs_norm": obs_norm}
+        sp = selfplay.advance(sp, snapshot, k_swap, agent_steps, agent_steps, self.selfplay_cfg)
+        metrics = {**metrics, **critic_metrics, **selfplay.metrics(sp, episodes)}
+        state = state.replace(
+            params=new_params,
+            obs_norm=obs_norm,
+            opt_state=opt_state,
+            runner=runner,
+            selfplay=sp,
+            key=key,
+            updates=state.updates + 1,
+        )
+        return state, metrics
+
+    # -- export -----------------------------------------------------------------------------
+    def _member_actor(self, params: Any, agent: int) -> Any:
+        actor = params["actor"]
+        if self.shared_actor:
+            return actor
+        if not 0 <= agent < self.team_size:
+            raise ValueError(f"--agent {agent}: the team has {self.team_size} actors")
+        return jax.tree.map(lambda p: p[agent], actor)
+
+    def actor_arrays(self, params: Any, agent: int = 0, sub_policy: int = 0) -> ActorArrays:
+        del sub_policy  # one policy per member
+        return self.actor.arrays(self._member_actor(params, agent), params["obs_norm"])
+
+    def actor_outputs(
+        self, params: Any, obs: np.ndarray, agent: int = 0, sub_policy: int = 0
+    ) -> np.ndarray:
+        del sub_policy
+        dist = self.actor.apply(self._member_actor(params, agent), params["obs_norm"](obs))
+        if isinstance(self.space, MultiDiscrete):
+            return np.asarray(dist.distribution.logits)
+        return np.clip(np.asarray(dist.mean()), -1.0, 1.0)
 
 
 def gae(
@@ -95,17 +389,6 @@ def clipped_value_loss(
 ) -> jax.Array:
     clipped = old_value + jnp.clip(value - old_value, -clip_eps, clip_eps)
     return masked_mean(jnp.maximum((target - value) ** 2, (target - clipped) ** 2), mask)
-
-
-def optimizer(
-    lr: float | optax.Schedule, max_grad_norm: float | None
-) -> optax.GradientTransformation:
-    adam = optax.adam(lr, eps=1e-5)
-    return (
-        adam
-        if max_grad_norm is None
-        else optax.chain(optax.clip_by_global_norm(max_grad_norm), adam)
-    )
 
 
 LossFn = Callable[[Any, Any], tuple[jax.Array, dict[str, jax.Array]]]

@@ -17,7 +17,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from envs.base import EnvSpec, MultiAgentEnv
+from envs.base import EnvSpec, MultiAgentEnv, winner
+from envs.policy import BatchPolicy
 
 
 @struct.dataclass
@@ -83,7 +84,7 @@ def init_runner(env: MultiAgentEnv, key: jax.Array, num_envs: int) -> EnvRunner:
 
 
 LearnerAct = Callable[[jax.Array, jax.Array, jax.Array], tuple[jax.Array, jax.Array, Any]]
-GhostAct = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
+"""A learning ``envs.policy.BatchPolicy`` that also returns what it sampled and its extras."""
 ValueFn = Callable[[jax.Array, jax.Array], jax.Array]
 
 
@@ -94,7 +95,7 @@ def collect(
     num_steps: int,
     learning_team: jax.Array,
     learner_act: LearnerAct,
-    ghost_act: GhostAct,
+    ghost_act: BatchPolicy,
     value_fn: ValueFn | None = None,
     record_ghost: bool = False,
 ) -> tuple[EnvRunner, Step, Episodes]:
@@ -201,14 +202,9 @@ def episode_metrics(episodes: Episodes) -> dict[str, jax.Array]:
 
 
 def game_result(episodes: Episodes) -> jax.Array:
-    """``[..., n]`` score of each learning agent's game: 1 win, 0 loss, 0.5 draw.
-
-    ML-Agents reads the sign of the learner's last reward; we compare it with the ghost
-    team's last reward instead. In zero-sum games such as SoccerTwos (+x against -1) the two
-    rules agree; in v0.4 Tennis, where only the side at fault is penalised (-0.01 against 0),
-    the sign rule would score every game a draw or a loss, so ELO could only fall.
-    """
-    ghost = episodes.ghost_final_reward.mean(-1, keepdims=True)
-    return jnp.where(
-        episodes.final_reward > ghost, 1.0, jnp.where(episodes.final_reward < ghost, 0.0, 0.5)
-    )
+    """``[..., n]`` score of each learning agent's game: 1 win, 0 loss, 0.5 draw, by
+    ``envs.base.winner`` between the agent's last reward and the ghost team's mean."""
+    own = episodes.final_reward
+    ghost = jnp.broadcast_to(episodes.ghost_final_reward.mean(-1, keepdims=True), own.shape)
+    won = winner(jnp.stack([own, ghost], axis=-1))
+    return jnp.where(won == 0, 1.0, jnp.where(won == 1, 0.0, 0.5))

@@ -29,7 +29,7 @@ ghost's params are selected by index from the stacked pool, never in Python.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,7 @@ from flax import struct
 
 from algos import rollout
 from envs.base import MultiAgentEnv
+from envs.policy import BatchPolicy, SnapshotPolicy, TeamPolicy, per_agent
 
 
 @dataclass(frozen=True)
@@ -185,10 +186,8 @@ def advance(
 
 
 def ghost_policy(
-    sp: SelfPlayState,
-    network: Callable[[Any, jax.Array, jax.Array, jax.Array], jax.Array],
-    scripted: Sequence[Callable[[Any, jax.Array, jax.Array], jax.Array]] = (),
-) -> Callable[[jax.Array, jax.Array, jax.Array], jax.Array]:
+    sp: SelfPlayState, network: SnapshotPolicy, scripted: Sequence[TeamPolicy] = ()
+) -> BatchPolicy:
     """``(obs [E, n, ...], key, episode_id [E]) -> env actions``: the frozen network or the
     drawn scripted team.
 
@@ -206,10 +205,9 @@ def ghost_policy(
     def act(obs: jax.Array, key: jax.Array, episode_id: jax.Array) -> jax.Array:
         dtype = jax.eval_shape(play_network, obs, key, episode_id).dtype
 
-        def lift(policy: Callable) -> Callable[[jax.Array, jax.Array, jax.Array], jax.Array]:
+        def lift(policy: TeamPolicy) -> BatchPolicy:
             def play(obs: jax.Array, key: jax.Array, episode_id: jax.Array) -> jax.Array:
-                keys = jax.random.split(key, obs.shape[0])
-                return jax.vmap(policy, in_axes=(None, 0, 0))(None, obs, keys).astype(dtype)
+                return per_agent(policy)(None, obs, key).astype(dtype)
 
             return play
 
@@ -219,7 +217,7 @@ def ghost_policy(
     return act
 
 
-def play(
+def collect_vs_ghost(
     env: MultiAgentEnv,
     runner: rollout.EnvRunner,
     sp: SelfPlayState,
@@ -227,8 +225,8 @@ def play(
     num_steps: int,
     cfg: SelfPlayConfig,
     learner_act: rollout.LearnerAct,
-    network_act: Callable[[Any, jax.Array, jax.Array, jax.Array], jax.Array],
-    scripted: Sequence[Callable[[Any, jax.Array, jax.Array], jax.Array]] = (),
+    network_act: SnapshotPolicy,
+    scripted: Sequence[TeamPolicy] = (),
     value_fn: rollout.ValueFn | None = None,
     record_ghost: bool = False,
 ) -> tuple[rollout.EnvRunner, rollout.Step, rollout.Episodes, SelfPlayState]:

@@ -16,8 +16,6 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-SOLVED_SCORE = 0.5  # Udacity Tennis
-
 
 def _order(values: pd.Series) -> list[str]:
     return sorted(values.unique())
@@ -41,13 +39,15 @@ def elo_curves(curves: pd.DataFrame) -> Figure:
     return fig
 
 
-def tennis_score_curves(curves: pd.DataFrame) -> Figure:
-    """Tennis score (max-agent episode return) during training, with the 0.5 solved line."""
+def score_curves(curves: pd.DataFrame, env: str, solved_score: float) -> Figure:
+    """A game's score (the max-agent episode return; Udacity's Tennis score) during training,
+    with its solved line."""
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    tennis = curves[curves["env"] == "tennis"]
-    _mean_curve(ax, tennis, "episode_best_return", _order(curves["algo"]))
-    ax.axhline(SOLVED_SCORE, color="black", linestyle="--", linewidth=1, label="solved (0.5)")
-    ax.set(xlabel="env steps", ylabel="Tennis score (mean max return)")
+    _mean_curve(ax, curves[curves["env"] == env], "episode_best_return", _order(curves["algo"]))
+    ax.axhline(
+        solved_score, color="black", linestyle="--", linewidth=1, label=f"solved ({solved_score})"
+    )
+    ax.set(title=env, xlabel="env steps", ylabel="score (mean max return)")
     ax.legend()
     fig.tight_layout()
     return fig

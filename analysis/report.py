@@ -16,11 +16,9 @@ import pandas as pd
 
 from analysis import plots
 from analysis.aggregate import aggregate_table, algo_head_to_head, improvement_table, task_scores
+from analysis.formats import MATCH_DB, read_matches, read_players
 from analysis.ratings import rating_table
 from analysis.results import load_curves, load_finals
-from experiments.tournament import read_matches, read_players
-
-MATCH_DB = "matches.sqlite"
 
 
 def ratings_by_env(matches: pd.DataFrame, players: pd.DataFrame) -> pd.DataFrame:
@@ -87,6 +85,12 @@ def findings(h2h: pd.DataFrame, agg: pd.DataFrame, imp: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def solved_scores(finals: pd.DataFrame) -> dict[str, float]:
+    """``{env: solved score}`` for the games whose runs report one in ``eval.json``."""
+    known = finals.dropna(subset=["solved_score"])
+    return {env: float(rows["solved_score"].iloc[0]) for env, rows in known.groupby("env")}
+
+
 def _save_table(table: pd.DataFrame, tables_dir: Path, name: str) -> list[Path]:
     csv, md = tables_dir / f"{name}.csv", tables_dir / f"{name}.md"
     table.to_csv(csv, index=False)
@@ -117,9 +121,10 @@ def make_report(
 
     curves = load_curves(study_dir, seeds)
     made.append(_save_figure(plots.elo_curves(curves), figures_dir, "elo_curves"))
-    if (curves["env"] == "tennis").any():
-        made.append(_save_figure(plots.tennis_score_curves(curves), figures_dir, "tennis_score"))
     finals = load_finals(study_dir, seeds)
+    for env, score in solved_scores(finals).items():
+        figure = plots.score_curves(curves, env, score)
+        made.append(_save_figure(figure, figures_dir, f"{env}_score"))
     summary = finals.groupby(["env", "algo"]).agg(
         runs=("seed", "size"),
         env_steps=("env_steps", "first"),

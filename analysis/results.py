@@ -1,8 +1,8 @@
 """Results on disk into pandas: training curves, end-of-run summaries, the match table.
 
-A run directory is what ``experiments.run`` writes: ``.hydra/config.yaml`` (who: algo, env,
-seed), ``metrics.jsonl`` (one row per chunk) and, once finished, ``eval.json``. Anything else
-under the root is ignored, so a half-finished study loads what it has.
+A run directory is what ``experiments.run`` writes (``analysis.formats``): its config (who:
+algo, env, seed), ``metrics.jsonl`` (one row per chunk) and, once finished, ``eval.json``.
+Anything else under the root is ignored, so a half-finished study loads what it has.
 """
 
 from __future__ import annotations
@@ -12,27 +12,23 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
-from omegaconf import OmegaConf
 
-from experiments.logger import METRICS_FILE, read_metrics
-
-RUN_KEYS = ["env", "algo", "seed", "run"]
+from analysis.formats import EVAL_FILE, METRICS_FILE, read_config, read_metrics, run_identity
 
 
 def find_runs(root: str | Path, finished: bool = True) -> list[Path]:
-    """Run directories under ``root`` (a metrics file and a Hydra config; with ``finished``,
-    also ``eval.json``, so runs still training do not bend the curves)."""
+    """Run directories under ``root`` (a metrics file and a config; with ``finished``, also
+    ``eval.json``, so runs still training do not bend the curves)."""
     return sorted(
         p.parent
         for p in Path(root).glob(f"**/{METRICS_FILE}")
-        if (p.parent / ".hydra" / "config.yaml").exists()
-        and (not finished or (p.parent / "eval.json").exists())
+        if read_config(p.parent) is not None and (not finished or (p.parent / EVAL_FILE).exists())
     )
 
 
-def run_identity(run_dir: Path) -> dict[str, object]:
-    cfg = OmegaConf.load(run_dir / ".hydra" / "config.yaml")
-    return {"env": cfg.env.name, "algo": cfg.algo.name, "seed": int(cfg.seed), "run": str(run_dir)}
+def who(run_dir: Path) -> dict[str, object]:
+    """A run's identity plus its directory: the columns every loaded row is tagged with."""
+    return {**run_identity(read_config(run_dir)), "run": str(run_dir)}
 
 
 def load_curves(root: str | Path, seeds: Sequence[int] | None = None) -> pd.DataFrame:
@@ -40,9 +36,9 @@ def load_curves(root: str | Path, seeds: Sequence[int] | None = None) -> pd.Data
     algo, seed and run directory."""
     frames = []
     for run_dir in find_runs(root):
-        rows, who = read_metrics(run_dir), run_identity(run_dir)
-        if rows and (seeds is None or who["seed"] in seeds):
-            frames.append(pd.DataFrame(rows).assign(**who))
+        rows, tags = read_metrics(run_dir), who(run_dir)
+        if rows and (seeds is None or tags["seed"] in seeds):
+            frames.append(pd.DataFrame(rows).assign(**tags))
     if not frames:
         raise FileNotFoundError(f"no run directories with {METRICS_FILE} under {root}")
     return pd.concat(frames, ignore_index=True)
@@ -53,9 +49,9 @@ def load_finals(root: str | Path, seeds: Sequence[int] | None = None) -> pd.Data
     ``eval.json``'s scalars."""
     rows = []
     for run_dir in find_runs(root):
-        eval_file = run_dir / "eval.json"
+        eval_file = run_dir / EVAL_FILE
         metrics = read_metrics(run_dir)
-        if not metrics or (seeds is not None and run_identity(run_dir)["seed"] not in seeds):
+        if not metrics or (seeds is not None and who(run_dir)["seed"] not in seeds):
             continue
         summary = json.loads(eval_file.read_text())
         solved = summary.get("solved_at") or {}
@@ -63,7 +59,7 @@ def load_finals(root: str | Path, seeds: Sequence[int] | None = None) -> pd.Data
         last = metrics[-1]
         rows.append(
             {
-                **run_identity(run_dir),
+                **who(run_dir),
                 "env_steps": last["env_steps"],
                 "final_elo": last.get("elo"),
                 "train_wall_s": summary.get("train_wall_s"),
@@ -71,6 +67,7 @@ def load_finals(root: str | Path, seeds: Sequence[int] | None = None) -> pd.Data
                 if summary.get("train_wall_s")
                 else None,
                 "tennis_score": tennis.get("mean_max_return"),
+                "solved_score": summary.get("solved_score"),
                 "solved_at_env_steps": solved.get("env_steps"),
             }
         )

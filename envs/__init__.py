@@ -1,30 +1,23 @@
-"""Two-team games behind one protocol (see ``envs.base``): the pure-JAX ones, a Unity build
-through mlagents-envs, and their registry."""
+"""Two-team games behind one protocol (``envs.base``), each registered by one record
+(``envs.game``): the pure-JAX games, a Unity build through mlagents-envs, JaxMARL's envs."""
 
 from __future__ import annotations
 
 import inspect
 
 from envs.base import Box, EnvSpec, MultiAgentEnv, MultiDiscrete, StepInfo
-from envs.jaxmarl_adapter import JaxMARLEnv
-from envs.soccer_twos import SoccerTwos
-from envs.tennis import Tennis
-from envs.unity import UnityEnv
+from envs.game import Game, game, names
 
-GAMES = ("soccer_twos", "tennis")  # the pure-JAX games: any batch size, no outside process
-REGISTRY: dict[str, type[MultiAgentEnv]] = {
-    "soccer_twos": SoccerTwos,
-    "tennis": Tennis,
-    "unity": UnityEnv,  # a real Unity build through mlagents-envs (host side)
-    "jaxmarl": JaxMARLEnv,  # a two-team JaxMARL env (SMAX, ...); needs the `bench` extra
-}
+
+def games() -> list[str]:
+    """The pure-JAX games: any batch size, no outside process or extra install (what
+    registry-wide tests and benchmarks run over)."""
+    return [name for name in names() if not game(name).adapter]
 
 
 def make(name: str, **overrides) -> MultiAgentEnv:
     """Build a registered env, with its dataclass fields overridden by ``overrides``."""
-    if name not in REGISTRY:
-        raise ValueError(f"unknown env {name!r}; valid envs: {', '.join(sorted(REGISTRY))}")
-    cls = REGISTRY[name]
+    cls = game(name).env
     valid = sorted(set(inspect.signature(cls).parameters) - {"spec"})
     unknown = sorted(set(overrides) - set(valid))
     if unknown:
@@ -35,12 +28,14 @@ def make(name: str, **overrides) -> MultiAgentEnv:
 
 
 __all__ = [
-    "GAMES",
-    "REGISTRY",
     "Box",
     "EnvSpec",
+    "Game",
     "MultiAgentEnv",
     "MultiDiscrete",
     "StepInfo",
+    "game",
+    "games",
     "make",
+    "names",
 ]

@@ -178,6 +178,22 @@ class MultiAgentEnv(abc.ABC):
         return jax.vmap(self.step)(keys, state, actions)
 
 
+def winner(side_reward: jax.Array) -> jax.Array:
+    """Who won a game that the rules ended: the side (last axis) whose reward on the game's
+    last step (individual + group) is highest, or -1 for a tie. The one rule matches, ELO and
+    evaluation share.
+
+    ML-Agents' ghost trainer reads the sign of the learner's last reward; comparing the sides
+    agrees with it in zero-sum games such as SoccerTwos (+x against -1) and still gives a
+    result in v0.4 Tennis, where only the side at fault is penalised (-0.01 against 0), so
+    the sign rule would score every game a draw or a loss. A game cut by the time limit is
+    not decided; callers leave it out.
+    """
+    best = jnp.argmax(side_reward, axis=-1)
+    tie = jnp.sum(side_reward == jnp.max(side_reward, -1, keepdims=True), -1) > 1
+    return jnp.where(tie, -1, best)
+
+
 def stack_frame(stack: jax.Array, frame: jax.Array) -> jax.Array:
     """Push ``frame`` into a ``[..., n_stack, frame_size]`` buffer, oldest first (Unity order)."""
     return jnp.concatenate([stack[..., 1:, :], frame[..., None, :]], axis=-2)

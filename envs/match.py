@@ -1,9 +1,8 @@
 """Play whole matches between per-team policies in many envs at once (one jitted scan).
 
-Used by ``experiments.watch``, the playability tests, and evaluation. Outcomes follow
-ML-Agents' rule for self-play ELO: a game is *decided* when the rules end it (goal, fault);
-the team whose step reward (individual + group) at that moment is higher wins. A game cut
-by the time limit is a draw.
+Used by evaluation, tournaments, ``experiments.watch`` and the playability tests. A game is
+*decided* when the rules end it (goal, fault) and ``envs.base.winner`` names a winner from the
+teams' mean step reward at that moment; a game cut by the time limit, or a tie, is a draw.
 """
 
 from __future__ import annotations
@@ -15,21 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from envs.base import MultiAgentEnv
-
-Policy = Callable[[object, jax.Array, jax.Array], jax.Array]
-"""Per-agent ``(params, obs [...], key) -> action`` (the scripted opponents) or, for teams,
-``(params, obs [n, ...], key) -> actions [n, ...]`` (``Learner.act``)."""
-
-
-def per_agent(policy: Policy) -> Policy:
-    """Lift a one-agent policy to a team policy: each member acts on its own observation."""
-
-    def team(params: object, obs: jax.Array, key: jax.Array) -> jax.Array:
-        keys = jax.random.split(key, obs.shape[0])
-        return jax.vmap(policy, in_axes=(None, 0, 0))(params, obs, keys)
-
-    return team
+from envs.base import MultiAgentEnv, winner
+from envs.policy import TeamPolicy
 
 
 class MatchResult(NamedTuple):
@@ -51,7 +37,7 @@ class MatchResult(NamedTuple):
         }
 
 
-def team_actions(env: MultiAgentEnv, policies: Sequence[Policy]):
+def team_actions(env: MultiAgentEnv, policies: Sequence[TeamPolicy]):
     """``act(params, obs [A, ...], key) -> actions [A, ...]``: each team's policy acts for its
     members, with ``params[t]`` the parameters of team ``t``'s policy."""
     members = [np.asarray(env.spec.team_agents(t)) for t in range(len(policies))]
@@ -71,7 +57,7 @@ def team_actions(env: MultiAgentEnv, policies: Sequence[Policy]):
 
 def match_fn(
     env: MultiAgentEnv,
-    policies: Sequence[Policy],
+    policies: Sequence[TeamPolicy],
     num_envs: int,
     num_steps: int,
     record_states: bool = False,
@@ -103,12 +89,10 @@ def match_fn(
             step_reward = reward + info.group_reward
             returns = returns + step_reward
             team_reward = step_reward @ one_hot_team / one_hot_team.sum(0)  # [N, teams]
-            best = jnp.argmax(team_reward, axis=-1)
-            tie = jnp.sum(team_reward == jnp.max(team_reward, -1, keepdims=True), -1) > 1
             ended = jnp.all(done, axis=-1)
-            decided = ended & ~jnp.any(info.truncated, axis=-1) & ~tie
-            winner = jnp.where(decided, best, -1)
-            record = (ended, winner, jnp.where(ended[:, None], returns, 0.0))
+            decided = ended & ~jnp.any(info.truncated, axis=-1)
+            won = jnp.where(decided, winner(team_reward), -1)
+            record = (ended, won, jnp.where(ended[:, None], returns, 0.0))
             if record_states:
                 record = (*record, state)
             returns = jnp.where(ended[:, None], 0.0, returns)
@@ -129,16 +113,14 @@ def match_fn(
 
 def play(
     env: MultiAgentEnv,
-    policies: Sequence[Policy],
+    policies: Sequence[TeamPolicy],
     key: jax.Array,
     num_envs: int,
     num_steps: int,
     params: Sequence[object] | None = None,
     record_states: bool = False,
 ) -> MatchResult:
-    """Play ``num_envs`` parallel games for ``num_steps`` decisions, one team policy per team.
-
-    Scripted (one-agent) policies are lifted with ``per_agent``.
-    """
+    """Play ``num_envs`` parallel games for ``num_steps`` decisions, one team policy per team
+    (scripted players lifted with ``envs.scripted.team``)."""
     params = params if params is not None else [None] * len(policies)
     return match_fn(env, policies, num_envs, num_steps, record_states)(params, key)

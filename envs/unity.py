@@ -37,6 +37,7 @@ import numpy as np
 from jax.experimental import io_callback
 
 from envs.base import Box, EnvSpec, MultiAgentEnv, MultiDiscrete, StepInfo
+from envs.game import Game, game, names
 
 BEHAVIOUR = re.compile(r"^(?P<name>.+)\?team=(?P<team>\d+)$")
 MAX_CATCH_UP = 200  # extra Unity steps allowed to collect one decision from every agent
@@ -408,11 +409,10 @@ class UnityEnv(MultiAgentEnv):
 
     @staticmethod
     def _expected_spec(expect: str) -> EnvSpec:
-        import envs
-
-        if expect not in envs.GAMES:
-            raise UnitySetupError(f"env.expect={expect!r}: valid are {list(envs.GAMES)} or null")
-        return envs.make(expect).spec
+        valid = [name for name in names() if not game(name).adapter]
+        if expect not in valid:
+            raise UnitySetupError(f"env.expect={expect!r}: valid are {valid} or null")
+        return game(expect).env().spec
 
     # ---------------------------------------------------------------- batch callbacks
     def _check_batch(self, n: int) -> None:
@@ -463,3 +463,8 @@ class UnityEnv(MultiAgentEnv):
 
     def close(self) -> None:
         self.bridge.close()
+
+
+# Scripted players, rendering and the behaviour name are those of the JAX game a build matches
+# (its spec takes that game's name), so the record holds only the adapter.
+GAME = Game(name="unity", env=UnityEnv, adapter=True)

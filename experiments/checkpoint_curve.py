@@ -24,29 +24,25 @@ from pathlib import Path
 from typing import Any
 
 import jax
-from omegaconf import OmegaConf
 
+from analysis.formats import CONFIG_FILE, read_config, read_jsonl, run_identity
 from envs import scripted
-from experiments.builder import identity
-from experiments.checkpoint import CONFIG_FILE, Checkpointer, CheckpointError
-from experiments.evaluate import build_offline, vs_scripted
-from experiments.logger import read_jsonl
+from experiments.core.build import build_offline
+from experiments.core.checkpoint import Checkpointer, CheckpointError
+from experiments.core.evaluation import vs_scripted
 
 CURVE_FILE = "checkpoint_curve.jsonl"
 
 
 def run_config(run_dir: Path) -> dict[str, Any]:
     """The resolved training config of ``run_dir``."""
-    for path in (run_dir / CONFIG_FILE, run_dir / "final" / CONFIG_FILE):
-        if path.exists():
-            return json.loads(path.read_text())
-    hydra_copy = run_dir / ".hydra" / "config.yaml"
-    if hydra_copy.exists():
-        return OmegaConf.to_container(OmegaConf.load(hydra_copy), resolve=True)
-    raise FileNotFoundError(
-        f"no {CONFIG_FILE} or .hydra/config.yaml in {run_dir}: is it a run directory written "
-        "by experiments.run?"
-    )
+    config = read_config(run_dir)
+    if config is None:
+        raise FileNotFoundError(
+            f"no {CONFIG_FILE} or .hydra/config.yaml in {run_dir}: is it a run directory written "
+            "by experiments.run?"
+        )
+    return config
 
 
 def read_curve(run_dir: Path) -> list[dict[str, Any]]:
@@ -83,7 +79,7 @@ def checkpoint_curve(
     games = int(games or config["eval"]["games"])
     decisions = int(decisions or config["eval"]["decisions"])
     env, learner = build_offline(config, run_dir)
-    valid = scripted.POLICIES.get(env.spec.name, {})
+    valid = scripted.names(env.spec.name)
     unknown = [name for name in opponents if name not in valid]
     if unknown or not opponents:
         given = f"unknown opponents {unknown}" if unknown else "no opponents given"
@@ -96,7 +92,7 @@ def checkpoint_curve(
     tmp.replace(run_dir / CURVE_FILE)
     done = {(r["chunk"], r["opponent"], r["games_per_side"], r["decisions"]) for r in rows}
     template = learner.init(jax.random.PRNGKey(0))
-    ident = identity(OmegaConf.create(config))
+    ident = run_identity(config)
     checkpointer = Checkpointer(run_dir / "checkpoints", keep=None)  # keep all: only reads
     key = jax.random.PRNGKey(int(config["seed"]) + 1)  # experiments.run's evaluation key
     with (run_dir / CURVE_FILE).open("a") as out:

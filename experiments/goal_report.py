@@ -23,8 +23,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from envs import match, scripted
-from envs import soccer_twos as soccer
-from experiments.evaluate import load_run
+from envs.policy import TeamPolicy
+from envs.soccer_twos import env as soccer
+from experiments.core.players import load_run
 
 LENGTH_BINS = ((1, 10), (11, 20), (21, 50), (51, 100), (101, 300), (301, 10**9))
 
@@ -58,7 +59,7 @@ def counting_env(env: soccer.SoccerTwos) -> soccer.SoccerTwos:
 
 def trace(
     env: soccer.SoccerTwos,
-    policies: Sequence[match.Policy],
+    policies: Sequence[TeamPolicy],
     params: Sequence[Any],
     key: jax.Array,
     num_envs: int,
@@ -166,9 +167,9 @@ def summarise(played: Sequence[tuple[Game, int]]) -> dict[str, Any]:
 
 def report(
     env: soccer.SoccerTwos,
-    policy: match.Policy,
+    policy: TeamPolicy,
     params: Any,
-    opponent: match.Policy,
+    opponent: TeamPolicy,
     games_per_side: int,
     decisions: int,
     key: jax.Array,

@@ -22,15 +22,15 @@ from typing import Any
 
 import yaml
 
-from experiments.evaluate import load_run
-from experiments.export import BEHAVIOUR_FILE, check_parity, export
+from experiments.core.onnx_export import behaviour_name, check_parity, export
+from experiments.core.players import load_run
 
 
-def ml_agents_behaviour(config: dict[str, Any]) -> dict[str, Any]:
+def ml_agents_behaviour(config: dict[str, Any], trainer: str) -> dict[str, Any]:
     """The run's settings under ML-Agents' names, where they have one (for readers of the
-    course's ``config/poca/SoccerTwos.yaml``); the full config stays beside it."""
+    course's ``config/poca/SoccerTwos.yaml``); the full config stays beside it. ``trainer`` is
+    the learner's ``mlagents_trainer``."""
     algo, env = config["algo"], config["env"]
-    trainer = {"poca": "poca", "ippo": "ppo", "maddpg": "maddpg"}.get(algo["name"], algo["name"])
     hyper = {
         "learning_rate": algo.get("learning_rate", algo.get("actor_lr")),
         "beta": algo.get("ent_coef"),
@@ -132,11 +132,12 @@ def package(
         raise FileNotFoundError(f"{evaluation_file} not found: package a finished run")
     evaluation = json.loads(evaluation_file.read_text())
     env, learner, params = load_run(run_dir)
-    behaviour = BEHAVIOUR_FILE.get(env.spec.name, env.spec.name)
+    behaviour = behaviour_name(env.spec)
     out.mkdir(parents=True, exist_ok=True)
     onnx_path = export(run_dir, out / f"{behaviour}.onnx")
     parity = check_parity(onnx_path, learner, params, check_samples)
-    settings = {"behaviors": {behaviour: ml_agents_behaviour(config)}, "marl_arena": config}
+    trainer = ml_agents_behaviour(config, learner.mlagents_trainer)
+    settings = {"behaviors": {behaviour: trainer}, "marl_arena": config}
     (out / "configuration.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
     (out / "README.md").write_text(
         model_card(behaviour, config["algo"]["name"], repo_id, evaluation, parity)

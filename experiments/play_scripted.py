@@ -9,15 +9,14 @@ from __future__ import annotations
 import argparse
 
 import jax
-import numpy as np
 
 import envs
-from envs import match, scripted, tennis
+from envs import match, scripted
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", default="soccer_twos", choices=list(envs.GAMES))
+    parser.add_argument("--env", default="soccer_twos", choices=envs.games())
     parser.add_argument("--team0", default="chaser")
     parser.add_argument("--team1", default="random")
     parser.add_argument("--num-envs", type=int, default=128)
@@ -31,8 +30,8 @@ def main() -> None:
     decided = c["team0"] + c["team1"]
     share = c["team0"] / decided if decided else float("nan")
     print(f"{args.team0} vs {args.team1} on {args.env}: {c}; team0 wins {share:.1%} of decided")
-    if args.env == "tennis" and c["episodes"]:
-        scores = np.asarray(tennis.episode_score(result.episode_return[result.done]))
+    if envs.game(args.env).solved_score is not None and c["episodes"]:  # a scored game (Tennis)
+        scores = result.episode_return[result.done].max(axis=-1)
         lengths = args.num_envs * args.steps / c["episodes"]
         print(
             f"mean episode score (max over agents) {scores.mean():.3f}; "

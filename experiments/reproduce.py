@@ -26,8 +26,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from analysis.report import make_report
 from envs import scripted
-from experiments.run import CONF_DIR
-from experiments.tournament import run_tournament, scripted_player, trained_player
+from experiments.core.config import CONF_DIR
+from experiments.core.matches import run_tournament
+from experiments.core.players import scripted_player, trained_player
 
 SINGLE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
@@ -101,7 +102,7 @@ def tournament_all(preset: DictConfig, out_dir: Path) -> None:
             raise SystemExit(f"no finished {env_name} runs under {out_dir / 'runs'}; train first")
         env = loaded[0][0]
         players = [p for _, p in loaded]
-        players += [scripted_player(env_name, n) for n in sorted(scripted.POLICIES[env_name])]
+        players += [scripted_player(env_name, n) for n in scripted.names(env_name)]
         t = time.perf_counter()
         table = run_tournament(
             env,

@@ -17,31 +17,27 @@ import jax
 from omegaconf import DictConfig
 
 import envs
-from envs import match, render, scripted
-from experiments.evaluate import load_run
+from envs import match, render
+from experiments.core.players import side
 
 
-def team_policy(env_name: str, team: str) -> tuple[match.Policy, object]:
-    """A scripted policy by name, or the final policy of a run directory."""
-    if not (Path(hydra.utils.to_absolute_path(team)) / "final").is_dir():
-        return scripted.team(env_name, team), None
-    run_env, learner, params = load_run(hydra.utils.to_absolute_path(team))
-    if run_env.spec.name != env_name:
-        raise ValueError(f"{team} was trained on {run_env.spec.name}; pass env={run_env.spec.name}")
-    return learner.act, params
+def run_path(team: str) -> str:
+    """A team given as a run directory, made absolute (Hydra changes into its output dir)."""
+    path = hydra.utils.to_absolute_path(team)
+    return path if (Path(path) / "final").is_dir() else team
 
 
 @hydra.main(version_base=None, config_path="../conf", config_name="watch")
 def main(cfg: DictConfig) -> None:
     env = envs.make(cfg.env.name, **cfg.env.options)
-    (p0, w0), (p1, w1) = (team_policy(cfg.env.name, t) for t in (cfg.team0, cfg.team1))
+    sides = [side(cfg.env.name, run_path(t)) for t in (cfg.team0, cfg.team1)]
     result = match.play(
         env,
-        [p0, p1],
+        [p.policy for p in sides],
         jax.random.PRNGKey(cfg.seed),
         num_envs=1,
         num_steps=cfg.steps,
-        params=[w0, w1],
+        params=[p.params for p in sides],
         record_states=True,
     )
     frames = [

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import pytest
 
 import envs
-from envs import soccer_twos as soccer
+from envs.soccer_twos import env as soccer
 
 # Many tests compile the same tiny programs (and subprocesses inherit the variable): a
 # persistent XLA cache shared by the xdist workers compiles each of them once per machine.

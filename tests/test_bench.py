@@ -11,7 +11,7 @@ import pytest
 import algos
 import envs
 from algos.selfplay import SelfPlayConfig
-from experiments.flops import count_flops
+from experiments.bench.flops import count_flops
 
 
 def test_flops_count_matmuls_through_scan_cond_and_vmap() -> None:
@@ -67,7 +67,7 @@ def test_seeds_vmapped_in_one_program_match_separate_runs() -> None:
 
 def test_jaxmarl_adapter_on_a_hand_built_smax_scene() -> None:
     pytest.importorskip("jaxmarl")
-    from envs.jaxmarl_adapter import JaxMARLEnv
+    from envs.jaxmarl import JaxMARLEnv
 
     env = envs.make("jaxmarl", env_id="SMAX", scenario="3m")
     spec = env.spec
@@ -100,7 +100,7 @@ def test_jaxmarl_adapter_on_a_hand_built_smax_scene() -> None:
 
 def test_jaxmarl_side_by_side_pairs_the_loops_on_one_env() -> None:
     pytest.importorskip("jaxmarl")
-    from experiments import bench_jaxmarl
+    from experiments.bench import jaxmarl as bench_jaxmarl
 
     cfg = bench_jaxmarl.DEFAULTS | {"num_envs": 4, "rollout_len": 8, "hidden": [16]}
     rows = bench_jaxmarl.compare("coin_game", None, cfg, updates=1, chunks=1)

@@ -8,8 +8,8 @@ import shutil
 import pytest
 
 from experiments import checkpoint_curve as curve
-from experiments import run
-from tests.test_run import config, tiny
+from experiments.core import training as run
+from tests.tiny import config, tiny
 
 
 @pytest.fixture(scope="module")

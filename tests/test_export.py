@@ -13,13 +13,11 @@ import pytest
 import algos
 import envs
 from algos.selfplay import SelfPlayConfig
-from experiments.export import (
+from experiments.core.onnx_export import (
     MODEL_API_VERSION,
     OPSET,
-    actor_weights,
     build_model,
     check_parity,
-    reference_outputs,
     split_obs,
 )
 
@@ -37,7 +35,7 @@ def learner_and_params(algo: str, game: str, **cfg):
 
 
 def session_for(tmp_path, learner, params, **kw):
-    model = build_model(actor_weights(learner, params, **kw), learner.env.spec)
+    model = build_model(learner.actor_arrays(params, **kw), learner.env.spec)
     onnx.checker.check_model(model)
     path = tmp_path / "policy.onnx"
     path.write_bytes(model.SerializeToString())
@@ -86,7 +84,7 @@ def test_discrete_samples_follow_the_policy_and_respect_masks(tmp_path):
     many = np.repeat(obs, 6000, axis=0)
     feeds = split_obs(learner.env.spec, many)
     sampled = session.run(["discrete_actions"], feeds)[0]
-    logits = reference_outputs(learner, params, obs)[0]  # [3 branches, 3]
+    logits = learner.actor_outputs(params, obs)[0]  # [3 branches, 3]
     probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
     for b in range(3):
         freq = np.bincount(sampled[:, b], minlength=3) / len(sampled)
@@ -139,19 +137,19 @@ def test_maddpg_exports_the_chosen_sub_policy(tmp_path, game):
     path1 = tmp_path / "sub1.onnx"
     path1.write_bytes(
         build_model(
-            actor_weights(learner, params, sub_policy=1), learner.env.spec
+            learner.actor_arrays(params, sub_policy=1), learner.env.spec
         ).SerializeToString()
     )
     assert check_parity(path1, learner, params, 256, sub_policy=1)["max_abs_diff"] <= 1e-5
     assert check_parity(path1, learner, params, 256, sub_policy=0)["max_abs_diff"] > 1e-3
     with pytest.raises(ValueError, match="sub-policies"):
-        actor_weights(learner, params, sub_policy=learner.cfg.ensemble_size)
+        learner.actor_arrays(params, sub_policy=learner.cfg.ensemble_size)
 
 
 def test_gelu_actor_is_refused_with_the_supported_list():
     learner, params = learner_and_params("ippo", "tennis", activation="gelu")
     with pytest.raises(ValueError, match="relu, tanh or swish"):
-        build_model(actor_weights(learner, params), learner.env.spec)
+        build_model(learner.actor_arrays(params), learner.env.spec)
 
 
 def test_obs_split_follows_the_sensors():

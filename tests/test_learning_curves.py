@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from analysis.learning_curves import solved_at
-from experiments.run import summarise
+from experiments.core.training import summarise
 
 
 def rows(*pairs):

@@ -11,6 +11,7 @@ from toy_games import SplitTheTarget
 
 import algos
 from algos import maddpg
+from algos.base import scan_updates
 from algos.selfplay import SelfPlayConfig
 
 SELFPLAY = SelfPlayConfig(save_steps=200, team_change=500, swap_steps=100, window=3)
@@ -137,7 +138,7 @@ def test_actor_gradient_reaches_only_the_subpolicies_that_played():
 def test_tiny_run_stores_each_step_under_the_subpolicy_that_played_it():
     learner = make(ensemble_size=3, noise_std=0.0, learning_starts=10**4, buffer_size=10**4)
     state = learner.init(jax.random.PRNGKey(0))
-    state, _ = jax.jit(lambda s: jax.lax.scan(lambda c, _: learner.update(c), s, None, 20))(state)
+    state, _ = jax.jit(scan_updates(learner, 20))(state)
     buf = state.buffer
     stored = int(buf.current_index)
     sub = buf.experience["sub"][:, :stored]  # [E, T, n]
@@ -160,9 +161,7 @@ def test_tiny_run_stores_each_step_under_the_subpolicy_that_played_it():
 def test_maddpg_finds_the_cooperative_optimum(ensemble):
     learner = make(ensemble_size=ensemble)
     state = learner.init(jax.random.PRNGKey(0))
-    state, metrics = jax.jit(lambda s: jax.lax.scan(lambda c, _: learner.update(c), s, None, 400))(
-        state
-    )
+    state, metrics = jax.jit(scan_updates(learner, 400))(state)
     obs = SplitTheTarget()._obs()[:2]
     for k in range(ensemble):  # every sub-policy, deterministically
         for slot, target in ((0, 0.5), (1, 0.1)):

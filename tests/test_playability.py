@@ -5,7 +5,8 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from envs import match, scripted, tennis
+from envs import match, scripted
+from envs.tennis import env as tennis
 
 
 def test_chaser_beats_random(soccer_env):

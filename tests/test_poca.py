@@ -9,8 +9,9 @@ import pytest
 
 import algos
 from algos import rollout
-from algos.networks import POCACritic, action_features
-from algos.poca import counterfactual_advantages
+from algos.base import scan_updates
+from algos.networks import action_features
+from algos.poca import POCACritic, counterfactual_advantages
 from algos.selfplay import SelfPlayConfig
 from envs.base import MultiDiscrete
 from tests.toy_games import Sacrifice
@@ -110,7 +111,7 @@ def test_posthumous_credit_teaches_the_sacrifice(algo):
     sp = SelfPlayConfig(save_steps=200, team_change=500, swap_steps=100, window=3)
     learner = algos.make(algo, Sacrifice(), cfg, sp, 10**6)
     state = learner.init(jax.random.PRNGKey(0))
-    step = jax.jit(lambda s: jax.lax.scan(lambda c, _: learner.update(c), s, None, 80))
+    step = jax.jit(scan_updates(learner, 80))
     state, metrics = step(state)
     leave, play = act_probs(learner, learner.policy_params(state))
     assert play > 0.85  # both learn that b should play 1 once a has left

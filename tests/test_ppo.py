@@ -10,6 +10,7 @@ import pytest
 
 import algos
 from algos import ppo
+from algos.base import scan_updates
 from algos.selfplay import SelfPlayConfig
 from tests.toy_games import DominantDuel
 
@@ -94,7 +95,7 @@ def train_duel(continuous: bool, updates: int, **overrides):
     sp = SelfPlayConfig(save_steps=200, team_change=500, swap_steps=100, window=3)
     learner = algos.make("ippo", env, {**TINY, **overrides}, sp, 10**6)
     state = learner.init(jax.random.PRNGKey(0))
-    chunk = jax.jit(lambda s: jax.lax.scan(lambda c, _: learner.update(c), s, None, updates))
+    chunk = jax.jit(scan_updates(learner, updates))
     state, metrics = chunk(state)
     return env, learner, state, metrics
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from envs import ray_perception
-from envs import soccer_twos as soccer
+from envs.soccer_twos import env as soccer
 from tests.conftest import soccer_scene
 
 PER_RAY = soccer.NUM_TAGS + 2

@@ -1,4 +1,5 @@
-"""Registry errors, the env protocol on every game, rendering and the watch CLI."""
+"""The game records: registry errors, the protocol on every game, its scripted players and
+renderer, and the watch CLI."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 import envs
-from envs import render
+from envs import render, scripted
 
 
 def test_unknown_env_lists_valid_names():
@@ -24,10 +25,19 @@ def test_unknown_override_lists_valid_options():
     assert envs.make("tennis", max_physics_steps=500).spec.max_steps == 100
 
 
-@pytest.mark.parametrize("name", envs.GAMES)  # the Unity adapter: tests/test_unity.py
+def test_records_name_their_module_and_adapters_are_marked():
+    assert set(envs.games()) >= {"soccer_twos", "tennis"}
+    assert {"unity", "jaxmarl"} <= set(envs.names()) - set(envs.games())
+    for name in envs.names():
+        assert envs.game(name).name == name
+
+
+@pytest.mark.parametrize("name", envs.games())  # the Unity adapter: tests/test_unity.py
 def test_protocol_conformance(name):
+    record = envs.game(name)
     env = envs.make(name)
     spec = env.spec
+    assert isinstance(env, record.env) and spec.name == name
     obs, state = jax.jit(env.reset)(jax.random.PRNGKey(0))
     assert obs.shape == (spec.num_agents, *spec.obs_shape)
     actions = spec.action_space.sample(jax.random.PRNGKey(1), (spec.num_agents,))
@@ -40,6 +50,12 @@ def test_protocol_conformance(name):
     frame = render.render(name, state)
     assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
     assert len(np.unique(frame.reshape(-1, 3), axis=0)) > 3, "something is drawn"
+    # Every scripted player of the record plays valid actions on both sides.
+    assert record.scripted, f"{name} has no scripted players to evaluate against"
+    team = len(spec.team_agents(0))
+    for player in scripted.names(name):
+        actions = scripted.team(name, player)(None, obs[:team], jax.random.PRNGKey(3))
+        assert bool(spec.action_space.contains(actions)), player
 
 
 def test_watch_writes_a_gif(tmp_path):

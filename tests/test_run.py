@@ -9,54 +9,22 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
 from hydra.errors import MissingConfigException
 
 import algos
 import envs
-from experiments import evaluate, run
-from experiments.builder import build
-from experiments.checkpoint import Checkpointer, CheckpointError
-from experiments.logger import read_metrics
-
-CONF = str(Path(__file__).resolve().parents[1] / "conf")
-TINY = [
-    "algo.num_envs=4",
-    "algo.rollout_len=8",
-    "algo.hidden=[16]",
-    "chunk_env_steps=64",  # 2 updates of 4 envs x 8 decisions
-    "total_env_steps=256",  # 4 chunks
-    "checkpoint.every_chunks=2",
-    "eval.games=2",
-    "eval.decisions=20",
-    "eval.opponents=[random]",
-    "logging.wandb=false",
-    "logging.progress=false",
-]
-TINY_ALGO = {  # what each algorithm needs on top to be tiny (and to learn from update 2 on)
-    "ippo": ["algo.num_minibatches=2"],
-    "poca": ["algo.num_minibatches=2"],
-    "maddpg": [
-        "algo.learning_starts=32",
-        "algo.buffer_size=256",
-        "algo.batch_size=16",
-        "algo.grad_steps=1",
-        "algo.critic_hidden=[16]",
-    ],
-}
+from algos.base import scan_updates
+from analysis.formats import read_metrics
+from experiments import evaluate
+from experiments.core import training as run
+from experiments.core.build import build
+from experiments.core.checkpoint import Checkpointer, CheckpointError
+from experiments.core.config import CONF_DIR, algo_names
+from tests.tiny import config, tiny
 
 
-def tiny(algo: str = "ippo") -> list[str]:
-    return [f"algo={algo}", *TINY, *TINY_ALGO[algo]]
-
-
-def config(*overrides: str):
-    with initialize_config_dir(config_dir=CONF, version_base=None):
-        return compose("config", overrides=list(overrides))
-
-
-@pytest.mark.parametrize("algo", sorted(algos.REGISTRY))
-@pytest.mark.parametrize("env", envs.GAMES)  # the Unity adapter: tests/test_unity.py
+@pytest.mark.parametrize("algo", algo_names())
+@pytest.mark.parametrize("env", envs.games())  # the Unity adapter: tests/test_unity.py
 def test_every_algo_env_pair_composes_and_updates(algo, env):
     cfg = config(f"env={env}", *tiny(algo))
     assert cfg.algo.name == algo and cfg.env.name == env
@@ -113,7 +81,7 @@ def test_scripted_league_plays_the_scripted_ghost_without_moving_elo():
     )
     _, learner = build(cfg)
     state = learner.init(jax.random.PRNGKey(0))
-    chunk = jax.jit(lambda s: jax.lax.scan(lambda c, _: learner.update(c), s, None, 6))
+    chunk = jax.jit(scan_updates(learner, 6))
     state, metrics = chunk(state)
     # Metrics are taken after the update's swap: every swap drew the tracker (index 0), so
     # every rollout after the first (against the initial network) faced it.
@@ -190,8 +158,9 @@ def test_algo_yaml_matches_the_config_dataclass_defaults():
     """conf/algo/<name>.yaml is the documented default: it must not drift from the code's."""
     from omegaconf import OmegaConf
 
-    for name, cls in algos.REGISTRY.items():
-        yaml = OmegaConf.to_container(OmegaConf.load(Path(CONF) / "algo" / f"{name}.yaml"))
+    for name in algo_names():
+        cls = algos.learner_class(name)
+        yaml = OmegaConf.to_container(OmegaConf.load(Path(CONF_DIR) / "algo" / f"{name}.yaml"))
         yaml.pop("name")
         defaults = cls.config_defaults()
         assert yaml.keys() == defaults.keys(), name

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import envs
-from envs import soccer_twos as soccer
+from envs.soccer_twos import env as soccer
 from tests.conftest import soccer_scene
 
 IDLE = jnp.zeros((4, 3), jnp.int32)

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from envs import tennis
+from envs.tennis import env as tennis
 
 STILL = jnp.zeros((2, 2))
 

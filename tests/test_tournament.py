@@ -7,8 +7,10 @@ import pandas as pd
 import pytest
 
 import envs
+from analysis.formats import read_matches
 from experiments import tournament
-from experiments.tournament import Player, read_matches, run_tournament, scripted_player
+from experiments.core.matches import run_tournament
+from experiments.core.players import Player, scripted_player
 
 GAMES, DECISIONS = 8, 120
 

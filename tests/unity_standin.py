@@ -52,8 +52,6 @@ from mlagents_envs.communicator_objects.unity_to_external_pb2_grpc import (
 import envs
 from envs.base import MultiDiscrete
 
-GAMES = {"soccer_twos": "SoccerTwos", "tennis": "Tennis"}  # game -> behaviour name
-
 
 class StandIn:
     """One 'build': ``areas`` copies of a JAX game stepped together."""
@@ -65,7 +63,7 @@ class StandIn:
         options = {} if max_decisions is None else {"max_physics_steps": max_decisions * period}
         self.env = envs.make(game, **options)
         self.spec = self.env.spec
-        self.behaviour, self.sensors = GAMES[game], self.spec.sensors
+        self.behaviour, self.sensors = envs.game(game).behaviour, self.spec.sensors
         self.areas, self.leave_at = areas, leave_at
         self.grouped = game == "soccer_twos"
         self.key = jax.random.PRNGKey(seed)
@@ -272,7 +270,7 @@ def serve(port: int, standin: StandIn, timeout: float = 60.0) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mlagents-port", type=int, required=True)
-    parser.add_argument("--game", choices=sorted(GAMES), default="soccer_twos")
+    parser.add_argument("--game", choices=envs.games(), default="soccer_twos")
     parser.add_argument("--areas", type=int, default=2)
     parser.add_argument("--leave-at", type=int, default=None)
     parser.add_argument("--max-decisions", type=int, default=None, help="episode time limit")

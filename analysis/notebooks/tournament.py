@@ -21,8 +21,8 @@ from pathlib import Path
 
 from analysis import plots
 from analysis.aggregate import algo_head_to_head
+from analysis.formats import read_matches, read_players
 from analysis.report import aggregates, ratings_by_env
-from experiments.tournament import read_matches, read_players
 
 STUDY_DIR = Path(os.environ.get("STUDY_DIR", "results/paper"))
 FIGURES_DIR = Path(os.environ.get("FIGURES_DIR", STUDY_DIR / "notebook_figures"))

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from analysis import plots
 from analysis.learning_curves import solved_at
+from analysis.report import solved_scores
 from analysis.results import load_curves, load_finals
 
 STUDY_DIR = Path(os.environ.get("STUDY_DIR", "results/paper"))
@@ -39,14 +40,15 @@ fig = plots.elo_curves(curves)
 fig.savefig(FIGURES_DIR / "elo_curves.png", dpi=130)
 
 # %% [markdown]
-# Tennis: the max-agent episode return (Udacity's score), solved at a 100-episode mean of 0.5.
+# Games with a solved score (Tennis: the max-agent episode return, Udacity's score, solved at
+# a 100-episode mean of 0.5), as each run's `eval.json` reports it.
 
 # %%
-if (curves["env"] == "tennis").any():
-    fig = plots.tennis_score_curves(curves)
-    fig.savefig(FIGURES_DIR / "tennis_score.png", dpi=130)
-    for (algo, seed), run in curves[curves["env"] == "tennis"].groupby(["algo", "seed"]):
-        print(algo, seed, solved_at(run.to_dict("records"), plots.SOLVED_SCORE))
+for env, score in solved_scores(load_finals(STUDY_DIR)).items():
+    fig = plots.score_curves(curves, env, score)
+    fig.savefig(FIGURES_DIR / f"{env}_score.png", dpi=130)
+    for (algo, seed), run in curves[curves["env"] == env].groupby(["algo", "seed"]):
+        print(env, algo, seed, solved_at(run.to_dict("records"), score))
 
 # %%
 load_finals(STUDY_DIR).drop(columns="run")

@@ -10,7 +10,7 @@ the net, jump (vy = 7) when ``a1 > 0.5`` and the racket is low. Rewards (v0.4 Hi
 +0.1 to the last hitter when the ball crosses the net above it; -0.01 to the side at fault
 when the ball touches a floor (the floor's side), a wall or the net (the last hitter), the
 other side's reward for that step is set to 0, and the episode ends. Numbers come from
-``shared/specs/unity-envs.md`` §2 unless a comment says they are ours.
+``envs/UNITY_PORT.md`` (Tennis) unless a comment says they are ours.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ DT = 0.02
 NUM_AGENTS = 2
 INVERT = np.array([1.0, -1.0], np.float32)  # left sees x as is, right sees it mirrored
 FRAME = 8
+SOLVED_SCORE = 0.5  # Udacity: solved when 100 episodes average a max-agent score of 0.5
 
 FLOOR_Y = -3.25
 WALL_X = 13.0
@@ -235,7 +236,9 @@ def episode_score(episode_rewards: jax.Array) -> jax.Array:
     return jnp.max(episode_rewards, axis=-1)
 
 
-def episodes_to_solve(scores: np.ndarray, window: int = 100, target: float = 0.5) -> int | None:
+def episodes_to_solve(
+    scores: np.ndarray, window: int = 100, target: float = SOLVED_SCORE
+) -> int | None:
     """Episodes played when the ``window``-episode mean score first reached ``target``.
 
     This is the number the Udacity project reports ("solved in N episodes"); ``None`` if the

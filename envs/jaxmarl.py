@@ -5,7 +5,7 @@ an agent axis. The adapter stacks observations in ``env.agents`` order, splits a
 teams by name prefix (``ally_0`` / ``enemy_0`` -> teams ``ally`` and ``enemy``), and hands
 our ``[A, 1]`` discrete actions back as a dict. It exists so that a training loop written
 the JaxMARL way and ours can run on the *same* env in one process
-(``experiments/bench_jaxmarl.py``).
+(``experiments/bench/jaxmarl.py``).
 
 JaxMARL does not tell time-outs from outcomes, so every episode end is ``terminated``
 (no bootstrap), as in JaxMARL's own baselines. An agent whose ``done`` turns true before
@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from envs.base import EnvSpec, MultiAgentEnv, MultiDiscrete, StepInfo
+from envs.game import Game
 
 
 def _team_of(agent: str) -> str:
@@ -113,3 +114,6 @@ class JaxMARLEnv(MultiAgentEnv):
                 terminal_obs=obs,
             ),
         )
+
+
+GAME = Game(name="jaxmarl", env=JaxMARLEnv, adapter=True)  # needs the `bench` extra

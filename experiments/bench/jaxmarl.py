@@ -5,7 +5,7 @@ pip package) are PureJaxRL-style: every agent of every env is one "actor" row of
 actor-critic, trajectories are scanned, GAE is scanned backwards, and shuffled minibatch
 epochs update a ``TrainState``. ``jaxmarl_style_ippo`` below is that loop, written here against
 JaxMARL's own env API (dict observations, JaxMARL's auto-resetting ``step``). Ours is
-``algos.ippo`` through ``envs.jaxmarl_adapter`` with the same network, rollout length, epochs
+``algos.ippo`` through ``envs.jaxmarl`` with the same network, rollout length, epochs
 and minibatches.
 
 The loops differ in what a step trains: JaxMARL's trains every agent (both teams share the
@@ -17,8 +17,8 @@ pairings make that explicit:
   with the same minibatch size (ours also steps twice the envs and runs the ghosts).
 
     pip install -e ".[bench]"
-    python -m experiments.bench_jaxmarl                       # SMAX 3m (3 vs 3)
-    python -m experiments.bench_jaxmarl --env coin_game --scenario none --json out.json
+    python -m experiments.bench.jaxmarl                       # SMAX 3m (3 vs 3)
+    python -m experiments.bench.jaxmarl --env coin_game --scenario none --json out.json
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from flax.training.train_state import TrainState
 
 import algos
 from algos.selfplay import SelfPlayConfig
-from envs.jaxmarl_adapter import JaxMARLEnv, make_jaxmarl
-from experiments.flops import count_flops
+from envs.jaxmarl import JaxMARLEnv, make_jaxmarl
+from experiments.bench.flops import count_flops
 
 
 class ActorCritic(nn.Module):

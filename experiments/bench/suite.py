@@ -5,11 +5,11 @@ In one process, so every number shares the machine's state:
 1. the machine's float32 matmul rate (square 2048 products: the peak a training loop is
    compared with);
 2. env throughput of each game at each algorithm's ``num_envs`` (random actions);
-3. training throughput of each algorithm x game (``bench_train``): env-steps/s, agent-steps/s,
-   matmul FLOPs per update, the achieved fraction of the matmul rate, the share of the time
-   that stepping the envs alone would take, XLA's memory plan and the process' peak RSS;
+3. training throughput of each algorithm x game (``experiments.bench.train``): env-steps/s,
+   agent-steps/s, matmul FLOPs per update, the achieved fraction of the matmul rate, the share
+   of the time that stepping the envs alone would take, XLA's memory plan and peak RSS;
 4. seeds per program: the default algorithm and game with the chunk ``vmap``-ed over S seeds;
-5. JaxMARL side by side (``bench_jaxmarl``) when the ``bench`` extra is installed.
+5. JaxMARL side by side (``experiments.bench.jaxmarl``) when the ``bench`` extra is installed.
 
     python -m experiments.bench                       # everything, results/bench/
     python -m experiments.bench --algo poca --env soccer_twos --seeds 1 2 4 --no-jaxmarl
@@ -27,10 +27,12 @@ from typing import Any
 
 import jax
 
-import algos
 import envs
-from experiments import bench_env, bench_jaxmarl, bench_train
-from experiments.flops import matmul_rate
+from experiments.bench import env as bench_env
+from experiments.bench import jaxmarl as bench_jaxmarl
+from experiments.bench import train as bench_train
+from experiments.bench.flops import matmul_rate
+from experiments.core.config import algo_names
 
 
 def peak_rss_mb() -> float:
@@ -107,8 +109,8 @@ def markdown(results: dict[str, Any]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--algo", nargs="*", default=sorted(algos.REGISTRY))
-    parser.add_argument("--env", nargs="*", default=list(envs.GAMES))
+    parser.add_argument("--algo", nargs="*", default=algo_names())
+    parser.add_argument("--env", nargs="*", default=envs.games())
     parser.add_argument("--chunks", type=int, default=2, help="timed chunks per training row")
     parser.add_argument("--seeds", nargs="*", type=int, default=[1, 2, 4])
     parser.add_argument("--seeds-algo", default="poca")

@@ -1,9 +1,10 @@
 """One logging path for every run: ``metrics.jsonl`` in the run dir, wandb, a progress bar.
 
-The JSONL file is the contract with ``analysis/``: one object per logged chunk with
-``env_steps``, ``agent_steps``, ``wall_s``, ``sps``, ``elo``, returns and losses. Each line is
-flushed and fsynced, so a killed run keeps everything it logged; on resume the lines past
-the restored checkpoint are dropped so the file never holds two histories.
+The JSONL file is the contract with ``analysis/`` (``analysis.formats``): one object per
+logged chunk with ``env_steps``, ``agent_steps``, ``wall_s``, ``sps``, ``elo``, returns and
+losses. Each line is flushed and fsynced, so a killed run keeps everything it logged; on
+resume the lines past the restored checkpoint are dropped so the file never holds two
+histories.
 """
 
 from __future__ import annotations
@@ -16,26 +17,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-METRICS_FILE = "metrics.jsonl"
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The rows of a JSON-lines file written row by row (a torn last line from a killed
-    process, and anything after it, is dropped); none if it does not exist."""
-    rows = []
-    if not path.exists():
-        return rows
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            break
-    return rows
-
-
-def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
-    """All rows of a run's metrics file."""
-    return read_jsonl(Path(run_dir) / METRICS_FILE)
+from analysis.formats import METRICS_FILE, read_metrics
 
 
 def _plain(value: Any) -> Any:

@@ -5,7 +5,7 @@ x < 0 and Purple the one at x > 0. Yaw is Unity's (degrees about +y, clockwise s
 above): forward = ``(sin yaw, cos yaw)``, right = ``(cos yaw, -sin yaw)``.
 
 Agent order is ``[blue_0, blue_1, purple_0, purple_1]``; Blue is team 0, Purple team 1.
-Numbers come from ``shared/specs/unity-envs.md`` §1 unless a comment says they are ours.
+Numbers come from ``envs/UNITY_PORT.md`` (SoccerTwos) unless a comment says they are ours.
 One ``step`` is one decision: the action repeats for ``decision_period`` physics steps of
 0.02 s, stopping early at a goal.
 """

@@ -17,10 +17,7 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
-# The config keys that must match for a checkpoint to be resumable.
-IDENTITY_KEYS = ("algo", "env", "seed")
-# The resolved config a run writes beside its checkpoints (and again in ``final/``).
-CONFIG_FILE = "config.json"
+from analysis.formats import CONFIG_FILE, RUN_IDENTITY
 
 
 class CheckpointError(RuntimeError):
@@ -74,7 +71,7 @@ class Checkpointer:
                 "directory to fall back to an older one, or start without resume"
             ) from err
         saved = meta.get("config", {})
-        for key in IDENTITY_KEYS:
+        for key in RUN_IDENTITY:  # the keys that must match for a resume
             if key in saved and saved[key] != config.get(key):
                 raise CheckpointError(
                     f"checkpoint in {self.directory} was made with {key}={saved[key]!r}, this run "

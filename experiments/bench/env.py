@@ -3,8 +3,8 @@
 Random actions, auto-reset on, the whole rollout one jitted ``lax.scan`` over ``vmap``-ed
 envs, as training uses it. Compile time is measured and reported separately.
 
-    python -m experiments.bench_env                      # both games, default sizes
-    python -m experiments.bench_env --env soccer_twos --num-envs 1024 --steps 200
+    python -m experiments.bench.env                      # both games, default sizes
+    python -m experiments.bench.env --env soccer_twos --num-envs 1024 --steps 200
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def bench(name: str, num_envs: int, num_steps: int, repeats: int = 3) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--env", nargs="*", default=list(envs.GAMES), choices=list(envs.GAMES))
+    parser.add_argument("--env", nargs="*", default=envs.games(), choices=envs.games())
     parser.add_argument("--num-envs", nargs="*", type=int, default=[1, 64, 1024, 4096])
     parser.add_argument(
         "--steps", type=int, default=0, help="steps per env (default: ~200k env steps, >= 50)"

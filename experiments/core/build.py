@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -23,11 +24,22 @@ def build(cfg: DictConfig) -> tuple[envs.MultiAgentEnv, Learner]:
     return env, algos.make(name, env, algo, selfplay, int(cfg.total_env_steps))
 
 
+def build_offline(
+    config: dict[str, Any], run_dir: str | Path
+) -> tuple[envs.MultiAgentEnv, Learner]:
+    """The env and learner of a run's saved config; a run trained on a Unity build gets the
+    JAX game it matched (``env.expect``), so its policies play without the binary."""
+    cfg = OmegaConf.create(config)
+    if cfg.env.name == "unity":
+        if not cfg.env.get("expect"):
+            raise ValueError(
+                f"{run_dir} was trained on a Unity build with env.expect=null: its spec exists "
+                "only in that build, so it cannot be loaded offline"
+            )
+        cfg.env.name, cfg.env.options = cfg.env.expect, {}
+    return build(cfg)
+
+
 def chunk_updates(cfg: DictConfig, learner: Learner) -> int:
     """Learner updates per jitted chunk: ``chunk_env_steps`` worth, at least one."""
     return max(1, round(int(cfg.chunk_env_steps) / learner.env_steps_per_update))
-
-
-def identity(cfg: DictConfig) -> dict[str, Any]:
-    """What makes two runs the same experiment (checked on resume)."""
-    return {"algo": cfg.algo.name, "env": cfg.env.name, "seed": int(cfg.seed)}

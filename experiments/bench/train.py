@@ -6,13 +6,13 @@ then times ``--chunks`` chunks. Agent-steps count every agent on the field (lear
 ghosts). With ``--seeds S`` the chunk is ``vmap``-ed over S independent training states (S
 seeds in one program) and the throughput is the total over seeds.
 
-FLOPs per update come from the jaxpr (``experiments.flops``); ``matmul_gflops`` is what the
+FLOPs per update come from the jaxpr (``experiments.bench.flops``); ``matmul_gflops`` is what the
 training loop achieves, to be compared with the machine's measured matmul rate. Memory is
 XLA's buffer plan for one chunk (arguments + outputs + temporaries, less donated aliases).
 
-    python -m experiments.bench_train                           # every algo x env
-    python -m experiments.bench_train --algo poca --env soccer_twos --seeds 1 2 4
-    python -m experiments.bench_train --override algo.hidden=[512,512]
+    python -m experiments.bench.train                           # every algo x env
+    python -m experiments.bench.train --algo poca --env soccer_twos --seeds 1 2 4
+    python -m experiments.bench.train --override algo.hidden=[512,512]
 """
 
 from __future__ import annotations
@@ -23,13 +23,12 @@ import time
 from typing import Any
 
 import jax
-from hydra import compose, initialize_config_dir
 
-import algos
 import envs
-from experiments.builder import build, chunk_updates
-from experiments.flops import count_flops
-from experiments.run import CONF_DIR
+from algos.base import scan_updates
+from experiments.bench.flops import count_flops
+from experiments.core.build import build, chunk_updates
+from experiments.core.config import algo_names, compose
 
 
 def unbatch(state: Any) -> Any:
@@ -40,16 +39,14 @@ def unbatch(state: Any) -> Any:
 def bench(
     algo: str, env_name: str, chunks: int, overrides: list[str], seeds: int = 1
 ) -> dict[str, Any]:
-    with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
-        cfg = compose("config", overrides=[f"algo={algo}", f"env={env_name}", *overrides])
+    cfg = compose([f"algo={algo}", f"env={env_name}", *overrides])
     env, learner = build(cfg)
     keys = jax.random.split(jax.random.PRNGKey(0), seeds)
     state = jax.vmap(learner.init)(keys)
     updates = chunk_updates(cfg, learner)
     flops = count_flops(learner.update, unbatch(state))
 
-    def one_seed(s: Any) -> Any:
-        return jax.lax.scan(lambda c, _: learner.update(c), s, None, length=updates)
+    one_seed = scan_updates(learner, updates)
 
     # One seed runs the chunk exactly as experiments.run does; S seeds vmap it.
     if seeds == 1:
@@ -90,8 +87,8 @@ def bench(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--algo", nargs="*", default=sorted(algos.REGISTRY))
-    parser.add_argument("--env", nargs="*", default=list(envs.GAMES))
+    parser.add_argument("--algo", nargs="*", default=algo_names())
+    parser.add_argument("--env", nargs="*", default=envs.games())
     parser.add_argument("--chunks", type=int, default=3, help="timed chunks after warm-up")
     parser.add_argument("--seeds", nargs="*", type=int, default=[1], help="seeds per program")
     parser.add_argument("--override", nargs="*", default=[], help="Hydra overrides")

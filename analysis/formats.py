@@ -1,0 +1,97 @@
+"""The on-disk formats of a run and of a match table, defined once, on the reading side.
+
+``experiments`` writes them (it imports these names); ``analysis`` reads them and imports
+nothing of ``envs``, ``algos`` or ``experiments``.
+
+A run directory holds ``config.json`` (the resolved training config), ``metrics.jsonl`` (one
+JSON object per logged chunk: ``env_steps``, ``agent_steps``, ``wall_s``, ``sps``, ``elo``,
+returns, losses, ...), ``checkpoints/``, ``final/`` and, once finished, ``eval.json``
+(``vs_<opponent>`` win/draw/loss entries, ``train_wall_s``, and for games with a solved
+score ``solved_score`` and ``solved_at``). A match table is a SQLite file with the tables of
+``MATCH_SCHEMA``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+CONFIG_FILE = "config.json"
+METRICS_FILE = "metrics.jsonl"
+EVAL_FILE = "eval.json"
+MATCH_DB = "matches.sqlite"
+RUN_IDENTITY = ("algo", "env", "seed")  # what makes two runs the same experiment
+
+MATCH_SCHEMA = """
+CREATE TABLE IF NOT EXISTS players (
+    name TEXT NOT NULL, env TEXT NOT NULL, kind TEXT NOT NULL,
+    algo TEXT, seed INTEGER, source TEXT,
+    PRIMARY KEY (env, name)
+);
+CREATE TABLE IF NOT EXISTS matches (
+    match_id TEXT PRIMARY KEY,
+    env TEXT NOT NULL, round INTEGER NOT NULL,
+    player0 TEXT NOT NULL, player1 TEXT NOT NULL,  -- player0 plays team 0
+    wins0 INTEGER NOT NULL, draws INTEGER NOT NULL, wins1 INTEGER NOT NULL,
+    games INTEGER NOT NULL, decisions INTEGER NOT NULL, seed INTEGER NOT NULL,
+    wall_s REAL NOT NULL, finished_at TEXT NOT NULL
+);
+"""
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """The rows of a JSON-lines file written row by row (a torn last line from a killed
+    process, and anything after it, is dropped); none if it does not exist."""
+    rows = []
+    if not path.exists():
+        return rows
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return rows
+
+
+def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
+    """All rows of a run's metrics file."""
+    return read_jsonl(Path(run_dir) / METRICS_FILE)
+
+
+def read_config(run_dir: str | Path) -> dict[str, Any] | None:
+    """The resolved config of a run: ``config.json`` beside the checkpoints, the copy in
+    ``final/``, or Hydra's ``.hydra/config.yaml`` (older runs); ``None`` if none exists."""
+    run_dir = Path(run_dir)
+    for path in (run_dir / CONFIG_FILE, run_dir / "final" / CONFIG_FILE):
+        if path.exists():
+            return json.loads(path.read_text())
+    hydra_copy = run_dir / ".hydra" / "config.yaml"
+    if hydra_copy.exists():
+        return yaml.safe_load(hydra_copy.read_text())
+    return None
+
+
+def run_identity(config: dict[str, Any]) -> dict[str, Any]:
+    """``{algo, env, seed}`` of a (resolved or composed) config."""
+    return {
+        "algo": config["algo"]["name"],
+        "env": config["env"]["name"],
+        "seed": int(config["seed"]),
+    }
+
+
+def read_matches(db: str | Path, env_name: str | None = None) -> pd.DataFrame:
+    """The match table (optionally one env's), in the order the matches finished."""
+    with sqlite3.connect(db) as conn:
+        query = "SELECT * FROM matches" + (" WHERE env = ?" if env_name else "") + " ORDER BY rowid"
+        return pd.read_sql_query(query, conn, params=(env_name,) if env_name else ())
+
+
+def read_players(db: str | Path) -> pd.DataFrame:
+    with sqlite3.connect(db) as conn:
+        return pd.read_sql_query("SELECT * FROM players", conn)

@@ -1,0 +1,65 @@
+"""One registration record per game: everything per-game that the rest of the package reads.
+
+A game is a module (or package) of ``envs/`` that defines ``GAME = Game(...)``: its env class,
+scripted players, renderer, ML-Agents behaviour name, solved score and extra evaluation.
+``game(name)`` imports ``envs.<name>`` and returns its record, so adding a game is that module
+plus ``conf/env/<name>.yaml`` and nothing else; no code elsewhere asks which game it is.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from envs.base import MultiAgentEnv
+from envs.policy import AgentPolicy
+
+
+@dataclass(frozen=True)
+class Game:
+    """What a game is besides its rules.
+
+    ``extra_eval(env, team_policy, params, games, decisions, key) -> {name: summary}`` adds
+    game-specific entries to a run's evaluation (Tennis: Udacity's score). ``adapter`` marks
+    an env that wraps an outside program or package (a Unity build, JaxMARL): registry-wide
+    tests and benchmarks, which need any batch size and no extra install, skip it.
+    """
+
+    name: str
+    env: type[MultiAgentEnv]
+    scripted: Mapping[str, AgentPolicy] = field(default_factory=dict)
+    render: Callable[[Any], np.ndarray] | None = None
+    behaviour: str | None = None  # ML-Agents' behaviour name: the exported `<behaviour>.onnx`
+    solved_score: float | None = None  # a score of this much or more "solves" the game
+    extra_eval: Callable[..., dict[str, Any]] | None = None
+    adapter: bool = False
+
+
+def names() -> list[str]:
+    """Every game of ``envs/``: the modules that define a ``GAME`` record, sorted."""
+    modules = pkgutil.iter_modules([str(Path(__file__).parent)])
+    return sorted(
+        m.name
+        for m in modules
+        if isinstance(getattr(importlib.import_module(f"envs.{m.name}"), "GAME", None), Game)
+    )
+
+
+def game(name: str) -> Game:
+    """The record of game ``name`` (module ``envs.<name>``); an unknown name lists the valid."""
+    valid = names()
+    if name not in valid:
+        raise ValueError(f"unknown env {name!r}; valid envs: {', '.join(valid)}")
+    return importlib.import_module(f"envs.{name}").GAME
+
+
+def find(name: str) -> Game | None:
+    """The record of ``name`` if it is a game (a spec's name), else ``None`` (an adapter's
+    spec named after what it wraps, such as ``jaxmarl_SMAX_3m``)."""
+    return game(name) if name in names() else None

@@ -1,0 +1,39 @@
+"""The policy signatures, named once, and the one lift between them.
+
+- ``AgentPolicy``: ``(params, obs [*obs_shape], key) -> action`` for one agent (the scripted
+  players; ``params`` is ``None`` for them).
+- ``TeamPolicy``: ``(params, obs [n, *obs_shape], key) -> actions [n, ...]`` for one team's
+  ``n`` agents (``Learner.act``, what matches, tournaments and ghosts play).
+- ``BatchPolicy``: ``(obs [E, n, ...], key, episode_id [E]) -> env actions [E, n, ...]`` for
+  one team in ``E`` envs, its parameters closed over (the rollout's ghost; ``episode_id``
+  lets a policy hold a choice for an episode, as MADDPG's sub-policy draw does).
+- ``SnapshotPolicy``: ``(params, obs [E, n, ...], key, episode_id [E]) -> env actions``: how a
+  frozen snapshot of an algorithm plays in a rollout (``BatchPolicy`` once its params are
+  bound).
+
+``per_agent`` is the one lift from a policy to one over a leading axis (agents of a team,
+or envs of a batch): each entry acts on its own slice with its own key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+
+AgentPolicy = Callable[[Any, jax.Array, jax.Array], jax.Array]
+TeamPolicy = Callable[[Any, jax.Array, jax.Array], jax.Array]
+BatchPolicy = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
+SnapshotPolicy = Callable[[Any, jax.Array, jax.Array, jax.Array], jax.Array]
+
+
+def per_agent(policy: AgentPolicy) -> TeamPolicy:
+    """``policy`` over a leading axis of ``obs``: entry ``i`` acts on ``obs[i]`` with key ``i``
+    of ``split(key, len(obs))``, all with the same ``params``."""
+
+    def lifted(params: Any, obs: jax.Array, key: jax.Array) -> jax.Array:
+        keys = jax.random.split(key, obs.shape[0])
+        return jax.vmap(policy, in_axes=(None, 0, 0))(params, obs, keys)
+
+    return lifted

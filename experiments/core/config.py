@@ -1,0 +1,24 @@
+"""Where the Hydra configs live, and composing one without a command line."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from omegaconf import DictConfig
+
+CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+
+
+def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictConfig:
+    """``conf/<config_name>.yaml`` with Hydra overrides, as ``python -m experiments.run``
+    would compose it (benchmarks, tests, notebooks)."""
+    with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
+        return hydra_compose(config_name, overrides=list(overrides))
+
+
+def algo_names() -> list[str]:
+    """The algorithms with a config (``conf/algo/<name>.yaml``), sorted."""
+    return sorted(p.stem for p in (Path(CONF_DIR) / "algo").glob("*.yaml"))

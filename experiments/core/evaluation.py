@@ -1,0 +1,139 @@
+"""A policy against scripted players and other policies: win/draw/loss with 95% intervals.
+
+Each pairing is played on both sides (``games`` vmapped envs as team 0 and as team 1, for
+``decisions`` decisions each; finished episodes restart). Results are win/draw/loss, the win
+rate among decided games with its 95% Wilson interval, and the score ``(W + D/2) / games``,
+plus whatever the game's record adds (``Game.extra_eval``: Tennis' solved score).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import numpy as np
+
+from algos.base import Learner
+from analysis.intervals import wilson
+from envs import match, scripted
+from envs.base import MultiAgentEnv
+from envs.game import find
+from envs.policy import TeamPolicy
+
+
+def head_to_head(
+    env: MultiAgentEnv,
+    policy: TeamPolicy,
+    params: Any,
+    opponent: TeamPolicy,
+    opponent_params: Any,
+    games: int,
+    decisions: int,
+    key: jax.Array,
+) -> dict[str, Any]:
+    """Win/draw/loss of ``policy`` over both sides, with a 95% interval on the decided rate."""
+    wins = draws = losses = 0
+    for side, k in enumerate(jax.random.split(key, 2)):
+        pair = [policy, opponent] if side == 0 else [opponent, policy]
+        pair_params = [params, opponent_params] if side == 0 else [opponent_params, params]
+        c = match.play(env, pair, k, games, decisions, params=pair_params).counts()
+        wins += c[f"team{side}"]
+        losses += c[f"team{1 - side}"]
+        draws += c["draw"]
+    decided = wins + losses
+    low, high = wilson(wins, decided)
+    total = decided + draws
+    return {
+        "wins": wins,
+        "draws": draws,
+        "losses": losses,
+        "games": total,
+        "win_rate_decided": wins / decided if decided else float("nan"),
+        "win_rate_decided_ci95": [low, high],
+        "score": (wins + 0.5 * draws) / total if total else float("nan"),
+    }
+
+
+def vs_scripted(
+    env: MultiAgentEnv,
+    learner: Learner,
+    params: Any,
+    name: str,
+    games: int,
+    decisions: int,
+    key: jax.Array,
+) -> dict[str, Any]:
+    """``head_to_head`` of a learner's policy against the env's scripted team ``name``."""
+    opponent = scripted.team(env.spec.name, name)
+    return head_to_head(env, learner.act, params, opponent, None, games, decisions, key)
+
+
+def evaluate_learner(
+    env: MultiAgentEnv,
+    learner: Learner,
+    params: Any,
+    opponents: Sequence[str],
+    games: int,
+    decisions: int,
+    key: jax.Array,
+    others: dict[str, tuple[Learner, Any]] | None = None,
+) -> dict[str, Any]:
+    """Evaluate against each scripted opponent and each ``others`` entry (name -> policy)."""
+    summary: dict[str, Any] = {
+        "env": env.spec.name,
+        "games_per_side": games,
+        "decisions": decisions,
+    }
+    keys = iter(jax.random.split(key, len(opponents) + len(others or {}) + 1))
+    for name in opponents:
+        summary[f"vs_{name}"] = vs_scripted(
+            env, learner, params, name, games, decisions, next(keys)
+        )
+    for name, (other, other_params) in (others or {}).items():
+        summary[f"vs_{name}"] = head_to_head(
+            env, learner.act, params, other.act, other_params, games, decisions, next(keys)
+        )
+    record = find(env.spec.name)
+    if record is not None and record.extra_eval is not None:
+        summary |= record.extra_eval(env, learner.act, params, games, decisions, next(keys))
+    return summary
+
+
+def flatten(summary: dict[str, Any]) -> dict[str, Any]:
+    """``vs_chaser/win_rate_decided``-style scalars (for wandb's summary)."""
+    flat = {}
+    for key, value in summary.items():
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if np.isscalar(v):
+                    flat[f"eval/{key}/{k}"] = v
+        elif np.isscalar(value):
+            flat[f"eval/{key}"] = value
+    return flat
+
+
+def describe(summary: dict[str, Any]) -> str:
+    lines = []
+    for key, value in summary.items():
+        if key.startswith("vs_"):
+            low, high = value["win_rate_decided_ci95"]
+            lines.append(
+                f"{key}: W/D/L {value['wins']}/{value['draws']}/{value['losses']}, "
+                f"won {value['win_rate_decided']:.1%} of decided [95% CI {low:.1%}, {high:.1%}]"
+            )
+    if "tennis_score" in summary:
+        t = summary["tennis_score"]
+        lines.append(
+            f"tennis score (mean max return over {t['episodes']} episodes): "
+            f"{t['mean_max_return']:.3f}{' (solved)' if t['solved'] else ''}"
+        )
+    if "solved_at" in summary:
+        at = summary["solved_at"]
+        lines.append(
+            "not solved during training"
+            if at is None
+            else f"solved during training at episode {at['episode']:.0f} "
+            f"({at['env_steps']} env steps, 100-episode score {at['score']:.3f})"
+        )
+    return "\n".join(lines)

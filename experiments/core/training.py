@@ -1,0 +1,171 @@
+"""The training loop of ``experiments.run``: jitted chunks of updates, logs, checkpoints, the
+final policy and its evaluation, all in one run directory; resumable bit for bit."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+
+from algos import rollout
+from algos.base import scan_updates
+from analysis.formats import CONFIG_FILE, EVAL_FILE, read_metrics, run_identity
+from analysis.learning_curves import solved_at
+from envs.game import find
+from experiments.core.build import build, chunk_updates
+from experiments.core.checkpoint import Checkpointer, CheckpointError, save_policy
+from experiments.core.evaluation import describe, evaluate_learner, flatten
+from experiments.core.logger import RunLogger
+
+OUTPUTS = (Path("outputs"), Path("multirun"))  # Hydra's run and sweep roots
+
+
+def find_resume_dir(cfg: DictConfig, current: Path) -> Path:
+    """``resume=true``: the newest run under outputs/ with the same algo, env and seed."""
+    if cfg.resume is not True:
+        path = Path(str(cfg.resume))
+        if not (path / "checkpoints").is_dir():
+            raise CheckpointError(f"resume={cfg.resume}: no checkpoints/ directory in {path}")
+        return path
+    want = run_identity(cfg)
+    candidates = []
+    for ckpt_dir in (d for root in OUTPUTS for d in root.glob("**/checkpoints")):
+        run_dir = ckpt_dir.parent
+        config_file = run_dir / ".hydra" / "config.yaml"
+        if run_dir == current or not config_file.exists() or not any(ckpt_dir.iterdir()):
+            continue
+        if run_identity(OmegaConf.load(config_file)) == want:
+            candidates.append(run_dir)
+    if not candidates:
+        raise CheckpointError(
+            f"resume=true found no run under outputs/ or multirun/ with {want} and checkpoints; "
+            "pass "
+            "resume=<run dir> or start without resume"
+        )
+    return max(candidates, key=lambda p: (p / "checkpoints").stat().st_mtime)
+
+
+def summarise(metrics: dict[str, np.ndarray]) -> dict[str, float]:
+    """One row from a chunk's per-update metrics: episode counts summed, episode statistics
+    weighted by the episodes behind them, everything else averaged over updates."""
+    counts = np.asarray(metrics.get("episodes", 0.0), np.float64)
+    row = {}
+    for key, values in metrics.items():
+        values = np.asarray(values, np.float64)
+        if key == "episodes":
+            row[key] = float(values.sum())
+        elif key in rollout.EPISODE_MEANS and counts.sum() > 0:
+            row[key] = float(np.sum(values * counts) / counts.sum())
+        else:
+            row[key] = float(values.mean())
+    return row
+
+
+def check_finite(metrics: dict[str, float], env_steps: int, run_dir: Path) -> None:
+    bad = [k for k in ("loss", "policy_loss", "value_loss") if not math.isfinite(metrics.get(k, 0))]
+    if bad:
+        raise FloatingPointError(
+            f"{', '.join(bad)} became NaN/inf by env step {env_steps}. The newest good checkpoint "
+            f"is in {run_dir / 'checkpoints'}; lower algo.learning_rate or set "
+            "algo.max_grad_norm, then resume=" + str(run_dir)
+        )
+
+
+def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Run (or resume) training in ``run_dir``; returns the evaluation summary."""
+    logging.getLogger("absl").setLevel(logging.WARNING)  # orbax's per-save INFO lines
+    env, learner = build(cfg)
+    updates = chunk_updates(cfg, learner)
+    steps_per_chunk = learner.env_steps_per_update * updates
+    num_chunks = max(1, math.ceil(int(cfg.total_env_steps) / steps_per_chunk))
+    config = OmegaConf.to_container(cfg, resolve=True)
+    meta_config = {**config, **run_identity(cfg)}
+
+    state = learner.init(jax.random.PRNGKey(int(cfg.seed)))
+    chunk_fn = jax.jit(scan_updates(learner, updates))
+    t_compile = time.perf_counter()
+    chunk_fn = chunk_fn.lower(state).compile()
+    compile_s = time.perf_counter() - t_compile
+
+    start_chunk, wall_offset = 0, 0.0
+    if cfg.resume:
+        run_dir = find_resume_dir(cfg, run_dir)
+    checkpointer = Checkpointer(run_dir / "checkpoints", keep=int(cfg.checkpoint.keep))
+    if cfg.resume:
+        state, meta = checkpointer.restore(state, meta_config)
+        start_chunk, wall_offset = int(meta["chunk"]), float(meta["wall_s"])
+        print(f"resumed {run_dir} at chunk {start_chunk} ({meta['env_steps']} env steps)")
+    # The config beside the checkpoints rebuilds their learner, also before `final/` exists
+    # (experiments.checkpoint_curve reads it); written once a resume has been accepted.
+    (run_dir / CONFIG_FILE).write_text(json.dumps(config, indent=1))
+
+    logger = RunLogger(
+        run_dir,
+        num_chunks * steps_per_chunk,
+        config,
+        wandb_mode=cfg.logging.wandb_mode if cfg.logging.wandb else None,
+        wandb_project=cfg.logging.wandb_project,
+        progress=cfg.logging.progress,
+        resume_from_steps=start_chunk * steps_per_chunk if cfg.resume else None,
+    )
+    team_size = len(env.spec.team_agents(0))
+    t0 = time.perf_counter() - wall_offset
+    try:
+        for chunk in range(start_chunk, num_chunks):
+            t_chunk = time.perf_counter()
+            state, metrics = chunk_fn(state)
+            metrics = summarise(jax.device_get(metrics))
+            chunk_s = time.perf_counter() - t_chunk
+            env_steps = (chunk + 1) * steps_per_chunk
+            check_finite(metrics, env_steps, run_dir)
+            logger.log(
+                {
+                    "env_steps": env_steps,
+                    "agent_steps": env_steps * env.spec.num_agents,
+                    "learner_agent_steps": env_steps * team_size,
+                    "wall_s": time.perf_counter() - t0,
+                    "sps": steps_per_chunk / chunk_s,
+                    **metrics,
+                }
+            )
+            last = chunk + 1 == num_chunks
+            if (chunk + 1) % int(cfg.checkpoint.every_chunks) == 0 or last:
+                meta = {
+                    "chunk": chunk + 1,
+                    "env_steps": env_steps,
+                    "wall_s": time.perf_counter() - t0,
+                    "config": meta_config,
+                }
+                checkpointer.save(chunk + 1, state, meta)
+        checkpointer.close()
+
+        save_policy(run_dir / "final", learner.policy_params(state), config)
+        summary = evaluate_learner(
+            env,
+            learner,
+            learner.policy_params(state),
+            opponents=list(cfg.eval.opponents),
+            games=env.num_envs or int(cfg.eval.games),
+            decisions=int(cfg.eval.decisions),
+            key=jax.random.PRNGKey(int(cfg.seed) + 1),
+        )
+        record = find(env.spec.name)
+        if record is not None and record.solved_score is not None:
+            summary["solved_score"] = record.solved_score
+            summary["solved_at"] = solved_at(read_metrics(run_dir), record.solved_score)
+        summary["compile_s"] = compile_s
+        summary["train_wall_s"] = time.perf_counter() - t0
+        (run_dir / EVAL_FILE).write_text(json.dumps(summary, indent=1))
+        logger.summary(flatten(summary))
+    finally:
+        logger.close()
+        env.close()
+    print(f"{run_dir}\n{describe(summary)}")
+    return summary
