@@ -59,7 +59,8 @@ class Learner(abc.ABC):
     env: MultiAgentEnv
     env_steps_per_update: int
     config_class: type  # the frozen dataclass ``conf/algo/<name>.yaml`` fills
-    mlagents_trainer: str  # ML-Agents' trainer_type for a model folder's configuration.yaml
+    # ML-Agents' trainer_type in a model folder's configuration.yaml (None: the algo's name)
+    mlagents_trainer: str | None = None
 
     @classmethod
     def config_defaults(cls) -> dict[str, Any]:

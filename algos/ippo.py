@@ -11,6 +11,7 @@ actor with that snapshot's own observation statistics.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,8 @@ from flax import struct
 from algos import rollout
 from algos.networks import Critic, ObsNorm
 from algos.ppo import PPO, PPOBatch, PPOConfig, clipped_value_loss, gae, over_agents
+from algos.selfplay import SelfPlayConfig
+from envs.base import MultiAgentEnv
 
 
 @dataclass(frozen=True)
@@ -41,8 +44,14 @@ class IPPO(PPO):
 
     config_class = IPPOConfig
 
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
+    def __init__(
+        self,
+        env: MultiAgentEnv,
+        cfg: Mapping[str, Any],
+        selfplay_cfg: SelfPlayConfig,
+        total_env_steps: int,
+    ) -> None:
+        super().__init__(env, cfg, selfplay_cfg, total_env_steps)
         self.critic = Critic(self.cfg.hidden, self.cfg.activation)
 
     @property

@@ -22,6 +22,7 @@ value and baseline losses (ML-Agents: 0.5 and 0.5).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +34,8 @@ from flax import struct
 from algos import rollout
 from algos.networks import MLP, ObsNorm, ResidualSelfAttention, action_features
 from algos.ppo import PPO, PPOBatch, PPOConfig, clipped_value_loss, gae
+from algos.selfplay import SelfPlayConfig
+from envs.base import MultiAgentEnv
 
 
 @dataclass(frozen=True)
@@ -141,8 +144,14 @@ class POCA(PPO):
     param_keys = 2  # actor, critic
     mlagents_trainer = "poca"
 
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
+    def __init__(
+        self,
+        env: MultiAgentEnv,
+        cfg: Mapping[str, Any],
+        selfplay_cfg: SelfPlayConfig,
+        total_env_steps: int,
+    ) -> None:
+        super().__init__(env, cfg, selfplay_cfg, total_env_steps)
         c = self.cfg
         self.critic = POCACritic(c.critic_hidden, c.critic_layers, c.attention_heads, c.activation)
 

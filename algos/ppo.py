@@ -2,7 +2,7 @@
 
 The base owns the actor (shared by the team or one per slot; optionally mirror-symmetric),
 the optimiser, sampling, the rollout against the self-play ghost, the minibatch epochs and
-the self-play advance. A sibling supplies four hooks:
+the self-play advance. A sibling supplies five hooks:
 
 - ``init_params(*keys)``: actor and critic parameters (``param_keys`` keys);
 - ``acting_value(critic, obs)`` and ``bootstrap_value(critic, obs, active)``: what the

@@ -39,7 +39,7 @@ from flax import struct
 
 from algos import rollout
 from envs.base import MultiAgentEnv
-from envs.policy import BatchPolicy, SnapshotPolicy, TeamPolicy, per_agent
+from envs.policy import BatchPolicy, SnapshotPolicy, TeamPolicy, vmap_policy
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,7 @@ def ghost_policy(
 
         def lift(policy: TeamPolicy) -> BatchPolicy:
             def play(obs: jax.Array, key: jax.Array, episode_id: jax.Array) -> jax.Array:
-                return per_agent(policy)(None, obs, key).astype(dtype)
+                return vmap_policy(policy)(None, obs, key).astype(dtype)
 
             return play
 

@@ -6,8 +6,10 @@ nothing of ``envs``, ``algos`` or ``experiments``.
 A run directory holds ``config.json`` (the resolved training config), ``metrics.jsonl`` (one
 JSON object per logged chunk: ``env_steps``, ``agent_steps``, ``wall_s``, ``sps``, ``elo``,
 returns, losses, ...), ``checkpoints/``, ``final/`` and, once finished, ``eval.json``
-(``vs_<opponent>`` win/draw/loss entries, ``train_wall_s``, and for games with a solved
-score ``solved_score`` and ``solved_at``). A match table is a SQLite file with the tables of
+(``vs_<opponent>`` win/draw/loss entries, ``train_wall_s``; for a game with a score of its
+own ``game_score`` (``episodes``, ``mean_max_return``, ``solved``; ``tennis_score`` in files
+written before it was renamed), and for games with a solved score ``solved_score`` and
+``solved_at``). A match table is a SQLite file with the tables of
 ``MATCH_SCHEMA``.
 """
 
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
+from omegaconf import OmegaConf
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
@@ -72,17 +74,14 @@ def read_config(run_dir: str | Path) -> dict[str, Any] | None:
             return json.loads(path.read_text())
     hydra_copy = run_dir / ".hydra" / "config.yaml"
     if hydra_copy.exists():
-        return yaml.safe_load(hydra_copy.read_text())
+        return OmegaConf.to_container(OmegaConf.load(hydra_copy), resolve=True)
     return None
 
 
-def run_identity(config: dict[str, Any]) -> dict[str, Any]:
-    """``{algo, env, seed}`` of a (resolved or composed) config."""
-    return {
-        "algo": config["algo"]["name"],
-        "env": config["env"]["name"],
-        "seed": int(config["seed"]),
-    }
+def run_identity(config: Any) -> dict[str, Any]:
+    """``RUN_IDENTITY`` of a (resolved or composed) config: ``{algo, env, seed}``."""
+    values = {"algo": config["algo"]["name"], "env": config["env"]["name"], "seed": config["seed"]}
+    return {key: int(values[key]) if key == "seed" else values[key] for key in RUN_IDENTITY}
 
 
 def read_matches(db: str | Path, env_name: str | None = None) -> pd.DataFrame:

@@ -131,7 +131,7 @@ def make_report(
         final_elo=("final_elo", "mean"),
         train_wall_s=("train_wall_s", "mean"),
         env_steps_per_s=("env_steps_per_s", "mean"),
-        tennis_score=("tennis_score", "mean"),
+        game_score=("game_score", "mean"),
         solved_runs=("solved_at_env_steps", "count"),
         solved_at_env_steps=("solved_at_env_steps", "median"),
     )

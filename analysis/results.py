@@ -55,7 +55,7 @@ def load_finals(root: str | Path, seeds: Sequence[int] | None = None) -> pd.Data
             continue
         summary = json.loads(eval_file.read_text())
         solved = summary.get("solved_at") or {}
-        tennis = summary.get("tennis_score") or {}
+        score = summary.get("game_score") or summary.get("tennis_score") or {}
         last = metrics[-1]
         rows.append(
             {
@@ -66,7 +66,7 @@ def load_finals(root: str | Path, seeds: Sequence[int] | None = None) -> pd.Data
                 "env_steps_per_s": last["env_steps"] / summary["train_wall_s"]
                 if summary.get("train_wall_s")
                 else None,
-                "tennis_score": tennis.get("mean_max_return"),
+                "game_score": score.get("mean_max_return"),
                 "solved_score": summary.get("solved_score"),
                 "solved_at_env_steps": solved.get("env_steps"),
             }

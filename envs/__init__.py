@@ -1,18 +1,12 @@
 """Two-team games behind one protocol (``envs.base``), each registered by one record
-(``envs.game``): the pure-JAX games, a Unity build through mlagents-envs, JaxMARL's envs."""
+(``envs.registry``): the pure-JAX games, a Unity build through mlagents-envs, JaxMARL's envs."""
 
 from __future__ import annotations
 
 import inspect
 
 from envs.base import Box, EnvSpec, MultiAgentEnv, MultiDiscrete, StepInfo
-from envs.game import Game, game, names
-
-
-def games() -> list[str]:
-    """The pure-JAX games: any batch size, no outside process or extra install (what
-    registry-wide tests and benchmarks run over)."""
-    return [name for name in names() if not game(name).adapter]
+from envs.registry import Game, game, games, names
 
 
 def make(name: str, **overrides) -> MultiAgentEnv:

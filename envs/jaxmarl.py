@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from envs.base import EnvSpec, MultiAgentEnv, MultiDiscrete, StepInfo
-from envs.game import Game
+from envs.registry import Game
 
 
 def _team_of(agent: str) -> str:

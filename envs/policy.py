@@ -11,8 +11,9 @@
   frozen snapshot of an algorithm plays in a rollout (``BatchPolicy`` once its params are
   bound).
 
-``per_agent`` is the one lift from a policy to one over a leading axis (agents of a team,
-or envs of a batch): each entry acts on its own slice with its own key.
+``vmap_policy`` is the one lift from a policy to one over a leading axis: agent -> team
+(each member on its own observation) and team -> batch of envs (a scripted ghost). Each entry
+acts on its own slice with its own key.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ BatchPolicy = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
 SnapshotPolicy = Callable[[Any, jax.Array, jax.Array, jax.Array], jax.Array]
 
 
-def per_agent(policy: AgentPolicy) -> TeamPolicy:
+def vmap_policy(policy: Callable[[Any, jax.Array, jax.Array], jax.Array]) -> TeamPolicy:
     """``policy`` over a leading axis of ``obs``: entry ``i`` acts on ``obs[i]`` with key ``i``
     of ``split(key, len(obs))``, all with the same ``params``."""
 

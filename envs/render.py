@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from envs.game import game, names
+from envs.registry import game, names
 
 BLUE, PURPLE = (40, 110, 230), (150, 60, 200)
 GRASS, LINE, BALL = (60, 140, 70), (235, 235, 235), (250, 250, 250)

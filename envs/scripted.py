@@ -1,4 +1,4 @@
-"""Scripted players by game and name, read from the games' records (``envs.game``).
+"""Scripted players by game and name, read from the games' records (``envs.registry``).
 
 Each game keeps its own in ``envs/<game>/scripted.py``; they are one-agent policies
 (``envs.policy.AgentPolicy``), so ``team`` lifts them to a team's.
@@ -6,8 +6,8 @@ Each game keeps its own in ``envs/<game>/scripted.py``; they are one-agent polic
 
 from __future__ import annotations
 
-from envs.game import game
-from envs.policy import AgentPolicy, TeamPolicy, per_agent
+from envs.policy import AgentPolicy, TeamPolicy, vmap_policy
+from envs.registry import game
 
 
 def names(env_name: str) -> list[str]:
@@ -25,4 +25,4 @@ def get(env_name: str, name: str) -> AgentPolicy:
 
 def team(env_name: str, name: str) -> TeamPolicy:
     """``get`` lifted to a team policy (every member plays it on its own observation)."""
-    return per_agent(get(env_name, name))
+    return vmap_policy(get(env_name, name))

@@ -37,7 +37,7 @@ import numpy as np
 from jax.experimental import io_callback
 
 from envs.base import Box, EnvSpec, MultiAgentEnv, MultiDiscrete, StepInfo
-from envs.game import Game, game, names
+from envs.registry import Game, game, games
 
 BEHAVIOUR = re.compile(r"^(?P<name>.+)\?team=(?P<team>\d+)$")
 MAX_CATCH_UP = 200  # extra Unity steps allowed to collect one decision from every agent
@@ -409,7 +409,7 @@ class UnityEnv(MultiAgentEnv):
 
     @staticmethod
     def _expected_spec(expect: str) -> EnvSpec:
-        valid = [name for name in names() if not game(name).adapter]
+        valid = games()
         if expect not in valid:
             raise UnitySetupError(f"env.expect={expect!r}: valid are {valid} or null")
         return game(expect).env().spec

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 import jax
+import numpy as np
 
 import envs
 from envs import match, scripted
@@ -30,8 +31,9 @@ def main() -> None:
     decided = c["team0"] + c["team1"]
     share = c["team0"] / decided if decided else float("nan")
     print(f"{args.team0} vs {args.team1} on {args.env}: {c}; team0 wins {share:.1%} of decided")
-    if envs.game(args.env).solved_score is not None and c["episodes"]:  # a scored game (Tennis)
-        scores = result.episode_return[result.done].max(axis=-1)
+    episode_score = envs.game(args.env).episode_score
+    if episode_score is not None and c["episodes"]:  # a game with a score of its own (Tennis)
+        scores = np.asarray(episode_score(result.episode_return[result.done]))
         lengths = args.num_envs * args.steps / c["episodes"]
         print(
             f"mean episode score (max over agents) {scores.mean():.3f}; "

@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 
 import envs
 from envs import match, render
+from experiments.core.config import CONF_DIR
 from experiments.core.players import side
 
 
@@ -27,7 +28,7 @@ def run_path(team: str) -> str:
     return path if (Path(path) / "final").is_dir() else team
 
 
-@hydra.main(version_base=None, config_path="../conf", config_name="watch")
+@hydra.main(version_base=None, config_path=CONF_DIR, config_name="watch")
 def main(cfg: DictConfig) -> None:
     env = envs.make(cfg.env.name, **cfg.env.options)
     sides = [side(cfg.env.name, run_path(t)) for t in (cfg.team0, cfg.team1)]

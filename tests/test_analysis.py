@@ -123,7 +123,7 @@ def test_every_plot_draws_something_from_fixture_data():
     imp = improvement_table(scores, reps=50).assign(env="g")
     figures = [
         plots.elo_curves(curves),
-        plots.tennis_score_curves(curves),
+        plots.score_curves(curves, "tennis", 0.5),
         plots.win_rate_matrix(h2h),
         plots.rating_intervals(ratings),
         plots.aggregate_intervals(agg),
@@ -132,4 +132,4 @@ def test_every_plot_draws_something_from_fixture_data():
     for fig in figures:
         assert has_content(fig), fig
     solved_line = [ln for ln in figures[1].axes[0].lines if ln.get_linestyle() == "--"]
-    assert solved_line and solved_line[0].get_ydata()[0] == plots.SOLVED_SCORE
+    assert solved_line and solved_line[0].get_ydata()[0] == 0.5

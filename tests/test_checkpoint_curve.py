@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from experiments import checkpoint_curve as curve
-from experiments.core import training as run
+from experiments.core import checkpoint_curve as curve
+from experiments.core import training
 from tests.tiny import config, tiny
 
 
@@ -18,7 +18,7 @@ def tennis_run(tmp_path_factory):
     a few decisions give decided games)."""
     run_dir = tmp_path_factory.mktemp("run")
     overrides = (*tiny("ippo"), "env=tennis", "eval.decisions=60", "eval.opponents=[random]")
-    summary = run.train(config(*overrides), run_dir)
+    summary = training.train(config(*overrides), run_dir)
     return run_dir, summary
 
 

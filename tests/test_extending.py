@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 
 from envs.base import EnvSpec, MultiAgentEnv, MultiDiscrete, StepInfo
-from envs.game import Game
+from envs.registry import Game
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,8 @@ selfplay:
 def test_a_new_algorithm_and_a_new_game_train_through_the_cli(tmp_path):
     repo = tmp_path / "repo"
     skip = shutil.ignore_patterns(
-        ".git", "outputs", "multirun", "results", "paper", "wandb", "__pycache__", "*.egg-info"
+        *(".git", ".venv", ".pytest_cache", ".hypothesis", ".ruff_cache", ".benchmarks"),
+        *("outputs", "multirun", "results", "paper", "wandb", "__pycache__", "*.egg-info"),
     )
     shutil.copytree(ROOT, repo, ignore=skip)
     source = (repo / "algos" / "ippo.py").read_text()

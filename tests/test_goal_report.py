@@ -7,7 +7,7 @@ import numpy as np
 
 import envs
 from envs import scripted
-from experiments import goal_report as gr
+from experiments.core import goals as gr
 
 TEAMS = (0, 0, 1, 1)
 
@@ -34,18 +34,18 @@ def test_games_split_and_last_touch():
     # Decisions 6-7: unfinished, dropped.
     t.touches[6, 0, 3] = 1
     played = gr.games(t, TEAMS)
-    assert played == [gr.Game(3, 0, 0, 0), gr.Game(3, 1, 0, 1)]
+    assert played == [gr.PlayedGame(3, 0, 0, 0), gr.PlayedGame(3, 1, 0, 1)]
 
 
 def test_summary_from_the_learners_side():
     played = [
-        (gr.Game(5, 0, 0, 0), 0),  # learner (team 0) scores
-        (gr.Game(30, 0, 1, 1), 0),  # opponent's own goal
-        (gr.Game(12, 1, 1, 0), 1),  # learner as team 1 scores
-        (gr.Game(40, 0, 0, 0), 1),  # opponent (team 0) scores against learner team 1
-        (gr.Game(60, 1, 1, 1), 1),  # learner team 1 scores again
-        (gr.Game(70, 0, 1, 1), 1),  # learner team 1 touched last, team 0 scored: own goal
-        (gr.Game(1000, -1, -1, 0), 0),  # time-out
+        (gr.PlayedGame(5, 0, 0, 0), 0),  # learner (team 0) scores
+        (gr.PlayedGame(30, 0, 1, 1), 0),  # opponent's own goal
+        (gr.PlayedGame(12, 1, 1, 0), 1),  # learner as team 1 scores
+        (gr.PlayedGame(40, 0, 0, 0), 1),  # opponent (team 0) scores against learner team 1
+        (gr.PlayedGame(60, 1, 1, 1), 1),  # learner team 1 scores again
+        (gr.PlayedGame(70, 0, 1, 1), 1),  # learner team 1 touched last, team 0 scored: own goal
+        (gr.PlayedGame(1000, -1, -1, 0), 0),  # time-out
     ]
     s = gr.summarise(played)
     assert s["decided"] == 6 and s["timeouts"] == 1

@@ -8,8 +8,7 @@ import pytest
 
 import envs
 from analysis.formats import read_matches
-from experiments import tournament
-from experiments.core.matches import run_tournament
+from experiments.core.matches import match_id, run_tournament
 from experiments.core.players import Player, scripted_player
 
 GAMES, DECISIONS = 8, 120
@@ -55,11 +54,7 @@ def test_restart_after_a_kill_plays_each_scheduled_match_exactly_once(tmp_path, 
     matches = read_matches(db)
     names = [p.name for p in players]
     expected = {
-        tournament.match_id("tennis", r, a, b)
-        for r in range(2)
-        for a in names
-        for b in names
-        if a != b
+        match_id("tennis", r, a, b) for r in range(2) for a in names for b in names if a != b
     }
     assert sorted(matches["match_id"]) == sorted(expected)  # 12 line-ups, none twice
     assert (matches["wins0"] + matches["draws"] + matches["wins1"] == matches["games"]).all()

@@ -188,7 +188,7 @@ def test_poca_trains_on_the_build_and_packages_for_the_hub(tmp_path):
     evaluation = json.loads((run_dir / "eval.json").read_text())
     assert evaluation["games_per_side"] == 2 and "vs_random" in evaluation
 
-    from experiments.package_model import package
+    from experiments.core.model_folder import package
 
     folder = package(run_dir, tmp_path / "hub", repo_id="someone/poca-SoccerTwos", check_samples=64)
     assert (folder / "SoccerTwos.onnx").stat().st_size > 0

@@ -65,7 +65,7 @@ class StandIn:
         self.spec = self.env.spec
         self.behaviour, self.sensors = envs.game(game).behaviour, self.spec.sensors
         self.areas, self.leave_at = areas, leave_at
-        self.grouped = game == "soccer_twos"
+        self.grouped = len(self.spec.team_agents(0)) > 1
         self.key = jax.random.PRNGKey(seed)
         self._reset = jax.jit(self.env.reset_batch)
         self._step = jax.jit(self.env.step_batch)

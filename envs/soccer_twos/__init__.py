@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from envs.game import Game
+from envs.registry import Game
 from envs.soccer_twos import render, scripted
 from envs.soccer_twos.env import SoccerTwos
 

@@ -8,8 +8,8 @@ import jax
 import numpy as np
 
 from envs import match
-from envs.game import Game
 from envs.policy import TeamPolicy
+from envs.registry import Game
 from envs.tennis import render, scripted
 from envs.tennis.env import SOLVED_SCORE, Tennis, episode_score
 
@@ -17,12 +17,12 @@ from envs.tennis.env import SOLVED_SCORE, Tennis, episode_score
 def udacity_score(
     env: Tennis, policy: TeamPolicy, params: Any, games: int, decisions: int, key: jax.Array
 ) -> dict[str, Any]:
-    """Udacity's measure with the policy on both sides: the mean over episodes of the larger
-    agent return; solved at ``SOLVED_SCORE`` over 100 episodes or more."""
+    """Udacity's measure with the policy on both sides, as ``game_score``: the mean over
+    episodes of the larger agent return; solved at ``SOLVED_SCORE`` over 100 episodes or more."""
     result = match.play(env, [policy, policy], key, games, decisions, params=[params, params])
     best = np.asarray(episode_score(result.episode_return[result.done]))
     return {
-        "tennis_score": {
+        "game_score": {
             "episodes": int(best.size),
             "mean_max_return": float(best.mean()) if best.size else float("nan"),
             "solved": bool(best.size >= 100 and best.mean() >= SOLVED_SCORE),
@@ -38,4 +38,5 @@ GAME = Game(
     behaviour="Tennis",
     solved_score=SOLVED_SCORE,
     extra_eval=udacity_score,
+    episode_score=episode_score,
 )

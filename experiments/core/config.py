@@ -9,6 +9,8 @@ from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
 from omegaconf import DictConfig
 
+import algos
+
 CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
 
 
@@ -20,5 +22,11 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictC
 
 
 def algo_names() -> list[str]:
-    """The algorithms with a config (``conf/algo/<name>.yaml``), sorted."""
-    return sorted(p.stem for p in (Path(CONF_DIR) / "algo").glob("*.yaml"))
+    """The algorithms (``algos.names()``), each checked to have ``conf/algo/<name>.yaml``."""
+    names = algos.names()
+    missing = [n for n in names if not (Path(CONF_DIR) / "algo" / f"{n}.yaml").exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"algos {missing} have no config: add conf/algo/<name>.yaml (see README, Extending)"
+        )
+    return names

@@ -18,8 +18,8 @@ from algos.base import Learner
 from analysis.intervals import wilson
 from envs import match, scripted
 from envs.base import MultiAgentEnv
-from envs.game import find
 from envs.policy import TeamPolicy
+from envs.registry import find
 
 
 def head_to_head(
@@ -122,10 +122,10 @@ def describe(summary: dict[str, Any]) -> str:
                 f"{key}: W/D/L {value['wins']}/{value['draws']}/{value['losses']}, "
                 f"won {value['win_rate_decided']:.1%} of decided [95% CI {low:.1%}, {high:.1%}]"
             )
-    if "tennis_score" in summary:
-        t = summary["tennis_score"]
+    if "game_score" in summary:
+        t = summary["game_score"]
         lines.append(
-            f"tennis score (mean max return over {t['episodes']} episodes): "
+            f"{summary['env']} score (mean max return over {t['episodes']} episodes): "
             f"{t['mean_max_return']:.3f}{' (solved)' if t['solved'] else ''}"
         )
     if "solved_at" in summary:

@@ -16,7 +16,7 @@ import numpy as np
 
 from algos.base import ActorArrays, Learner
 from envs.base import EnvSpec, MultiDiscrete
-from envs.game import find
+from envs.registry import find
 from experiments.core.players import load_run
 
 MODEL_API_VERSION = 3  # ML-Agents' ModelApiVersion.MLAgents2_0 (SimpleActor.MODEL_EXPORT_VERSION)

@@ -16,9 +16,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from algos import rollout
 from algos.base import scan_updates
-from analysis.formats import CONFIG_FILE, EVAL_FILE, read_metrics, run_identity
+from analysis.formats import CONFIG_FILE, EVAL_FILE, read_config, read_metrics, run_identity
 from analysis.learning_curves import solved_at
-from envs.game import find
+from envs.registry import find
 from experiments.core.build import build, chunk_updates
 from experiments.core.checkpoint import Checkpointer, CheckpointError, save_policy
 from experiments.core.evaluation import describe, evaluate_learner, flatten
@@ -38,10 +38,10 @@ def find_resume_dir(cfg: DictConfig, current: Path) -> Path:
     candidates = []
     for ckpt_dir in (d for root in OUTPUTS for d in root.glob("**/checkpoints")):
         run_dir = ckpt_dir.parent
-        config_file = run_dir / ".hydra" / "config.yaml"
-        if run_dir == current or not config_file.exists() or not any(ckpt_dir.iterdir()):
+        config = read_config(run_dir)
+        if run_dir == current or config is None or not any(ckpt_dir.iterdir()):
             continue
-        if run_identity(OmegaConf.load(config_file)) == want:
+        if run_identity(config) == want:
             candidates.append(run_dir)
     if not candidates:
         raise CheckpointError(

@@ -4,6 +4,8 @@ A game is a module (or package) of ``envs/`` that defines ``GAME = Game(...)``: 
 scripted players, renderer, ML-Agents behaviour name, solved score and extra evaluation.
 ``game(name)`` imports ``envs.<name>`` and returns its record, so adding a game is that module
 plus ``conf/env/<name>.yaml`` and nothing else; no code elsewhere asks which game it is.
+
+``envs.game(name)`` is the lookup (this module is ``envs.registry``, so that name stays free).
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ class Game:
     """What a game is besides its rules.
 
     ``extra_eval(env, team_policy, params, games, decisions, key) -> {name: summary}`` adds
-    game-specific entries to a run's evaluation (Tennis: Udacity's score). ``adapter`` marks
-    an env that wraps an outside program or package (a Unity build, JaxMARL): registry-wide
-    tests and benchmarks, which need any batch size and no extra install, skip it.
+    game-specific entries to a run's evaluation (Tennis: Udacity's score, as ``game_score``).
+    ``adapter`` marks an env that wraps an outside program or package (a Unity build,
+    JaxMARL): registry-wide tests and benchmarks, which need any batch size and no extra
+    install, skip it.
     """
 
     name: str
@@ -38,6 +41,9 @@ class Game:
     behaviour: str | None = None  # ML-Agents' behaviour name: the exported `<behaviour>.onnx`
     solved_score: float | None = None  # a score of this much or more "solves" the game
     extra_eval: Callable[..., dict[str, Any]] | None = None
+    # An episode's score from each agent's summed reward ``[..., A] -> [...]`` (what
+    # ``solved_score`` is compared with; Tennis: the larger of the two).
+    episode_score: Callable[[Any], Any] | None = None
     adapter: bool = False
 
 
@@ -49,6 +55,12 @@ def names() -> list[str]:
         for m in modules
         if isinstance(getattr(importlib.import_module(f"envs.{m.name}"), "GAME", None), Game)
     )
+
+
+def games() -> list[str]:
+    """The pure-JAX games: any batch size, no outside process or extra install (what
+    registry-wide tests and benchmarks run over)."""
+    return [name for name in names() if not game(name).adapter]
 
 
 def game(name: str) -> Game:

@@ -1,0 +1,114 @@
+"""Win rates at every saved checkpoint of a run (``experiments.checkpoint_curve``'s library)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+
+from analysis.formats import CONFIG_FILE, read_config, read_jsonl, run_identity
+from envs import scripted
+from experiments.core.build import build_offline
+from experiments.core.checkpoint import Checkpointer, CheckpointError
+from experiments.core.evaluation import vs_scripted
+
+CURVE_FILE = "checkpoint_curve.jsonl"
+
+
+def run_config(run_dir: Path) -> dict[str, Any]:
+    """The resolved training config of ``run_dir``."""
+    config = read_config(run_dir)
+    if config is None:
+        raise FileNotFoundError(
+            f"no {CONFIG_FILE} or .hydra/config.yaml in {run_dir}: is it a run directory written "
+            "by experiments.run?"
+        )
+    return config
+
+
+def read_curve(run_dir: Path) -> list[dict[str, Any]]:
+    """The rows written so far."""
+    return read_jsonl(run_dir / CURVE_FILE)
+
+
+def opponent_key(
+    key: jax.Array, name: str, eval_order: Sequence[str], all_names: Sequence[str]
+) -> jax.Array:
+    """``evaluate_learner``'s key for an opponent of the run's final evaluation (one split per
+    opponent, in ``eval.opponents`` order); a fixed key per name for any other opponent."""
+    if name in eval_order:
+        return jax.random.split(key, len(eval_order) + 1)[list(eval_order).index(name)]
+    return jax.random.fold_in(key, list(all_names).index(name))
+
+
+def checkpoint_curve(
+    run_dir: str | Path,
+    opponents: Sequence[str],
+    games: int | None = None,
+    decisions: int | None = None,
+) -> list[dict[str, Any]]:
+    """Evaluate every checkpoint against every opponent not yet in the curve file; all rows.
+
+    ``games`` (parallel envs per side) and ``decisions`` default to the run's ``eval``
+    settings. Rows: ``chunk``, ``env_steps``, ``wall_s`` (training time at the save),
+    ``opponent``, ``games_per_side``, ``decisions`` and ``head_to_head``'s counts and rates.
+    """
+    run_dir = Path(run_dir).absolute()
+    if not (run_dir / "checkpoints").is_dir():
+        raise CheckpointError(f"no checkpoints/ directory in {run_dir}")
+    config = run_config(run_dir)
+    games = int(games or config["eval"]["games"])
+    decisions = int(decisions or config["eval"]["decisions"])
+    env, learner = build_offline(config, run_dir)
+    valid = scripted.names(env.spec.name)
+    unknown = [name for name in opponents if name not in valid]
+    if unknown or not opponents:
+        given = f"unknown opponents {unknown}" if unknown else "no opponents given"
+        raise ValueError(f"{given} for {env.spec.name}; valid: {sorted(valid)}")
+
+    rows = read_curve(run_dir)
+    # Rewrite what was readable, so rows appended now do not follow a torn line.
+    tmp = run_dir / f"{CURVE_FILE}.tmp"
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tmp.replace(run_dir / CURVE_FILE)
+    done = {(r["chunk"], r["opponent"], r["games_per_side"], r["decisions"]) for r in rows}
+    template = learner.init(jax.random.PRNGKey(0))
+    ident = run_identity(config)
+    checkpointer = Checkpointer(run_dir / "checkpoints", keep=None)  # keep all: only reads
+    key = jax.random.PRNGKey(int(config["seed"]) + 1)  # experiments.run's evaluation key
+    with (run_dir / CURVE_FILE).open("a") as out:
+        for step in checkpointer.steps():
+            todo = [o for o in opponents if (step, o, games, decisions) not in done]
+            if not todo:
+                continue
+            state, meta = checkpointer.restore(template, ident, step)
+            params = learner.policy_params(state)
+            for name in todo:
+                k = opponent_key(key, name, config["eval"]["opponents"], sorted(valid))
+                result = vs_scripted(env, learner, params, name, games, decisions, k)
+                row = {
+                    "chunk": step,
+                    "env_steps": meta["env_steps"],
+                    "wall_s": meta["wall_s"],
+                    "opponent": name,
+                    "games_per_side": games,
+                    "decisions": decisions,
+                    **result,
+                }
+                out.write(json.dumps(row) + "\n")
+                out.flush()
+                os.fsync(out.fileno())
+                rows.append(row)
+                low, high = result["win_rate_decided_ci95"]
+                print(
+                    f"chunk {step:5d} ({meta['env_steps']:>11,} env steps) vs {name}: won "
+                    f"{result['win_rate_decided']:.1%} of {result['wins'] + result['losses']} "
+                    f"decided [95% CI {low:.1%}, {high:.1%}]",
+                    flush=True,
+                )
+    checkpointer.close()
+    return rows
