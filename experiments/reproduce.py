@@ -72,8 +72,9 @@ def train_one(
         *([f"resume={directory}"] if resume else []),
     ]
     env = dict(os.environ)
-    if jax_cache:  # seeds of one algo x env compile to the same program: compile it once
+    if jax_cache:  # seeds of one algo x env compile to the same programs: compile them once
         env.setdefault("JAX_COMPILATION_CACHE_DIR", jax_cache)
+        env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")  # small ones too
     if single_thread:
         env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {SINGLE_THREAD}".strip()
     t = time.perf_counter()

@@ -12,11 +12,18 @@ import pytest
 import envs
 from envs.soccer_twos import env as soccer
 
-# Many tests compile the same tiny programs (and subprocesses inherit the variable): a
+# Many tests compile the same tiny programs (and subprocesses inherit the variables): a
 # persistent XLA cache shared by the xdist workers compiles each of them once per machine.
+# Every program is kept, also the sub-second ones: a fresh learner state is built eagerly,
+# op by op, and its ~200 small compilations cost a training subprocess most of its start.
 JAX_CACHE = Path(__file__).resolve().parents[1] / ".pytest_cache" / "jax"
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(JAX_CACHE))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
+jax.config.update(
+    "jax_persistent_cache_min_compile_time_secs",
+    float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]),
+)
 
 FAR = [(-12.0, 6.5), (-12.0, -6.5), (12.0, 6.5), (12.0, -6.5)]  # corners, out of the way
 

@@ -99,15 +99,17 @@ def test_resume_gives_the_same_numbers_as_an_uninterrupted_run(tmp_path, algo):
     full, part = tmp_path / "full", tmp_path / "part"
     small = (*tiny(algo), "env=tennis")
     summary = training.train(config(*small), full)
-    # Same run killed after its first checkpoint (chunk 2 of 4), then resumed.
-    training.train(config(*small, "total_env_steps=128"), part)
-    shutil.rmtree(part / "final")
+    # The same run as a kill during chunk 4 leaves it: checkpoint 2 (of 2 and 4), and metrics
+    # rows past it that the resumed run must drop, not repeat.
+    shutil.copytree(full, part, ignore=shutil.ignore_patterns("final", "eval.json"))
+    shutil.rmtree(part / "checkpoints" / "4")
+    assert len(read_metrics(part)) == 4
     training.train(config(*small, f"resume={part}"), part)
 
     assert strip_timing(read_metrics(full)) == strip_timing(read_metrics(part))
     assert len(read_metrics(full)) == 4
     _, learner = build(config(*small))
-    template = learner.init(jax.random.PRNGKey(0))
+    template = jax.eval_shape(learner.init, jax.random.PRNGKey(0))
     ident = {"algo": algo, "env": "tennis", "seed": 0}
     a, _ = Checkpointer(full / "checkpoints").restore(template, ident)
     b, _ = Checkpointer(part / "checkpoints").restore(template, ident)

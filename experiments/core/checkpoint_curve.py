@@ -76,7 +76,7 @@ def checkpoint_curve(
     tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
     tmp.replace(run_dir / CURVE_FILE)
     done = {(r["chunk"], r["opponent"], r["games_per_side"], r["decisions"]) for r in rows}
-    template = learner.init(jax.random.PRNGKey(0))
+    template = jax.eval_shape(learner.init, jax.random.PRNGKey(0))  # shapes only
     ident = run_identity(config)
     checkpointer = Checkpointer(run_dir / "checkpoints", keep=None)  # keep all: only reads
     key = jax.random.PRNGKey(int(config["seed"]) + 1)  # experiments.run's evaluation key

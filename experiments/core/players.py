@@ -33,7 +33,8 @@ def load_run(run_dir: str | Path) -> tuple[MultiAgentEnv, Learner, Any]:
             f"`python -m experiments.run resume={run_dir}`)"
         )
     env, learner = build_offline(json.loads(config_file.read_text()), run_dir)
-    template = learner.policy_params(learner.init(jax.random.PRNGKey(0)))
+    # Shapes only: computing a fresh state (eagerly, op by op) would cost seconds per load.
+    template = learner.policy_params(jax.eval_shape(learner.init, jax.random.PRNGKey(0)))
     return env, learner, load_policy(final, template)
 
 

@@ -88,7 +88,9 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     config = OmegaConf.to_container(cfg, resolve=True)
     meta_config = {**config, **run_identity(cfg)}
 
-    state = learner.init(jax.random.PRNGKey(int(cfg.seed)))
+    key = jax.random.PRNGKey(int(cfg.seed))
+    # A resumed run needs only the state's shapes: its values come from the checkpoint.
+    state = jax.eval_shape(learner.init, key) if cfg.resume else learner.init(key)
     chunk_fn = jax.jit(scan_updates(learner, updates))
     t_compile = time.perf_counter()
     chunk_fn = chunk_fn.lower(state).compile()
