@@ -29,8 +29,7 @@ from envs import scripted
 from experiments.core.config import CONF_DIR
 from experiments.core.matches import run_tournament
 from experiments.core.players import scripted_player, trained_player
-
-SINGLE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+from experiments.core.xla import single_threaded
 
 
 def run_dir(out_dir: Path, env: str, algo: str, seed: int) -> Path:
@@ -76,7 +75,7 @@ def train_one(
         env.setdefault("JAX_COMPILATION_CACHE_DIR", jax_cache)
         env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")  # small ones too
     if single_thread:
-        env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {SINGLE_THREAD}".strip()
+        single_threaded(env)
     t = time.perf_counter()
     with open(directory / "train.log", "a") as log:
         done = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, check=False)

@@ -5,6 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from experiments.core.xla import single_threaded
+
+# Two xdist workers share the two cores: each runs XLA single-threaded, as the study's jobs
+# and the sweep's workers do, so that all of them compile (and cache) the same programs.
+single_threaded(os.environ)
+
 import jax
 import jax.numpy as jnp
 import pytest
@@ -58,3 +64,17 @@ def soccer_scene(
         x=x, z=z, vx=vx, vz=vz, yaw=jnp.array(yaw, jnp.float32), timer=jnp.int32(timer)
     )
     return state.replace(pitch=pitch)
+
+
+# The longest items first (the smoke study's fixture trains 12 runs in subprocesses): with
+# xdist they start on one worker while the other works through the rest, instead of being
+# the tail of the run.
+FIRST = ("test_reproduce.py", "test_launchers.py", "test_extending.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return FIRST.index(name) if name in FIRST else len(FIRST)
+
+    items.sort(key=rank)  # stable: the order within each file is kept

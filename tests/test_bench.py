@@ -10,6 +10,7 @@ import pytest
 
 import algos
 import envs
+from algos.base import scan_updates
 from algos.selfplay import SelfPlayConfig
 from experiments.bench.flops import count_flops
 
@@ -50,8 +51,7 @@ def test_seeds_vmapped_in_one_program_match_separate_runs() -> None:
     learner = algos.make("ippo", env, cfg, SelfPlayConfig(), 10_000)
     keys = jax.random.split(jax.random.PRNGKey(3), 2)
 
-    def two_updates(state):
-        return jax.lax.scan(lambda s, _: learner.update(s), state, None, length=2)
+    two_updates = scan_updates(learner, 2)
 
     together, metrics = jax.jit(jax.vmap(two_updates))(jax.vmap(learner.init)(keys))
     for i, key in enumerate(keys):

@@ -13,6 +13,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from experiments.core.xla import SINGLE_THREAD, single_threaded
+
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 LAUNCHERS = CONF / "hydra" / "launcher"
@@ -54,14 +56,12 @@ def hydra_config(*overrides: str):
 
 
 def test_local_launcher_runs_a_two_seed_sweep_in_two_worker_processes(tmp_path):
-    from experiments.reproduce import SINGLE_THREAD
-
     sweep = tmp_path / "sweep"
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), env.get("PYTHONPATH", "")])
     # What the README and local.yaml say to do for parallel CPU runs: single-threaded XLA,
     # exported to the launcher, which its workers inherit.
-    env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {SINGLE_THREAD}".strip()
+    single_threaded(env)
     done = subprocess.run(
         [
             sys.executable,
@@ -112,8 +112,6 @@ def test_local_launcher_composes_as_joblib_with_two_processes():
 
 
 def test_local_launcher_documents_reproduces_single_thread_flags():
-    from experiments.reproduce import SINGLE_THREAD
-
     assert SINGLE_THREAD in (LAUNCHERS / "local.yaml").read_text()
     assert SINGLE_THREAD in (ROOT / "README.md").read_text()
 
@@ -139,8 +137,6 @@ def test_ray_preset_is_the_ray_launchers_config():
     assert raw._target_ == "hydra_plugins.hydra_ray_launcher.ray_launcher.RayLauncher"
     assert "address" in raw.ray.init and raw.ray.init.address is None
     assert raw.ray.remote.num_cpus == 1
-    from experiments.reproduce import SINGLE_THREAD
-
     assert raw.ray.init.runtime_env.env_vars.XLA_FLAGS == SINGLE_THREAD
     assert hydra_config("hydra/launcher=ray").launcher == raw
 
