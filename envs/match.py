@@ -7,6 +7,7 @@ teams' mean step reward at that moment; a game cut by the time limit, or a tie, 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -123,4 +124,11 @@ def play(
     """Play ``num_envs`` parallel games for ``num_steps`` decisions, one team policy per team
     (scripted players lifted with ``envs.scripted.team``)."""
     params = params if params is not None else [None] * len(policies)
-    return match_fn(env, policies, num_envs, num_steps, record_states)(params, key)
+    return _program(env, tuple(policies), num_envs, num_steps, record_states)(params, key)
+
+
+@functools.cache
+def _program(env: MultiAgentEnv, policies: tuple[TeamPolicy, ...], *sizes: int) -> Callable:
+    """``match_fn`` kept per line-up and size, so repeated evaluations of the same policies
+    (every checkpoint of a run, both sides of a pairing again) trace and compile once."""
+    return match_fn(env, policies, *sizes)

@@ -6,6 +6,8 @@ Each game keeps its own in ``envs/<game>/scripted.py``; they are one-agent polic
 
 from __future__ import annotations
 
+import functools
+
 from envs.policy import AgentPolicy, TeamPolicy, vmap_policy
 from envs.registry import game
 
@@ -23,6 +25,8 @@ def get(env_name: str, name: str) -> AgentPolicy:
     return table[name]
 
 
+@functools.cache
 def team(env_name: str, name: str) -> TeamPolicy:
-    """``get`` lifted to a team policy (every member plays it on its own observation)."""
+    """``get`` lifted to a team policy (every member plays it on its own observation); the
+    same function object each time, so compiled match programs are reused."""
     return vmap_policy(get(env_name, name))
