@@ -2,6 +2,9 @@
 
 python -m experiments.tournament --db matches.sqlite --runs RUN_DIR ... --scripted chaser random
 python -m experiments.tournament --db matches.sqlite --runs RUN_DIR ... --schedule ladder --rounds 4
+python -m experiments.tournament --db m.sqlite --runs RUN_DIR path/to/SoccerTwos.onnx MODEL_DIR
+
+``--runs`` takes run directories, ML-Agents ``.onnx`` files and model folders.
 
 Each match's row holds the win/draw/loss counts, the seed and the time; schedules, restarts
 and ratings are described in ``experiments.core.matches``.
@@ -16,13 +19,15 @@ from typing import Any
 import envs
 from envs import scripted
 from experiments.core.matches import SCHEDULES, run_tournament
-from experiments.core.players import scripted_player, trained_player
+from experiments.core.players import load_player, scripted_player
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", required=True, help="SQLite file (created if missing)")
-    parser.add_argument("--runs", nargs="*", default=[], help="run directories of one env")
+    parser.add_argument(
+        "--runs", nargs="*", default=[], help="run directories, .onnx files, model folders"
+    )
     parser.add_argument("--env", default=None, help="env name (needed with no --runs)")
     parser.add_argument("--scripted", nargs="*", default=None, help="default: all of the env's")
     parser.add_argument("--schedule", default="round_robin", choices=SCHEDULES)
@@ -32,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    loaded = [trained_player(run) for run in args.runs]
+    loaded = [load_player(run, args.env) for run in args.runs]
     env_names = {env.spec.name for env, _ in loaded} | ({args.env} if args.env else set())
     if len(env_names) != 1:
         raise SystemExit(f"all players must share one env; got {sorted(env_names) or 'none'}")

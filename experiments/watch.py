@@ -3,8 +3,10 @@
 python -m experiments.watch                                   # SoccerTwos, chaser vs random
 python -m experiments.watch env=tennis team0=tracker team1=tracker steps=400
 python -m experiments.watch team0=outputs/2026-11-23/10-00-00 team1=chaser
+python -m experiments.watch team0=path/to/SoccerTwos.onnx team1=path/to/model_folder
 
-A team that names a run directory plays that run's final policy (its env must match).
+A team that names a run directory plays that run's final policy (its env must match); an
+ML-Agents ``.onnx`` file or model folder plays the imported model.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from omegaconf import DictConfig
 import envs
 from envs import match, render
 from experiments.core.config import CONF_DIR
-from experiments.core.players import side
+from experiments.core.players import is_model, side
 
 
 def run_path(team: str) -> str:
-    """A team given as a run directory, made absolute (Hydra changes into its output dir)."""
+    """A team given as a run directory or a model, made absolute (Hydra changes into its
+    output dir)."""
     path = hydra.utils.to_absolute_path(team)
-    return path if (Path(path) / "final").is_dir() else team
+    return path if (Path(path) / "final").is_dir() or is_model(path) else team
 
 
 @hydra.main(version_base=None, config_path=CONF_DIR, config_name="watch")

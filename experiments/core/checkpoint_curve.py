@@ -38,7 +38,7 @@ def read_curve(run_dir: Path) -> list[dict[str, Any]]:
 def opponent_key(
     key: jax.Array, name: str, eval_order: Sequence[str], all_names: Sequence[str]
 ) -> jax.Array:
-    """``evaluate_learner``'s key for an opponent of the run's final evaluation (one split per
+    """``evaluate_policy``'s key for an opponent of the run's final evaluation (one split per
     opponent, in ``eval.opponents`` order); a fixed key per name for any other opponent."""
     if name in eval_order:
         return jax.random.split(key, len(eval_order) + 1)[list(eval_order).index(name)]
@@ -89,7 +89,7 @@ def checkpoint_curve(
             params = learner.policy_params(state)
             for name in todo:
                 k = opponent_key(key, name, config["eval"]["opponents"], sorted(valid))
-                result = vs_scripted(env, learner, params, name, games, decisions, k)
+                result = vs_scripted(env, learner.act, params, name, games, decisions, k)
                 row = {
                     "chunk": step,
                     "env_steps": meta["env_steps"],

@@ -14,7 +14,6 @@ from typing import Any
 import jax
 import numpy as np
 
-from algos.base import Learner
 from analysis.intervals import wilson
 from envs import match, scripted
 from envs.base import MultiAgentEnv
@@ -57,29 +56,31 @@ def head_to_head(
 
 def vs_scripted(
     env: MultiAgentEnv,
-    learner: Learner,
+    policy: TeamPolicy,
     params: Any,
     name: str,
     games: int,
     decisions: int,
     key: jax.Array,
 ) -> dict[str, Any]:
-    """``head_to_head`` of a learner's policy against the env's scripted team ``name``."""
+    """``head_to_head`` of a policy (a learner's ``act``, an imported model's) against the
+    env's scripted team ``name``."""
     opponent = scripted.team(env.spec.name, name)
-    return head_to_head(env, learner.act, params, opponent, None, games, decisions, key)
+    return head_to_head(env, policy, params, opponent, None, games, decisions, key)
 
 
-def evaluate_learner(
+def evaluate_policy(
     env: MultiAgentEnv,
-    learner: Learner,
+    policy: TeamPolicy,
     params: Any,
     opponents: Sequence[str],
     games: int,
     decisions: int,
     key: jax.Array,
-    others: dict[str, tuple[Learner, Any]] | None = None,
+    others: dict[str, tuple[TeamPolicy, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Evaluate against each scripted opponent and each ``others`` entry (name -> policy)."""
+    """Evaluate against each scripted opponent and each ``others`` entry
+    (name -> ``(policy, params)``)."""
     summary: dict[str, Any] = {
         "env": env.spec.name,
         "games_per_side": games,
@@ -87,16 +88,14 @@ def evaluate_learner(
     }
     keys = iter(jax.random.split(key, len(opponents) + len(others or {}) + 1))
     for name in opponents:
-        summary[f"vs_{name}"] = vs_scripted(
-            env, learner, params, name, games, decisions, next(keys)
-        )
+        summary[f"vs_{name}"] = vs_scripted(env, policy, params, name, games, decisions, next(keys))
     for name, (other, other_params) in (others or {}).items():
         summary[f"vs_{name}"] = head_to_head(
-            env, learner.act, params, other.act, other_params, games, decisions, next(keys)
+            env, policy, params, other, other_params, games, decisions, next(keys)
         )
     record = find(env.spec.name)
     if record is not None and record.extra_eval is not None:
-        summary |= record.extra_eval(env, learner.act, params, games, decisions, next(keys))
+        summary |= record.extra_eval(env, policy, params, games, decisions, next(keys))
     return summary
 
 

@@ -447,7 +447,11 @@ def _checked(model: ImportedModel, spec: EnvSpec, outputs: list[str]) -> Importe
             f"{', '.join(f'{name}[{size}]' for name, size in game_sensors)} in this order",
         )
 
-    if isinstance(space, MultiDiscrete):
+    discrete_game = isinstance(space, MultiDiscrete)
+    theirs, other = ("continuous", "discrete") if discrete_game else ("discrete", "continuous")
+    if f"{theirs}_actions" in outputs and f"{other}_actions" not in outputs:
+        raise _refuse(path, f"{theirs} actions ({theirs}_actions output)", f"{spec.name}'s {space}")
+    if discrete_game:
         if version == 3:
             action_output, log_probs = "discrete_actions", False
             shape = meta.get("discrete_action_output_shape")

@@ -1,4 +1,11 @@
-"""Players: anything that can take a side in a match (a finished run, a scripted player).
+"""Players: anything that can take a side in a match.
+
+A side is named on a command line by one of:
+- a run directory written by ``experiments.run`` (its final policy);
+- an ML-Agents ``.onnx`` policy file (``experiments.core.onnx_import``);
+- a model folder as ``mlagents-push-to-hf`` or ``package_model`` write it (``<Behaviour>.onnx``,
+  ``README.md``, ``configuration.yaml``), e.g. a Hub download;
+- the name of one of the game's scripted players.
 
 A ``Player`` is a team policy with its parameters and the facts a match table records; players
 with the same ``arch`` share one compiled match program (``experiments.core.matches``).
@@ -12,8 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import yaml
 from omegaconf import OmegaConf
 
+import envs
 from algos.base import Learner
 from analysis.formats import CONFIG_FILE
 from envs import scripted
@@ -21,6 +30,7 @@ from envs.base import MultiAgentEnv
 from envs.policy import TeamPolicy
 from experiments.core.build import build_offline
 from experiments.core.checkpoint import load_policy
+from experiments.core.onnx_import import UnsupportedModel, load_model
 
 
 def load_run(run_dir: str | Path) -> tuple[MultiAgentEnv, Learner, Any]:
@@ -43,7 +53,7 @@ class Player:
     """A policy that can take a side: ``policy(params, team_obs, key) -> team_actions``."""
 
     name: str
-    kind: str  # "trained" or "scripted"
+    kind: str  # "trained" (a run), "onnx" (an imported model) or "scripted"
     policy: TeamPolicy
     params: Any
     arch: str  # players with the same arch share one compiled match program
@@ -85,12 +95,125 @@ def scripted_player(env_name: str, name: str) -> Player:
     )
 
 
+def is_model(path: str | Path) -> bool:
+    """An ``.onnx`` file, or a folder holding one (a model folder): an imported player."""
+    path = Path(path)
+    return (path.suffix == ".onnx" and path.is_file()) or (
+        path.is_dir() and not (path / "final").is_dir() and any(path.glob("*.onnx"))
+    )
+
+
+def model_file(path: str | Path, env_name: str | None = None) -> Path:
+    """The policy file of an ``.onnx`` path or a model folder: ``<Behaviour>.onnx`` of the
+    game when the folder has several."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    files = sorted(path.glob("*.onnx"))
+    behaviour = envs.game(env_name).behaviour if env_name else None
+    named = [f for f in files if f.stem == behaviour]
+    if named or len(files) == 1:
+        return (named or files)[0]
+    raise ValueError(
+        f"{path} holds {[f.name for f in files] or 'no .onnx file'}; name the file, or hold one "
+        f"{behaviour or 'policy'}.onnx"
+    )
+
+
+def model_game(path: str | Path) -> str:
+    """The game an imported model plays: the one whose behaviour name is the file's name, else
+    the one game whose observation and action sizes it fits."""
+    file = model_file(path)
+    by_behaviour = [g.name for g in envs.games() if g.behaviour == file.stem]
+    candidates = by_behaviour + [g.name for g in envs.games() if g.name not in by_behaviour]
+    problems = []
+    for name in candidates:
+        try:
+            load_model(file, envs.make(name).spec)
+        except UnsupportedModel as error:
+            problems.append(f"{name}: {error}")
+            continue
+        return name
+    raise UnsupportedModel(f"{file} fits none of the games:\n  " + "\n  ".join(problems))
+
+
+def _model_facts(folder: Path) -> dict[str, Any]:
+    """Algo and seed from a model folder's ``configuration.yaml``: ours carries the run's
+    config (``marl_arena``), ML-Agents' the trainer type of its behaviour."""
+    config_file = folder / "configuration.yaml"
+    if not config_file.is_file():
+        return {}
+    try:
+        config = yaml.safe_load(config_file.read_text()) or {}
+    except yaml.YAMLError:
+        return {}
+    ours = config.get("marl_arena") or {}
+    if ours.get("algo"):
+        return {"algo": ours["algo"].get("name"), "seed": ours.get("seed")}
+    behaviours = config.get("behaviors") or {}
+    trainer = next(
+        (b.get("trainer_type") for b in behaviours.values() if isinstance(b, dict)), None
+    )
+    return {"algo": f"mlagents-{trainer}"} if trainer else {}
+
+
+def model_name(path: str | Path) -> str:
+    """A player's name from where its model lies: the folder's name for a model folder (a Hub
+    download is named by its repo id by the caller), the file's name for a file unless that is
+    just the behaviour (``TFModels/SoccerTwos.onnx`` -> ``TFModels/SoccerTwos``)."""
+    path = Path(path).resolve()
+    if path.is_dir():
+        return path.name
+    behaviours = {g.behaviour for g in envs.games()}
+    return f"{path.parent.name}/{path.stem}" if path.stem in behaviours else path.stem
+
+
+def onnx_player(
+    path: str | Path, env_name: str, name: str | None = None, greedy: bool = False
+) -> Player:
+    """An ML-Agents ``.onnx`` file or model folder as a player of ``env_name``."""
+    path = Path(path)
+    model = load_model(model_file(path, env_name), envs.make(env_name).spec)
+    facts = _model_facts(path if path.is_dir() else path.parent)
+    return Player(
+        name=name or model_name(path),
+        kind="onnx",
+        policy=model.policy(greedy),
+        params=model.params(),
+        arch=f"onnx/{model.arch}/{'greedy' if greedy else 'sampled'}",
+        algo=facts.get("algo") or f"onnx-api{model.version}",
+        seed=facts.get("seed"),
+        source=str(path),
+    )
+
+
+def load_player(
+    spec: str | Path, env_name: str | None = None, name: str | None = None
+) -> tuple[MultiAgentEnv, Player]:
+    """The env and player a command line names (see the module docstring). The game comes
+    from the run, from ``env_name``, or, for a model, from the model itself."""
+    if (Path(spec) / "final").is_dir():
+        env, player = trained_player(spec, name)
+        if env_name is not None and env.spec.name != env_name:
+            raise ValueError(f"{spec} was trained on {env.spec.name}, not {env_name}")
+        return env, player
+    if is_model(spec):
+        env_name = env_name or model_game(spec)
+        return envs.make(env_name), onnx_player(spec, env_name, name)
+    if env_name is None:
+        raise ValueError(
+            f"{spec} is neither a run directory nor an .onnx file or model folder; a scripted "
+            "player needs the game named"
+        )
+    if str(spec) not in scripted.names(env_name):
+        raise ValueError(
+            f"{spec!r} is not a run directory, .onnx file or model folder, nor a scripted "
+            f"{env_name} player ({', '.join(scripted.names(env_name))})"
+        )
+    return envs.make(env_name), scripted_player(env_name, str(spec))
+
+
 def side(env_name: str, spec: str | Path) -> Player:
-    """A run directory (its final policy; its game must be ``env_name``) or a scripted
-    player's name: what a command line names a side by."""
-    if not (Path(spec) / "final").is_dir():
-        return scripted_player(env_name, str(spec))
-    env, player = trained_player(spec)
-    if env.spec.name != env_name:
-        raise ValueError(f"{spec} was trained on {env.spec.name}, not {env_name}")
-    return player
+    """A side of a match in ``env_name``: a run directory (its game must be ``env_name``), an
+    ``.onnx`` file or model folder, or a scripted player's name."""
+    return load_player(spec, env_name)[1]

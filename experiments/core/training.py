@@ -21,7 +21,7 @@ from analysis.learning_curves import solved_at
 from envs.registry import find
 from experiments.core.build import build, chunk_updates
 from experiments.core.checkpoint import Checkpointer, CheckpointError, save_policy
-from experiments.core.evaluation import describe, evaluate_learner, flatten
+from experiments.core.evaluation import describe, evaluate_policy, flatten
 from experiments.core.logger import RunLogger
 
 OUTPUTS = (Path("outputs"), Path("multirun"))  # Hydra's run and sweep roots
@@ -149,9 +149,9 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         checkpointer.close()
 
         save_policy(run_dir / "final", learner.policy_params(state), config)
-        summary = evaluate_learner(
+        summary = evaluate_policy(
             env,
-            learner,
+            learner.act,
             learner.policy_params(state),
             opponents=list(cfg.eval.opponents),
             games=env.num_envs or int(cfg.eval.games),
