@@ -27,6 +27,7 @@ CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 EVAL_FILE = "eval.json"
 MATCH_DB = "matches.sqlite"
+LEAGUE_REPLAYS = "replays/replays.json"  # a league site's replays, beside its index.html
 RUN_IDENTITY = ("algo", "env", "seed")  # what makes two runs the same experiment
 
 MATCH_SCHEMA = """

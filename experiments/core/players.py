@@ -124,8 +124,9 @@ def model_game(path: str | Path) -> str:
     """The game an imported model plays: the one whose behaviour name is the file's name, else
     the one game whose observation and action sizes it fits."""
     file = model_file(path)
-    by_behaviour = [g.name for g in envs.games() if g.behaviour == file.stem]
-    candidates = by_behaviour + [g.name for g in envs.games() if g.name not in by_behaviour]
+    games = envs.games()
+    by_behaviour = [name for name in games if envs.game(name).behaviour == file.stem]
+    candidates = by_behaviour + [name for name in games if name not in by_behaviour]
     problems = []
     for name in candidates:
         try:
@@ -164,7 +165,7 @@ def model_name(path: str | Path) -> str:
     path = Path(path).resolve()
     if path.is_dir():
         return path.name
-    behaviours = {g.behaviour for g in envs.games()}
+    behaviours = {envs.game(name).behaviour for name in envs.games()}
     return f"{path.parent.name}/{path.stem}" if path.stem in behaviours else path.stem
 
 

@@ -1,0 +1,290 @@
+"""The AI-vs-AI league: a pool of players, matchmaking by close ratings, a dataset of matches.
+
+Hugging Face's AI-vs-AI challenge (Cochet & Simonini, "Introducing AI vs. AI", HF blog 2023)
+rates every ``ML-Agents-SoccerTwos`` model on the Hub by matches it plays in headless Unity:
+new models start at 1200; a queue of all models is made; the first is popped and matched with
+a random one of the ``n`` models closest to it in rating; the pair plays, both ratings move by
+the ELO rule; popping goes on until one or no model is left; then it starts over.
+
+This is that loop, locally and at JAX speed, with one change that makes the dataset a fixed
+object instead of a stream: a *pair* of players plays once, on both sides (one match with each
+as team 0), and matchmaking only chooses the order in which the unplayed pairs are played.
+So a league run to the end holds every pair exactly once, whatever order it was played in; a
+match's result depends only on its two players and its seed (a hash of its id), so a killed
+and restarted league, or a pool that grew, ends with the same table. Adding models plays only
+the pairs the newcomers are in. ``rounds`` caps how many matchmaking rounds a call plays.
+
+Ratings are recomputed from the table (``analysis.ratings.rating_table``: ELO as the HF
+leaderboard computes it, start 1200, one update per game result 1/0.5/0 with K = 16, and the
+Bradley–Terry fit with bootstrap intervals); every finished match is one committed row, as in
+``experiments.core.matches``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+import pandas as pd
+
+from analysis.formats import LEAGUE_REPLAYS, read_matches
+from analysis.ratings import rating_table
+from envs import match, render
+from envs.base import MultiAgentEnv
+from experiments.core import match_table
+from experiments.core.matches import Lineup
+from experiments.core.players import Player, is_model, onnx_player, trained_player
+
+ROUND = -1  # the ``round`` column of league rows: a pair is played once, not per round
+
+
+def league_match_id(env_name: str, player0: str, player1: str) -> str:
+    return f"league|{env_name}|{player0}|{player1}"
+
+
+def pool_entries(folder: str | Path) -> list[Path]:
+    """Run directories, model folders and ``.onnx`` files in ``folder`` (searched down to the
+    first entry on each path, so a run's own ``export/`` file is not a second entry)."""
+    folder, found = Path(folder), []
+    if not folder.is_dir():
+        raise FileNotFoundError(f"pool folder {folder} does not exist")
+
+    def walk(path: Path) -> None:
+        if (path / "final").is_dir() or (path.is_dir() and is_model(path)):
+            found.append(path)
+            return
+        for child in sorted(path.iterdir()):
+            if child.is_dir():
+                walk(child)
+            elif child.suffix == ".onnx":
+                found.append(child)
+
+    walk(folder)
+    return found
+
+
+def pool_players(
+    entries: Sequence[Path], env_name: str, log: Callable[[str], None] = print
+) -> list[Player]:
+    """A player per entry that plays ``env_name``; the others are skipped with the reason."""
+    players = []
+    for entry in entries:
+        try:
+            if (entry / "final").is_dir():
+                env, player = trained_player(entry, name=_run_name(entry))
+                if env.spec.name != env_name:
+                    raise ValueError(f"trained on {env.spec.name}, not {env_name}")
+            else:
+                player = onnx_player(entry, env_name)
+        except (ValueError, FileNotFoundError) as error:
+            log(f"skipped {entry}: {error}")
+            continue
+        players.append(player)
+    return unique_names(players)
+
+
+def _run_name(run_dir: Path) -> str:
+    config = json.loads((run_dir / "final" / "config.json").read_text())
+    return f"{config['algo']['name']}/seed{config['seed']}/{run_dir.name}"
+
+
+def unique_names(players: Sequence[Player]) -> list[Player]:
+    """Players with distinct names: a repeated name gets ``#2``, ``#3`` ... in pool order."""
+    seen: dict[str, int] = {}
+    out = []
+    for p in players:
+        seen[p.name] = seen.get(p.name, 0) + 1
+        name = p.name if seen[p.name] == 1 else f"{p.name}#{seen[p.name]}"
+        out.append(p if name == p.name else Player(**{**p.__dict__, "name": name}))
+    return out
+
+
+def matchmaking_round(
+    names: Sequence[str],
+    ratings: dict[str, float],
+    unplayed: set[frozenset[str]],
+    closest: int,
+    rng: np.random.Generator,
+) -> list[tuple[str, str]]:
+    """One round of HF's matchmaking over the unplayed pairs: pop the first player of a
+    shuffled queue, pair it with a random one of its ``closest`` nearest-rated players among
+    those it has not played, until one or none is left."""
+    queue = [n for n in names if any(n in pair for pair in unplayed)]
+    queue = [queue[i] for i in rng.permutation(len(queue))]
+    pairs = []
+    while len(queue) > 1:
+        first = queue.pop(0)
+        candidates = [q for q in queue if frozenset((first, q)) in unplayed]
+        if not candidates:
+            continue
+        candidates.sort(key=lambda q: (abs(ratings[q] - ratings[first]), q))
+        second = candidates[int(rng.integers(min(closest, len(candidates))))]
+        queue.remove(second)
+        pairs.append((first, second))
+    return pairs
+
+
+def run_league(
+    env: MultiAgentEnv,
+    players: Sequence[Player],
+    db: str | Path,
+    games: int = 32,
+    decisions: int = 500,
+    seed: int = 0,
+    closest: int = 3,
+    rounds: int | None = None,
+    on_match: Callable[[dict[str, Any]], None] | None = None,
+) -> pd.DataFrame:
+    """Play the pool's unplayed pairs (both sides each) in matchmaking order; returns the
+    rating table of the pool."""
+    names = [p.name for p in players]
+    if len(set(names)) != len(names):
+        raise ValueError(f"player names must be unique, got {names}")
+    if len(players) < 2:
+        raise ValueError("a league needs at least two players")
+    by_name = {p.name: p for p in players}
+    env_name = env.spec.name
+    lineup = Lineup(env, players, games, decisions)
+    conn = match_table.connect(db)
+    played = 0
+    try:
+        match_table.add_players(conn, env_name, players)
+        while rounds is None or played < rounds:
+            table = read_matches(db, env_name)
+            done = set(table["match_id"])
+            unplayed = {
+                frozenset((a, b))
+                for i, a in enumerate(names)
+                for b in names[i + 1 :]
+                if not {league_match_id(env_name, a, b), league_match_id(env_name, b, a)} <= done
+            }
+            if not unplayed:
+                break
+            known = table[table["player0"].isin(names) & table["player1"].isin(names)]
+            ratings = dict(
+                rating_table(known, names, resamples=0)[["name", "elo"]].itertuples(index=False)
+            )
+            rng = np.random.default_rng(zlib.crc32(f"{seed}|{len(done)}".encode()))
+            for a, b in matchmaking_round(names, ratings, unplayed, closest, rng):
+                for name0, name1 in ((a, b), (b, a)):
+                    mid = league_match_id(env_name, name0, name1)
+                    if mid in done:
+                        continue
+                    row = play_match(lineup, by_name[name0], by_name[name1], mid, env_name, seed)
+                    row["decisions"] = decisions
+                    match_table.add_match(conn, row)
+                    if on_match is not None:
+                        on_match(row)
+            played += 1
+    finally:
+        conn.close()
+    return rating_table(read_matches(db, env_name), names)
+
+
+def play_match(
+    lineup: Lineup, p0: Player, p1: Player, mid: str, env_name: str, seed: int
+) -> dict[str, Any]:
+    """One match's row (``decisions`` is the caller's)."""
+    match_seed = zlib.crc32(f"{seed}|{mid}".encode())
+    t = time.perf_counter()
+    counts = lineup.play(p0, p1, jax.random.PRNGKey(match_seed)).counts()
+    return {
+        "match_id": mid,
+        "env": env_name,
+        "round": ROUND,
+        "player0": p0.name,
+        "player1": p1.name,
+        "wins0": counts["team0"],
+        "draws": counts["draw"],
+        "wins1": counts["team1"],
+        "games": counts["episodes"],
+        "seed": match_seed,
+        "wall_s": time.perf_counter() - t,
+        "finished_at": datetime.datetime.now(datetime.UTC).isoformat(),
+    }
+
+
+def write_replays(
+    env: MultiAgentEnv,
+    players: Sequence[Player],
+    ratings: pd.DataFrame,
+    out_dir: str | Path,
+    top: int = 3,
+    steps: int = 300,
+    fps: int = 20,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """GIFs of one game for each pair among the ``top`` rated players (the higher rated as team
+    0), and the index describing them (``analysis.formats.LEAGUE_REPLAYS``); a replay already
+    on disk is kept."""
+    by_name = {p.name: p for p in players}
+    best = [n for n in ratings["name"] if n in by_name][:top]
+    folder = Path(out_dir) / "replays"
+    folder.mkdir(parents=True, exist_ok=True)
+    kept = {r["file"]: r for r in _read_index(out_dir) if (Path(out_dir) / r["file"]).exists()}
+    index = []
+    for i, a in enumerate(best):
+        for b in best[i + 1 :]:
+            file = f"replays/{_slug(a)}__vs__{_slug(b)}.gif"
+            if file not in kept:
+                kept[file] = _replay(
+                    env, by_name[a], by_name[b], Path(out_dir) / file, steps, fps, seed
+                )
+            index.append(kept[file])
+    _write_atomic(Path(out_dir) / LEAGUE_REPLAYS, json.dumps(index, indent=1))
+    return index
+
+
+def _replay(
+    env: MultiAgentEnv, p0: Player, p1: Player, path: Path, steps: int, fps: int, seed: int
+) -> dict[str, Any]:
+    key = jax.random.PRNGKey(zlib.crc32(f"{seed}|replay|{p0.name}|{p1.name}".encode()))
+    result = match.play(
+        env,
+        [p0.policy, p1.policy],
+        key,
+        num_envs=1,
+        num_steps=steps,
+        params=[p0.params, p1.params],
+        record_states=True,
+    )
+    frames = [
+        render.render(env.spec.name, jax.tree.map(lambda x, t=t: x[t, 0], result.states))
+        for t in range(steps)
+    ]
+    tmp = path.with_name(f".{path.name}.tmp.gif")
+    render.save_gif(frames, str(tmp), fps=fps)
+    tmp.replace(path)
+    counts = result.counts()
+    return {
+        "file": f"replays/{path.name}",
+        "player0": p0.name,
+        "player1": p1.name,
+        "steps": steps,
+        "fps": fps,
+        "result": {"wins0": counts["team0"], "draws": counts["draw"], "wins1": counts["team1"]},
+    }
+
+
+def _read_index(out_dir: str | Path) -> list[dict[str, Any]]:
+    try:
+        return json.loads((Path(out_dir) / LEAGUE_REPLAYS).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return []
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
