@@ -1,9 +1,10 @@
 """A local stand-in for the Hugging Face Hub's model API (the tests have no network).
 
 Serves what ``huggingface_hub`` asks for when it lists models by tag and downloads a
-snapshot: ``GET /api/models?filter=TAG``, ``GET /api/models/{repo}/revision/{rev}``, and
-``GET /api/models/{repo}/tree/{rev}``, ``HEAD``/``GET /{repo}/resolve/{rev}/{file}`` from a dict of repos. ``requests`` counts the
-file downloads, so a test can check that a model is fetched only once.
+snapshot: ``GET /api/models?filter=TAG``, ``GET /api/models/{repo}/revision/{rev}``,
+``GET /api/models/{repo}/tree/{rev}`` and ``HEAD``/``GET /{repo}/resolve/{rev}/{file}``, from
+a dict of repos. ``downloads`` counts the file downloads, so a test can check that a model is
+fetched only once.
 """
 
 from __future__ import annotations
@@ -46,7 +47,12 @@ class HubStandin:
                     repo = "/".join(parts[2 : parts.index("tree")])
                     files = standin.repos.get(repo, {}).get("files", {})
                     tree = [
-                        {"type": "file", "path": n, "size": len(b), "oid": hashlib.sha1(b).hexdigest()}
+                        {
+                            "type": "file",
+                            "path": n,
+                            "size": len(b),
+                            "oid": hashlib.sha1(b).hexdigest(),
+                        }
                         for n, b in sorted(files.items())
                     ]
                     return self.send(json.dumps(tree).encode(), "application/json", head)
@@ -54,7 +60,9 @@ class HubStandin:
                     repo = "/".join(parts[2 : parts.index("revision")])
                     if repo not in standin.repos:
                         return self.send(b'{"error": "not found"}', "application/json", head, 404)
-                    return self.send(json.dumps(standin.info(repo)).encode(), "application/json", head)
+                    return self.send(
+                        json.dumps(standin.info(repo)).encode(), "application/json", head
+                    )
                 if "resolve" in parts:
                     at = parts.index("resolve")
                     repo, name = "/".join(parts[:at]), "/".join(parts[at + 2 :])

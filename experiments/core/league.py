@@ -51,13 +51,15 @@ def league_match_id(env_name: str, player0: str, player1: str) -> str:
 
 def pool_entries(folder: str | Path) -> list[Path]:
     """Run directories, model folders and ``.onnx`` files in ``folder`` (searched down to the
-    first entry on each path, so a run's own ``export/`` file is not a second entry)."""
+    first entry on each path, so a run's own ``export/`` file is not a second entry). A model
+    folder has a model card or configuration beside its ``.onnx``; loose files are entries of
+    their own."""
     folder, found = Path(folder), []
     if not folder.is_dir():
         raise FileNotFoundError(f"pool folder {folder} does not exist")
 
     def walk(path: Path) -> None:
-        if (path / "final").is_dir() or (path.is_dir() and is_model(path)):
+        if (path / "final").is_dir() or (is_model(path) and _has_card(path)):
             found.append(path)
             return
         for child in sorted(path.iterdir()):
@@ -68,6 +70,10 @@ def pool_entries(folder: str | Path) -> list[Path]:
 
     walk(folder)
     return found
+
+
+def _has_card(folder: Path) -> bool:
+    return (folder / "README.md").is_file() or (folder / "configuration.yaml").is_file()
 
 
 def pool_players(

@@ -1,0 +1,242 @@
+"""The AI-vs-AI league: a pool of runs, model folders, ML-Agents files and scripted players;
+every pair played once on both sides whatever the order or interruptions; newcomers play only
+their own matches; the Hub path against a local stand-in; the site in a real headless browser."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import mlagents_graphs as mg
+import numpy as np
+import pandas as pd
+import pytest
+from hub_standin import HubStandin
+from tiny import config, tiny
+
+import envs
+from analysis.formats import read_matches, read_players
+from analysis.league_site import write_site
+from experiments import league as league_cli
+from experiments.core import training
+from experiments.core.league import (
+    matchmaking_round,
+    pool_entries,
+    pool_players,
+    run_league,
+    write_replays,
+)
+from experiments.core.model_folder import package
+from experiments.core.players import scripted_player
+
+GAMES, DECISIONS = 4, 60  # Tennis rallies end fast: a few decisions give decided games
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--virtual-time-budget=5000",
+]
+
+
+@pytest.fixture(scope="module")
+def tennis_pool(tmp_path_factory):
+    """A pool folder: two tiny runs (IPPO, MADDPG), the MADDPG run packaged as a model folder,
+    an ML-Agents-format model file, and a file that is not a Tennis policy."""
+    pool = tmp_path_factory.mktemp("pool")
+    for algo in ("ippo", "maddpg"):
+        overrides = (*tiny(algo), "env=tennis", "eval.decisions=40", "eval.opponents=[random]")
+        training.train(config(*overrides), pool / f"{algo}-run")
+    package(pool / "maddpg-run", pool / "maddpg-folder", check_samples=16)
+    (pool / "mlagents_tennis.onnx").write_bytes(mg.api3_continuous((24,), 2).SerializeToString())
+    soccer = mg.api3_discrete((264, 72), (3, 3, 3)).SerializeToString()
+    (pool / "soccer_model.onnx").write_bytes(soccer)
+    return pool
+
+
+def test_matchmaking_pairs_close_ratings_and_only_unplayed_pairs():
+    names = ["a", "b", "c", "d"]
+    ratings = {"a": 1000.0, "b": 1010.0, "c": 1500.0, "d": 1490.0}
+    every = {
+        frozenset(p)
+        for p in [("a", "b"), ("a", "c"), ("a", "d"), ("b", "c"), ("b", "d"), ("c", "d")]
+    }
+    for seed in range(5):
+        pairs = matchmaking_round(names, ratings, every, 1, np.random.default_rng(seed))
+        assert {frozenset(p) for p in pairs} == {frozenset("ab"), frozenset("cd")}
+    left = {frozenset("ac")}
+    assert matchmaking_round(names, ratings, left, 1, np.random.default_rng(0)) in (
+        [("a", "c")],
+        [("c", "a")],
+    )
+
+
+def test_pool_finds_runs_folders_and_files_and_skips_what_does_not_fit(tennis_pool):
+    entries = pool_entries(tennis_pool)
+    assert [e.name for e in entries] == [
+        "ippo-run",
+        "maddpg-folder",
+        "maddpg-run",
+        "mlagents_tennis.onnx",
+        "soccer_model.onnx",
+    ]
+    skipped = []
+    players = pool_players(entries, "tennis", log=skipped.append)
+    assert [p.kind for p in players] == ["trained", "onnx", "trained", "onnx"]
+    assert players[1].algo == "maddpg" and players[3].algo == "onnx-api3"
+    assert len(skipped) == 1 and "soccer_model.onnx" in skipped[0]
+    assert "action masks" in skipped[0]  # the reason: discrete actions, Tennis is continuous
+
+
+def league_players(tennis_pool):
+    players = pool_players(pool_entries(tennis_pool), "tennis", log=lambda _: None)
+    return players + [scripted_player("tennis", n) for n in ("random", "tracker")]
+
+
+def results(db) -> pd.DataFrame:
+    table = read_matches(db, "tennis")
+    return table.set_index("match_id")[["player0", "player1", "wins0", "draws", "wins1", "seed"]]
+
+
+class Killed(Exception):
+    """Stands in for a kill signal after a committed match."""
+
+
+def test_a_killed_league_restarts_without_losing_or_doubling_and_ends_the_same(
+    tmp_path, tennis_pool
+):
+    env, players = envs.make("tennis"), league_players(tennis_pool)
+    n = len(players)
+    whole = tmp_path / "whole.sqlite"
+    run_league(env, players, whole, GAMES, DECISIONS)
+    assert len(results(whole)) == n * (n - 1)  # every pair, both sides, once
+
+    killed, seen = tmp_path / "killed.sqlite", []
+
+    def kill_after_five(row):
+        seen.append(row["match_id"])
+        if len(seen) == 5:
+            raise Killed
+
+    with pytest.raises(Killed):
+        run_league(env, players, killed, GAMES, DECISIONS, on_match=kill_after_five)
+    assert len(results(killed)) == 5  # committed before the kill: kept
+    replayed = []
+    run_league(
+        env, players, killed, GAMES, DECISIONS, on_match=lambda r: replayed.append(r["match_id"])
+    )
+    assert not set(replayed) & set(seen)  # nothing played twice
+    pd.testing.assert_frame_equal(results(killed).sort_index(), results(whole).sort_index())
+
+
+def test_a_newcomer_plays_only_its_own_matches(tmp_path, tennis_pool):
+    env, players = envs.make("tennis"), league_players(tennis_pool)
+    db = tmp_path / "league.sqlite"
+    old, newcomer = players[:-1], players[-1]
+    run_league(env, old, db, GAMES, DECISIONS)
+    before = len(results(db))
+    played = []
+    run_league(env, players, db, GAMES, DECISIONS, on_match=played.append)
+    assert len(played) == 2 * len(old) == len(results(db)) - before
+    assert all(newcomer.name in (r["player0"], r["player1"]) for r in played)
+
+
+def chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        pytest.skip("needs Debian's chromium (apt-get install chromium; .ci/run installs it)")
+    return path
+
+
+def rendered_dom(index, tmp_path) -> str:
+    done = subprocess.run(
+        [
+            chromium(),
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--dump-dom",
+            index.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_league_command_writes_a_dataset_and_a_site_that_a_browser_renders(
+    tmp_path, tennis_pool, capsys
+):
+    db, site = tmp_path / "league.sqlite", tmp_path / "site"
+    argv = ["--pool", str(tennis_pool), "--db", str(db), "--out", str(site)]
+    argv += ["--games", str(GAMES), "--decisions", str(DECISIONS), "--replays", "2"]
+    with pytest.raises(SystemExit, match="soccer_twos', 'tennis'.*--env"):  # a mixed pool
+        league_cli.main(argv)
+    league_cli.main([*argv, "--env", "tennis", "--replay-steps", "20"])
+    out = capsys.readouterr().out
+    assert "skipped" in out and "soccer_model.onnx" in out
+    players = read_players(db)
+    assert len(players) == 6 and set(players["kind"]) == {"trained", "onnx", "scripted"}
+    assert len(read_matches(db, "tennis")) == 6 * 5
+
+    dom = rendered_dom(site / "index.html", tmp_path)
+    assert 'data-ready="1"' in dom
+    rows = re.findall(r'<tr class="player-row" data-player="([^"]+)"', dom)
+    assert sorted(rows) == sorted(players["name"])
+    assert len(re.findall(r'class="match-row"', dom)) == 2 * 5  # the leader's panel
+    assert len(re.findall(r'<figure class="replay" data-loaded="1">', dom)) == 1  # top 2: a pair
+
+    # rewriting the site from the same files gives the same page
+    first = (site / "index.html").read_text()
+    write_site(db, "tennis", site)
+    assert (site / "index.html").read_text() == first
+
+
+def test_hub_models_are_fetched_once_and_misfits_skipped(tmp_path, capsys):
+    fitting = mg.api2_discrete((264, 72), (3, 3, 3)).SerializeToString()
+    misfit = mg.api3_discrete((264, 70), (3, 3, 3)).SerializeToString()
+    card = b"---\nlibrary_name: ml-agents\n---\n"
+    repos = {
+        "alice/SoccerTwos-poca": {
+            "tags": ["ML-Agents-SoccerTwos"],
+            "files": {"SoccerTwos.onnx": fitting, "README.md": card, "run_logs/big.bin": b"0" * 99},
+        },
+        "carol/SoccerTwos-wrong": {
+            "tags": ["ML-Agents-SoccerTwos"],
+            "files": {"SoccerTwos.onnx": misfit},
+        },
+        "dave/Pyramids": {"tags": ["ML-Agents-Pyramids"], "files": {"Pyramids.onnx": fitting}},
+    }
+    db, cache = tmp_path / "league.sqlite", tmp_path / "cache"
+    argv = ["--hub-tag", "ML-Agents-SoccerTwos", "--cache", str(cache), "--db", str(db)]
+    argv += ["--env", "soccer_twos", "--scripted", "random", "--games", "2", "--decisions", "30"]
+    with HubStandin(repos) as hub:
+        league_cli.main([*argv, "--hub-endpoint", hub.endpoint])
+        first = dict(hub.downloads)
+        league_cli.main([*argv, "--hub-endpoint", hub.endpoint])
+        assert dict(hub.downloads) == first  # cached: nothing fetched again
+    assert set(first) == {
+        "alice/SoccerTwos-poca/SoccerTwos.onnx",
+        "alice/SoccerTwos-poca/README.md",
+        "carol/SoccerTwos-wrong/SoccerTwos.onnx",
+    }
+    out = capsys.readouterr().out
+    assert "skipped carol/SoccerTwos-wrong" in out and "obs_1[70]" in out
+    assert sorted(read_players(db)["name"]) == ["alice/SoccerTwos-poca", "scripted/random"]
+    assert len(read_matches(db, "soccer_twos")) == 2
+
+
+def test_replays_are_kept_across_calls(tmp_path, tennis_pool):
+    env, players = envs.make("tennis"), league_players(tennis_pool)[-2:]
+    db = tmp_path / "league.sqlite"
+    table = run_league(env, players, db, GAMES, DECISIONS)
+    index = write_replays(env, players, table, tmp_path, top=2, steps=10)
+    gif = tmp_path / index[0]["file"]
+    stamp = gif.stat().st_mtime_ns
+    assert write_replays(env, players, table, tmp_path, top=2, steps=10) == index
+    assert gif.stat().st_mtime_ns == stamp
