@@ -175,7 +175,7 @@ def test_league_command_writes_a_dataset_and_a_site_that_a_browser_renders(
     db, site = tmp_path / "league.sqlite", tmp_path / "site"
     argv = ["--pool", str(tennis_pool), "--db", str(db), "--out", str(site)]
     argv += ["--games", str(GAMES), "--decisions", str(DECISIONS), "--replays", "2"]
-    with pytest.raises(SystemExit, match="soccer_twos', 'tennis'.*--env"):  # a mixed pool
+    with pytest.raises(SystemExit, match=r"soccer_twos', 'tennis'.*--env"):  # a mixed pool
         league_cli.main(argv)
     league_cli.main([*argv, "--env", "tennis", "--replay-steps", "20"])
     out = capsys.readouterr().out

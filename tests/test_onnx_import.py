@@ -4,6 +4,10 @@ importer cannot run are refused with the reason."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+
 import jax
 import jax.numpy as jnp
 import mlagents_graphs as mg
@@ -215,3 +219,36 @@ def test_unsupported_graphs_are_refused_with_the_reason(tmp_path, soccer_env, te
     (tmp_path / "torn.onnx").write_bytes(save(tmp_path, api3).read_bytes()[:500])
     with pytest.raises(UnsupportedModel, match="not a readable ONNX file"):
         load_model(tmp_path / "torn.onnx", soccer)
+
+
+def test_an_imported_model_is_a_player_in_every_command(tmp_path, capsys):
+    from analysis.formats import read_players
+    from experiments import evaluate, goal_report, tournament
+
+    folder = tmp_path / "alice-SoccerTwos"  # as mlagents-push-to-hf writes it
+    folder.mkdir()
+    save(folder, mg.api2_discrete(SOCCER_SENSORS, SOCCER_BRANCHES), "SoccerTwos.onnx")
+    (folder / "README.md").write_text("---\nlibrary_name: ml-agents\n---\n")
+    (folder / "configuration.yaml").write_text(
+        "behaviors:\n  SoccerTwos:\n    trainer_type: poca\n"
+    )
+    small = ["--games", "2", "--decisions", "40"]
+
+    evaluate.main([str(folder), "--opponents", "random", *small])
+    assert re.search(r"^vs_random: W/D/L \d+/\d+/\d+, won", capsys.readouterr().out, re.M)
+    goal_report.main([str(folder / "SoccerTwos.onnx"), "--opponent", "random", *small])
+    assert capsys.readouterr().out.strip()
+
+    tennis_file = save(tmp_path, mg.api3_continuous((24,), 2), "mlagents_tennis.onnx")
+    db = tmp_path / "matches.sqlite"
+    tournament.main(["--db", str(db), "--runs", str(tennis_file), "--scripted", "random", *small])
+    players = read_players(db).set_index("name")
+    assert players.loc["mlagents_tennis", "kind"] == "onnx"
+    assert players.loc["mlagents_tennis", "algo"] == "onnx-api3"
+
+    cmd = [sys.executable, "-m", "experiments.watch", "env=tennis", f"team0={tennis_file}"]
+    cmd += ["team1=tracker", "steps=12", f"hydra.run.dir={tmp_path / 'watch'}"]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+    from PIL import Image
+
+    assert Image.open(tmp_path / "watch" / "match.gif").n_frames == 12

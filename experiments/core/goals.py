@@ -130,7 +130,9 @@ def summarise(played: Sequence[tuple[PlayedGame, int]]) -> dict[str, Any]:
         lengths.append(game.length)
         won.append(mine)
         learner_nearest.append(game.kickoff_nearest == me)
-    lengths, won, learner_nearest = map(np.asarray, (lengths, won, learner_nearest))
+    # typed, so that a report with no decided game (all time-outs) still masks correctly
+    lengths = np.asarray(lengths, np.int64)
+    won, learner_nearest = np.asarray(won, bool), np.asarray(learner_nearest, bool)
 
     def rate(mask: np.ndarray) -> dict[str, Any]:
         return {
@@ -175,7 +177,7 @@ def describe(summary: dict[str, Any]) -> str:
     g, d = summary["goals"], max(summary["decided"], 1)
     lines = [
         f"decided {summary['decided']} (time-outs {summary['timeouts']}), "
-        f"learner wins {summary['win_rate']:.1%}",
+        "learner wins " + ("n/a" if summary["win_rate"] is None else f"{summary['win_rate']:.1%}"),
         "goals: " + ", ".join(f"{k} {v} ({v / d:.1%})" for k, v in g.items()),
     ]
     for name, r in summary["by_length"].items():
