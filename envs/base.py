@@ -174,8 +174,60 @@ class MultiAgentEnv(abc.ABC):
     def step_batch(
         self, keys: jax.Array, state: Any, actions: jax.Array
     ) -> tuple[jax.Array, Any, jax.Array, jax.Array, StepInfo]:
-        """``step`` for a batch: every input and output has a leading ``[N]`` axis."""
-        return jax.vmap(self.step)(keys, state, actions)
+        """``step`` for a batch: every input and output has a leading ``[N]`` axis.
+
+        The same results as ``vmap(step)`` for the same keys, but the reset that auto-reset
+        needs is computed only for the envs whose episode ended (``reset_ended``), not for
+        every env on every step: under ``vmap`` a per-env ``where`` evaluates both sides, which
+        cast SoccerTwos' rays twice per step.
+        """
+        split = jax.vmap(jax.random.split)(keys)  # the same (step, reset) keys ``step`` uses
+        obs, state, reward, done, info = jax.vmap(self.step_env)(split[:, 0], state, actions)
+        info = info.replace(terminal_obs=obs)
+        obs, state = reset_ended(self.reset, split[:, 1], jnp.all(done, axis=1), obs, state)
+        return obs, state, reward, done, info
+
+
+def reset_slots(num_envs: int) -> int:
+    """Envs ``reset_ended`` resets per pass: a sixteenth of the batch (at least one).
+
+    Episodes last tens to a thousand decisions, so a step ends a few envs of a large batch; a
+    wave of simultaneous ends (time-outs of envs that started together) takes more passes.
+    """
+    return max(1, num_envs // 16)
+
+
+def reset_ended(
+    reset: Any, keys: jax.Array, ended: jax.Array, obs: jax.Array, state: Any
+) -> tuple[jax.Array, Any]:
+    """Replace ``obs [N, ...]`` and ``state`` of the envs where ``ended [N]`` by ``reset(keys[i])``.
+
+    The ended envs are gathered ``reset_slots(N)`` at a time and reset in a ``while_loop``
+    that runs as many passes as needed (none on a step where no episode ended), so the reset
+    work follows the number of ended episodes instead of the batch size.
+    """
+    num_envs = ended.shape[0]
+    slots = reset_slots(num_envs)
+
+    def pending(carry: tuple[jax.Array, jax.Array, Any]) -> jax.Array:
+        return jnp.any(carry[0])
+
+    def reset_some(carry: tuple[jax.Array, jax.Array, Any]) -> tuple[jax.Array, jax.Array, Any]:
+        todo, obs, state = carry
+        idx = jnp.nonzero(todo, size=slots, fill_value=num_envs)[0]  # fill: out of range
+        new_obs, new_state = jax.vmap(reset)(keys[jnp.minimum(idx, num_envs - 1)])
+
+        def put(old: jax.Array, new: jax.Array) -> jax.Array:
+            return old.at[idx].set(new.astype(old.dtype), mode="drop")
+
+        return (
+            put(todo, jnp.zeros(slots, bool)),
+            put(obs, new_obs),
+            jax.tree.map(put, state, new_state),
+        )
+
+    _, obs, state = jax.lax.while_loop(pending, reset_some, (ended, obs, state))
+    return obs, state
 
 
 def winner(side_reward: jax.Array) -> jax.Array:

@@ -116,3 +116,69 @@ def test_jaxmarl_side_by_side_pairs_the_loops_on_one_env() -> None:
     assert same_samples["samples_ratio"] == pytest.approx(
         same_samples["trained_samples_per_s"] / ref["trained_samples_per_s"]
     )
+
+
+def compiled_flops(fn, *args) -> float:
+    """What XLA's cost model counts in the optimised program: work it deleted is not there."""
+    return jax.jit(fn).lower(*args).compile().cost_analysis()["flops"]
+
+
+def test_the_env_benchmark_times_the_observations() -> None:
+    from toy_games import HeavyObservation
+
+    from experiments.bench.env import make_rollout
+
+    key = jax.random.PRNGKey(0)
+
+    def hollow(env):  # a benchmark that drops what step returns, as ours once did
+        def run(key):
+            _, state = env.reset_batch(jax.random.split(key, 4))
+
+            def body(state, k):
+                actions = env.spec.action_space.sample(k, (4, 2))
+                _, state, _, done, _ = env.step_batch(jax.random.split(k, 4), state, actions)
+                return state, jnp.sum(done)
+
+            return jax.lax.scan(body, state, jax.random.split(key, 3))[1].sum()
+
+        return run
+
+    light, heavy = HeavyObservation(work=0), HeavyObservation(work=8)
+    matmuls = 4 * 8 * (2 * 2 * 64 * 64)  # one step of 4 envs: 8 chained [2, 64] x [64, 64]
+    ours = [compiled_flops(make_rollout(env, 4, 3), key) for env in (light, heavy)]
+    assert ours[1] - ours[0] >= matmuls, "the benchmark lets XLA drop the observation work"
+    # The check can fail: a hollow benchmark's program does not grow with the observations.
+    dropped = [compiled_flops(hollow(env), key) for env in (light, heavy)]
+    assert dropped[1] - dropped[0] < matmuls / 4
+
+
+@pytest.mark.parametrize("name", envs.games())
+def test_step_batch_resets_only_ended_envs_and_matches_vmapped_step(name) -> None:
+    """``step_batch`` resets only where an episode ended, yet plays the same episodes as
+    ``vmap(step)`` (a reset computed for every env) with the same keys, bit for bit, through
+    waves of simultaneous time-outs larger than one pass of resets."""
+    env = envs.make(name, max_physics_steps=100)
+    spec, num_envs = env.spec, 37  # 37 // 16 = 2 resets per pass: a time-out wave takes 19
+
+    def play(step):
+        def body(state, k):
+            k_act, k_step = jax.random.split(k)
+            actions = spec.action_space.sample(k_act, (num_envs, spec.num_agents))
+            obs, state, reward, done, info = step(
+                jax.random.split(k_step, num_envs), state, actions
+            )
+            return state, (obs, reward, done, info)
+
+        _, state = env.reset_batch(jax.random.split(jax.random.PRNGKey(0), num_envs))
+        steps = jax.random.split(jax.random.PRNGKey(1), 3 * spec.max_steps)
+        return jax.jit(lambda s: jax.lax.scan(body, s, steps))(state)
+
+    batched, vmapped = play(env.step_batch), play(jax.vmap(env.step))
+    for a, b in zip(jax.tree.leaves(batched), jax.tree.leaves(vmapped), strict=True):
+        np.testing.assert_array_equal(a, b)
+    _, (obs, _, done, info) = batched
+    ended = np.asarray(done).all(-1)
+    assert ended.sum() >= 3 * num_envs, "every env ended several episodes"
+    # Where an episode ended, the next observation is a fresh one, not the terminal one.
+    changed = np.any(np.asarray(obs) != np.asarray(info.terminal_obs), axis=(-2, -1))
+    np.testing.assert_array_equal(changed, ended)

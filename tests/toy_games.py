@@ -166,3 +166,51 @@ class SplitTheTarget(MultiAgentEnv):
             terminal_obs=self._obs(),
         )
         return self._obs(), DuelState(state.steps + 1), jnp.zeros((4,)), done, info
+
+
+@dataclass(frozen=True)
+class HeavyObservation(MultiAgentEnv):
+    """A 1 vs 1 random walk whose observation costs ``work`` chained 64 x 64 matmuls.
+
+    For checking that a benchmark times the observations: the heavier they are, the more work
+    the compiled benchmark must contain, unless the benchmark lets XLA delete them.
+    """
+
+    work: int = 0
+
+    @property
+    def spec(self) -> EnvSpec:  # type: ignore[override]
+        return EnvSpec(
+            name="heavy_observation",
+            num_agents=2,
+            teams=(0, 1),
+            agent_names=("left", "right"),
+            obs_shape=(64,),
+            obs_low=-1.0,
+            obs_high=1.0,
+            action_space=MultiDiscrete((2,)),
+            max_steps=5,
+        )
+
+    def _obs(self, position: jax.Array) -> jax.Array:
+        x = jnp.tile(jnp.sin(position + jnp.arange(64.0)), (2, 1))
+        mix = jnp.cos(jnp.arange(64.0)[:, None] * jnp.arange(64.0)) / 8.0
+        for _ in range(self.work):
+            x = jnp.tanh(x @ mix)
+        return x
+
+    def reset(self, key: jax.Array):
+        position = jax.random.normal(key)
+        return self._obs(position), DuelState(jnp.zeros((), jnp.int32))
+
+    def step_env(self, key, state, actions):
+        steps = state.steps + 1
+        obs = self._obs(steps.astype(jnp.float32) + actions[:, 0].sum())
+        done = jnp.full((2,), steps >= self.spec.max_steps)
+        info = StepInfo(
+            group_reward=jnp.zeros((2,)),
+            terminated=jnp.zeros((2,), bool),
+            truncated=done,
+            terminal_obs=obs,
+        )
+        return obs, DuelState(steps), jnp.zeros((2,)), done, info
