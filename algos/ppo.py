@@ -86,9 +86,16 @@ class PPOBatch:
 
 
 def over_agents(fn: Callable, params: Any, shared: bool, *xs: jax.Array) -> Any:
-    """``fn(params, *xs)`` on ``[B, n, ...]`` arrays; unshared params lead with an n axis."""
+    """``fn(params, *xs)`` on ``[B, n, ...]`` arrays; unshared params lead with an n axis.
+
+    Shared params see one flat ``[B * n, ...]`` batch: XLA on CPU runs the dense layers'
+    gradients of a 3-D batch as transposes and strided products, and the flat batch made
+    IPPO's learning phase 1.6x faster (``experiments.bench.jaxmarl``).
+    """
     if shared:
-        return fn(params, *xs)
+        b, n = xs[0].shape[:2]
+        out = fn(params, *(x.reshape(b * n, *x.shape[2:]) for x in xs))
+        return jax.tree.map(lambda y: y.reshape(b, n, *y.shape[1:]), out)
     return jax.vmap(fn, in_axes=(0,) + (1,) * len(xs), out_axes=1)(params, *xs)
 
 

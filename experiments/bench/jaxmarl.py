@@ -16,6 +16,10 @@ pairings make that explicit:
 - ``same_samples``: ours runs twice the envs, so both train on the same samples per update
   with the same minibatch size (ours also steps twice the envs and runs the ghosts).
 
+Every row splits an update's time into env stepping, acting (the networks in the rollout,
+our ghost, bookkeeping, advantages) and the learning phase, so a ratio comes with where the
+time goes.
+
     pip install -e ".[bench]"
     python -m experiments.bench.jaxmarl                       # SMAX 3m (3 vs 3)
     python -m experiments.bench.jaxmarl --env coin_game --scenario none --json out.json
@@ -40,6 +44,7 @@ from flax.training.train_state import TrainState
 import algos
 from algos.selfplay import SelfPlayConfig
 from envs.jaxmarl import JaxMARLEnv, make_jaxmarl
+from experiments.bench import env as bench_env
 from experiments.bench.flops import count_flops
 
 
@@ -175,7 +180,8 @@ def jaxmarl_style_ippo(
 def time_chunks(
     init: Callable, update: Callable, updates: int, chunks: int
 ) -> tuple[float, float, Any]:
-    """``(seconds per update, compile seconds, state)``, timing ``chunks`` scans of updates."""
+    """``(seconds per update, compile seconds, state)``: the fastest of ``chunks`` timed scans
+    of ``updates`` updates (the least disturbed by whatever else the machine runs)."""
     state = init(jax.random.PRNGKey(0))
     run = jax.jit(lambda s: jax.lax.scan(lambda c, _: update(c), s, None, length=updates))
     t = time.perf_counter()
@@ -183,25 +189,64 @@ def time_chunks(
     compile_s = time.perf_counter() - t
     state, _ = compiled(state)
     jax.block_until_ready(state)
-    t = time.perf_counter()
+    best = float("inf")
     for _ in range(chunks):
+        t = time.perf_counter()
         state, _ = compiled(state)
-    jax.block_until_ready(state)
-    return (time.perf_counter() - t) / (chunks * updates), compile_s, state
+        jax.block_until_ready(state)
+        best = min(best, time.perf_counter() - t)
+    return best / updates, compile_s, state
+
+
+def env_seconds(
+    env: Any, num_envs: int, num_steps: int, chunks: int, reset_form: str = "ended"
+) -> float:
+    """Seconds for ``num_steps`` random-action steps of ``num_envs`` envs of ``env`` (our
+    protocol), every output consumed, with ``experiments.bench.env``'s ``reset_form``."""
+    run = bench_env.make_rollout(env, num_envs, num_steps, reset_form)
+    jax.block_until_ready(run(jax.random.PRNGKey(0)))
+    best = float("inf")
+    for i in range(chunks):
+        t = time.perf_counter()
+        jax.block_until_ready(run(jax.random.PRNGKey(i + 1)))
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def split(total_s: float, rollout_s: float, env_s: float) -> dict[str, float]:
+    """Milliseconds per update: env stepping, the rest of the rollout (networks acting, the
+    ghost, bookkeeping, advantages) and the learning phase (minibatch epochs)."""
+    return {
+        "update_ms": 1e3 * total_s,
+        "env_ms": 1e3 * env_s,
+        "acting_ms": 1e3 * (rollout_s - env_s),
+        "learning_ms": 1e3 * (total_s - rollout_s),
+    }
 
 
 def compare(
     name: str, scenario: str | None, cfg: dict[str, Any], updates: int, chunks: int
 ) -> list[dict[str, Any]]:
-    """Both loops on ``name``: one row per loop and pairing, with ratios ours / JaxMARL's."""
+    """Both loops on ``name``: one row per loop and pairing, with ratios ours / JaxMARL's.
+
+    Each row also splits an update's time (``split``): the rollout alone is the same loop
+    with no epochs, the env alone is its stepping with random actions. JaxMARL's loop steps
+    JaxMARL's ``step``, which computes a reset for every env on every step; our rows use our
+    ``step_batch``, which resets only the envs whose episode ended.
+    """
     inner = make_jaxmarl(name, scenario)
     adapter = JaxMARLEnv(name, scenario)
     spec = adapter.spec
     team_size = spec.num_agents // 2
+    steps = cfg["rollout_len"]
     init, update, samples = jaxmarl_style_ippo(inner, cfg)
     theirs_s, theirs_compile, state = time_chunks(init, update, updates, chunks)
+    theirs_rollout_s, _, _ = time_chunks(
+        *jaxmarl_style_ippo(inner, cfg | {"num_epochs": 0})[:2], updates, chunks
+    )
+    theirs_env_s = env_seconds(adapter, cfg["num_envs"], steps, chunks, "every_step")
     theirs_flops = count_flops(update, state).matmul_flops
-    env_steps = cfg["rollout_len"] * cfg["num_envs"]
+    env_steps = steps * cfg["num_envs"]
     rows = [
         {
             "loop": "jaxmarl_style",
@@ -211,6 +256,7 @@ def compare(
             "trained_samples_per_s": samples / theirs_s,
             "matmul_gflops": theirs_flops / theirs_s / 1e9,
             "compile_s": theirs_compile,
+            **split(theirs_s, theirs_rollout_s, theirs_env_s),
         }
     ]
     ours_keys = [k for k in DEFAULTS if k != "num_envs"]
@@ -220,6 +266,11 @@ def compare(
         ours_s, ours_compile, ours_state = time_chunks(
             learner.init, learner.update, updates, chunks
         )
+        rollout_only = algos.make(
+            "ippo", adapter, ours_cfg | {"num_epochs": 0}, SelfPlayConfig(), 10**9
+        )
+        ours_rollout_s, _, _ = time_chunks(rollout_only.init, rollout_only.update, updates, chunks)
+        ours_env_s = env_seconds(adapter, ours_cfg["num_envs"], steps, chunks)
         ours_flops = count_flops(learner.update, ours_state).matmul_flops
         ours_env_steps = learner.env_steps_per_update
         ours_samples = ours_env_steps * team_size
@@ -234,6 +285,7 @@ def compare(
                 "compile_s": ours_compile,
                 "env_steps_ratio": (ours_env_steps / ours_s) / (env_steps / theirs_s),
                 "samples_ratio": (ours_samples / ours_s) / (samples / theirs_s),
+                **split(ours_s, ours_rollout_s, ours_env_s),
             }
         )
     for row in rows:
@@ -263,7 +315,7 @@ def main() -> None:
     parser.add_argument("--env", default="SMAX", help="JaxMARL env id with two equal teams")
     parser.add_argument("--scenario", default="3m", help="SMAX map; 'none' for other envs")
     parser.add_argument("--updates", type=int, default=4, help="updates per timed chunk")
-    parser.add_argument("--chunks", type=int, default=2)
+    parser.add_argument("--chunks", type=int, default=3, help="timed chunks (the fastest counts)")
     parser.add_argument("--num-envs", type=int, default=DEFAULTS["num_envs"])
     parser.add_argument("--hidden", type=int, nargs="*", default=DEFAULTS["hidden"])
     parser.add_argument("--json", help="also write the rows to this JSON file")
@@ -272,12 +324,14 @@ def main() -> None:
     scenario = None if args.scenario.lower() == "none" else args.scenario
     rows = compare(args.env, scenario, cfg, args.updates, args.chunks)
     print(f"{'loop':<15}{'pairing':<14}{'envs':>5}{'env-steps/s':>13}{'samples/s':>12}"
-          f"{'GFLOP/s':>9}{'ratio env':>11}{'ratio smp':>11}")  # fmt: skip
+          f"{'GFLOP/s':>9}{'ratio env':>11}{'ratio smp':>11}"
+          f"{'env ms':>8}{'acting ms':>10}{'learn ms':>9}")  # fmt: skip
     for r in rows:
         print(
             f"{r['loop']:<15}{r['pairing']:<14}{r['num_envs']:>5}{r['env_steps_per_s']:>13,.0f}"
             f"{r['trained_samples_per_s']:>12,.0f}{r['matmul_gflops']:>9.1f}"
             f"{r.get('env_steps_ratio', 1.0):>11.2f}{r.get('samples_ratio', 1.0):>11.2f}"
+            f"{r['env_ms']:>8.1f}{r['acting_ms']:>10.1f}{r['learning_ms']:>9.1f}"
         )
     if args.json:
         with open(args.json, "w") as f:
