@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -13,6 +15,7 @@ import envs
 from algos.base import scan_updates
 from algos.selfplay import SelfPlayConfig
 from experiments.bench.flops import count_flops
+from experiments.bench.profile import achievable_rate, shape_rates
 
 
 def test_flops_count_matmuls_through_scan_cond_and_vmap() -> None:
@@ -43,6 +46,30 @@ def test_flops_of_an_mlp_forward_and_backward() -> None:
     # Backward: a weight gradient per layer and an input gradient for the second layer.
     backward = 2 * 16 * (10 * 32 + 32 * 4) + 2 * 16 * 32 * 4
     assert count_flops(grad, params).matmul_flops == forward + backward
+
+
+def test_flops_by_matmul_shape_and_the_rate_those_shapes_allow() -> None:
+    mlp = nn.Sequential([nn.Dense(32), nn.relu, nn.Dense(4)])
+    x = jnp.ones((16, 10))
+    params = mlp.init(jax.random.PRNGKey(0), x)
+    dots: Counter = Counter()
+    count_flops(mlp.apply, params, x, dots=dots)
+    assert dots == {(1, 16, 10, 32): 2 * 16 * 10 * 32, (1, 16, 32, 4): 2 * 16 * 32 * 4}
+    # Batch dimensions stay apart from rows; a scan multiplies the shape's FLOPs.
+    dots = Counter()
+
+    def scanned(a, b):
+        return jax.lax.scan(lambda c, _: (c, jnp.einsum("bnk,bkm->bnm", a, b)), 0, None, 3)[1]
+
+    count_flops(scanned, jnp.ones((4, 8, 5)), jnp.ones((4, 5, 3)), dots=dots)
+    assert dots == {(4, 8, 5, 3): 3 * 2 * 4 * 8 * 5 * 3}
+    # Shapes are profiled biggest first until the coverage is reached.
+    rows = shape_rates(Counter({(1, 64, 64, 64): 60.0, (1, 8, 8, 8): 40.0}), 0.5, 0.01)
+    assert [(r["rows"], r["flop_share"]) for r in rows] == [(64, 0.6)]
+    assert rows[0]["standalone_gflops"] > 0
+    # Back to back, the time per FLOP adds: half at 10 and half at 30 GFLOP/s is 15.
+    halves = [{"flop_share": 0.5, "standalone_gflops": g} for g in (10.0, 30.0)]
+    assert achievable_rate(halves) == pytest.approx(15e9)
 
 
 def test_seeds_vmapped_in_one_program_match_separate_runs() -> None:

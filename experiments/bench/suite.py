@@ -9,7 +9,10 @@ In one process, so every number shares the machine's state:
    agent-steps/s, matmul FLOPs per update, the achieved fraction of the matmul rate, the share
    of the time that stepping the envs alone would take, XLA's memory plan and peak RSS;
 4. seeds per program: the default algorithm and game with the chunk ``vmap``-ed over S seeds;
-5. JaxMARL side by side (``experiments.bench.jaxmarl``) when the ``bench`` extra is installed.
+5. JaxMARL side by side (``experiments.bench.jaxmarl``) when the ``bench`` extra is installed,
+   each update split into env, acting and learning;
+6. the default algorithm's profile (``experiments.bench.profile``): rollout vs learning, and
+   the matmul rate its own matmul shapes reach standalone.
 
     python -m experiments.bench                       # everything, results/bench/
     python -m experiments.bench --algo poca --env soccer_twos --seeds 1 2 4 --no-jaxmarl
@@ -30,8 +33,9 @@ import jax
 import envs
 from experiments.bench import env as bench_env
 from experiments.bench import jaxmarl as bench_jaxmarl
+from experiments.bench import profile as bench_profile
 from experiments.bench import train as bench_train
-from experiments.bench.flops import matmul_rate
+from experiments.bench.flops import matmul_peak
 from experiments.core.config import algo_names
 
 
@@ -48,7 +52,8 @@ def train_rows(
             row = bench_train.bench(algo, game, chunks, [])
             key = (game, row["num_envs"])
             if key not in env_rate:
-                env_rate[key] = bench_env.bench(game, row["num_envs"], 20_000 // row["num_envs"])
+                steps = bench_env.default_steps(game, row["num_envs"])
+                env_rate[key] = bench_env.bench(game, row["num_envs"], steps)
             env_sps = env_rate[key]["env_steps_per_s"]
             row |= {
                 "matmul_fraction": row["matmul_gflops"] * 1e9 / peak,
@@ -90,8 +95,9 @@ def markdown(results: dict[str, Any]) -> str:
     if results["jaxmarl"]:
         lines += [
             "",
-            "| loop | pairing | envs | env-steps/s | trained samples/s | ours / JaxMARL-style |",
-            "|---|---|---:|---:|---:|---|",
+            "| loop | pairing | envs | env-steps/s | trained samples/s | ours / JaxMARL-style "
+            "| ms per update: env + acting + learning |",
+            "|---|---|---:|---:|---:|---|---|",
         ]
         for r in results["jaxmarl"]:
             ratio = (
@@ -101,8 +107,12 @@ def markdown(results: dict[str, Any]) -> str:
             )
             lines.append(
                 f"| {r['loop']} | {r['pairing']} | {r['num_envs']} | "
-                f"{r['env_steps_per_s']:,.0f} | {r['trained_samples_per_s']:,.0f} | {ratio} |"
+                f"{r['env_steps_per_s']:,.0f} | {r['trained_samples_per_s']:,.0f} | {ratio} "
+                f"| {r['update_ms']:.0f} = {r['env_ms']:.0f} + {r['acting_ms']:.0f} "
+                f"+ {r['learning_ms']:.0f} |"
             )
+    if results["profile"]:
+        lines += ["", bench_profile.report(results["profile"])]
     lines.append(f"\nPeak RSS of the benchmark process: {results['peak_rss_mb']:.0f} MB.")
     return "\n".join(lines) + "\n"
 
@@ -119,7 +129,7 @@ def main() -> None:
     parser.add_argument("--out", default="results/bench")
     args = parser.parse_args()
 
-    peak = max(matmul_rate(2048), matmul_rate(2048))  # the first call also warms the cores
+    peak = matmul_peak()
     results: dict[str, Any] = {
         "machine": {
             "cpus": os.cpu_count(),
@@ -136,6 +146,9 @@ def main() -> None:
     results["jaxmarl"] = []
     if not args.no_jaxmarl and importlib.util.find_spec("jaxmarl") is not None:
         results["jaxmarl"] = bench_jaxmarl.compare("SMAX", "3m", bench_jaxmarl.DEFAULTS, 4, 2)
+    results["profile"] = bench_profile.profile(
+        args.seeds_algo, args.seeds_env, [], args.chunks, 0.95, 0.3
+    )
     results["peak_rss_mb"] = peak_rss_mb()
 
     out = Path(args.out)
