@@ -129,7 +129,9 @@ class MultiAgentEnv(abc.ABC):
     """Base class: subclasses implement ``reset`` and ``step_env``; ``step`` auto-resets.
 
     Rollouts, matches and benchmarks run a batch of envs through ``reset_batch`` /
-    ``step_batch``. For the JAX games they are ``vmap`` of ``reset`` / ``step``; a host-side
+    ``step_batch``. For the JAX games ``reset_batch`` is ``vmap(reset)`` and ``step_batch``
+    gives exactly ``vmap(step)``'s outputs (same keys) but resets only the envs whose episode
+    ended (``reset_ended``) instead of building a reset state every step; a host-side
     env (``envs.unity``) overrides them with one callback per decision for the whole batch,
     and fixes the batch size with ``num_envs``.
     """
