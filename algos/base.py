@@ -35,7 +35,9 @@ class ActorArrays:
 
     ``output`` names the head: ``"categorical"`` (branch logits, each branch ``logit_width``
     columns wide), ``"gaussian"`` (the mean, with a state-independent ``log_std``) or
-    ``"tanh"`` (a deterministic action). ``obs_mean`` / ``obs_std`` are the observation
+    ``"tanh"`` (a deterministic action). A Gaussian's action is ``clamp(a, -c, c) / c`` with
+    ``c = action_clamp`` (ML-Agents' export, ``c = 3``), or clipped to [-1, 1] when it is
+    ``None``. ``obs_mean`` / ``obs_std`` are the observation
     normaliser when it is on (``obs_clip`` its clip); a ``mirror`` actor averages its logits
     with those of the reflected pass.
     """
@@ -46,8 +48,9 @@ class ActorArrays:
     output: str
     obs_mean: np.ndarray | None
     obs_std: np.ndarray | None
-    obs_clip: float = 10.0
+    obs_clip: float = 5.0
     log_std: np.ndarray | None = None
+    action_clamp: float | None = None
     logit_width: int = 0
     mirror: Mirror | None = None
 

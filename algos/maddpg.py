@@ -65,6 +65,7 @@ class MADDPGConfig:
     noise_std: float = 0.1  # Gaussian exploration noise on continuous actions
     gumbel_temperature: float = 1.0
     max_grad_norm: float | None = 0.5  # the reference clips the gradient norm at 0.5
+    grad_clip: str = "per_variable"  # as the reference; "per_network", or "global" (all nets)
     reward_scale: float = 1.0  # rewards are multiplied by this before learning
     logit_reg: float = 1e-3  # weight of mean(pre-activation^2) in the actor loss
     normalize_obs: bool = False
@@ -177,8 +178,9 @@ class MADDPG(Learner):
             raise TypeError(f"MADDPG cannot act in {type(self.space).__name__}")
         self.actor = DeterministicActor(out_size, c.hidden, c.activation)
         self.critic = CentralCritic(c.critic_hidden, c.activation)
-        self.actor_tx = optimizer(c.actor_lr, c.max_grad_norm)
-        self.critic_tx = optimizer(c.critic_lr, c.max_grad_norm)
+        # Actors are stacked [n, K, ...] (agent, sub-policy), critics [n, ...] (agent).
+        self.actor_tx = optimizer(c.actor_lr, c.max_grad_norm, c.grad_clip, block_dims=2)
+        self.critic_tx = optimizer(c.critic_lr, c.max_grad_norm, c.grad_clip, block_dims=1)
         if c.buffer_size < 2 * c.num_envs or c.learning_starts < 2 * c.num_envs:
             raise ValueError("buffer_size and learning_starts must hold 2 steps of every env")
         self.buffer = fbx.make_trajectory_buffer(

@@ -1,9 +1,11 @@
 """Network parts shared by the algorithms: MLP torso, action heads, observation normaliser.
 
 Action heads return distrax distributions so losses read the same for discrete and
-continuous games: a multi-discrete head is one categorical per Unity branch (log-probs and
-entropies summed over branches); a continuous head is a diagonal Gaussian with a
-state-independent log-std, sampled unsquashed and clipped by the env, as ML-Agents does.
+continuous games: a multi-discrete head is one categorical per Unity branch, a continuous head
+a diagonal Gaussian with a state-independent log-std, both ``distrax.Independent`` so that
+``dist.log_prob`` sums over branches / dimensions and ``dist.distribution.log_prob`` keeps one
+per branch (ML-Agents' per-action PPO ratio). The Gaussian is sampled unsquashed, and the env
+receives ML-Agents' ``clamp(a, -3, 3) / 3`` of the sample (``env_action``).
 """
 
 from __future__ import annotations
@@ -71,7 +73,8 @@ class GaussianHead(nn.Module):
     def __call__(self, x: jax.Array) -> distrax.Distribution:
         mean = nn.Dense(self.size, kernel_init=nn.initializers.orthogonal(0.01))(x)
         log_std = self.param("log_std", nn.initializers.constant(self.init_log_std), (self.size,))
-        return distrax.MultivariateNormalDiag(mean, jnp.broadcast_to(jnp.exp(log_std), mean.shape))
+        std = jnp.broadcast_to(jnp.exp(log_std), mean.shape)
+        return distrax.Independent(distrax.Normal(mean, std), 1)
 
 
 def action_head(space: ActionSpace) -> nn.Module:
@@ -109,8 +112,9 @@ class Actor(nn.Module):
         reflected = logits[1][..., np.arange(len(index))[:, None], index]
         return distrax.Independent(distrax.Categorical(logits=0.5 * (logits[0] + reflected)), 1)
 
-    def arrays(self, actor: Any, obs_norm: ObsNorm) -> ActorArrays:
-        """These params of this actor (and the normaliser) as plain arrays, for export."""
+    def arrays(self, actor: Any, obs_norm: ObsNorm, continuous: str = "mlagents") -> ActorArrays:
+        """These params of this actor (and the normaliser) as plain arrays, for export;
+        ``continuous`` is how the Gaussian's sample reaches the env (``env_action``)."""
         tree = actor["params"]
         if isinstance(self.space, MultiDiscrete):
             head = tree["MultiDiscreteHead_0"]
@@ -131,6 +135,7 @@ class Actor(nn.Module):
             "gaussian",
             *obs_norm.arrays(),
             log_std=np.asarray(head["log_std"]),
+            action_clamp=GAUSSIAN_CLAMP if continuous == "mlagents" else None,
         )
 
 
@@ -152,14 +157,25 @@ class Critic(nn.Module):
         return nn.Dense(1, kernel_init=nn.initializers.orthogonal(1.0))(x)[..., 0]
 
 
-def env_action(space: ActionSpace, action: jax.Array) -> jax.Array:
-    """What the env receives: integer branches, or the Gaussian sample clipped to the box."""
-    if isinstance(space, Box):
+CONTINUOUS_ACTIONS = ("mlagents", "clip")
+GAUSSIAN_CLAMP = 3.0  # ML-Agents: the env gets clamp(sample, -3, 3) / 3
+
+
+def env_action(space: ActionSpace, action: jax.Array, continuous: str = "mlagents") -> jax.Array:
+    """What the env receives: integer branches, or for a box the Gaussian sample as ML-Agents
+    sends it (``AgentAction.to_action_tuple(clip=True)``: ``clamp(a, -3, 3) / 3``, mapped onto
+    the box when it is not [-1, 1]); ``continuous="clip"`` clips the sample to the box."""
+    if not isinstance(space, Box):
+        return action.astype(jnp.int32)
+    if continuous == "clip":
         return jnp.clip(action, space.low, space.high)
-    return action.astype(jnp.int32)
+    unit = jnp.clip(action, -GAUSSIAN_CLAMP, GAUSSIAN_CLAMP) / GAUSSIAN_CLAMP
+    if (space.low, space.high) == (-1.0, 1.0):
+        return unit
+    return space.low + (unit + 1.0) * 0.5 * (space.high - space.low)
 
 
-OBS_CLIP = 10.0  # normalised observations are clipped to +-this
+OBS_CLIP = 5.0  # normalised observations are clipped to +-this (ML-Agents' Normalizer)
 
 
 @struct.dataclass
@@ -213,10 +229,18 @@ def action_features(space: ActionSpace, action: jax.Array) -> jax.Array:
     return action.astype(jnp.float32)
 
 
+def _plain_layer_norm(x: jax.Array) -> jax.Array:
+    """``(x - mean) / sqrt(var + 1e-5)`` over the last axis, no learned scale or bias."""
+    return nn.LayerNorm(epsilon=1e-5, use_bias=False, use_scale=False)(x)
+
+
 class ResidualSelfAttention(nn.Module):
-    """ML-Agents' entity attention: layer norm, multi-head self-attention, residual, layer
-    norm, then a masked mean over entities. Masked-out entities are neither attended to nor
-    pooled, so whatever they hold cannot reach the output.
+    """ML-Agents' entity attention (``torch/attention.py``, ``ResidualSelfAttention``): layer
+    norm, multi-head self-attention with scores scaled by sqrt(embedding size), the output
+    projection added to the *normalised* input, layer norm, then a masked mean over entities.
+    Its layer norms have no learned scale or bias (``torch/layers.py``, ``LayerNorm``).
+    Masked-out entities are neither attended to nor pooled, so whatever they hold cannot reach
+    the output.
 
     Scores are written as broadcast products rather than einsums: teams have a handful of
     entities, and XLA on CPU runs such tiny contractions as slow library calls.
@@ -228,18 +252,18 @@ class ResidualSelfAttention(nn.Module):
     def __call__(self, entities: jax.Array, mask: jax.Array) -> jax.Array:
         width = entities.shape[-1]
         head_dim = width // self.heads
-        x = nn.LayerNorm()(entities)
+        x = _plain_layer_norm(entities)
 
         def project(name: str) -> jax.Array:
             y = nn.Dense(width, name=name)(x)
             return y.reshape(*y.shape[:-1], self.heads, head_dim)  # [..., n, H, d]
 
         q, k, v = project("query"), project("key"), project("value")
-        scores = jnp.sum(q[..., :, None, :, :] * k[..., None, :, :, :], -1) / np.sqrt(head_dim)
+        scores = jnp.sum(q[..., :, None, :, :] * k[..., None, :, :, :], -1) / np.sqrt(width)
         scores = jnp.where(mask[..., None, :, None], scores, -1e9)  # [..., query, key, H]
         weights = jax.nn.softmax(scores, axis=-2)
         attended = jnp.sum(weights[..., None] * v[..., None, :, :, :], axis=-3)  # [..., n, H, d]
         attended = nn.Dense(width, name="out")(attended.reshape(*attended.shape[:-2], width))
-        x = nn.LayerNorm()(entities + attended)
+        x = _plain_layer_norm(x + attended)
         keep = mask[..., None].astype(x.dtype)
         return jnp.sum(x * keep, axis=-2) / jnp.maximum(jnp.sum(keep, axis=-2), 1.0)

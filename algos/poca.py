@@ -52,8 +52,9 @@ class POCACritic(nn.Module):
     ``value(obs [..., n, D], mask [..., n])`` is V(s) from every present teammate's
     observation; ``baseline(obs, act_feat [..., n, K], mask)`` is, for each agent i, the
     counterfactual Q(s, a_-i) from i's observation and the other members' observation-action
-    pairs. The two entry points differ only in their entity embeddings. A feature with the
-    number of present agents, rescaled to [-1, 1], joins the pooled encoding before the head.
+    pairs. The two entry points differ only in their entity embeddings (a dense layer and
+    Swish, ML-Agents' one-layer ``EntityEmbedding``). A feature with the number of present
+    agents, rescaled to [-1, 1], joins the pooled encoding before the head.
     """
 
     hidden: int
@@ -62,8 +63,8 @@ class POCACritic(nn.Module):
     activation: str = "relu"
 
     def setup(self) -> None:
-        self.obs_embed = nn.Dense(self.hidden)
-        self.obs_action_embed = nn.Dense(self.hidden)
+        self.obs_embed = nn.Sequential([nn.Dense(self.hidden), nn.swish])
+        self.obs_action_embed = nn.Sequential([nn.Dense(self.hidden), nn.swish])
         self.attention = ResidualSelfAttention(self.heads)
         self.encoder = MLP((self.hidden,) * self.num_layers, self.activation)
         self.head = nn.Dense(1, kernel_init=nn.initializers.orthogonal(1.0))

@@ -12,8 +12,12 @@ the self-play advance. A sibling supplies five hooks:
   critic's training targets from a rollout;
 - ``critic_loss(critic, obs, minibatch)``: the critic's weighted term of the loss.
 
-Losses follow ML-Agents (``ppo/optimizer_torch.py``): clipped surrogate on the log-prob
-ratio, clipped value loss ``max((R - v)^2, (R - clip(v, v_old +- eps))^2)``, and
+Losses follow ML-Agents (``ppo/optimizer_torch.py``): the clipped surrogate with one ratio
+per discrete branch or continuous dimension, averaged (``ModelUtils.trust_region_policy_loss``
+on ``ActionLogProbs.flatten()``; ``ratio="joint"`` clips one ratio of the summed
+log-probabilities instead, which makes the policy gradient of k branches about k times
+stronger against the same entropy weight), clipped value loss
+``max((R - v)^2, (R - clip(v, v_old +- eps))^2)``, and
 ``policy + critic term - ent_coef * entropy``. Advantages are standardised over the whole
 update buffer, as ML-Agents does, not per minibatch.
 """
@@ -33,9 +37,11 @@ from flax import struct
 
 from algos import rollout, selfplay
 from algos.base import ActorArrays, Learner
-from algos.networks import Actor, ObsNorm, env_action
+from algos.networks import CONTINUOUS_ACTIONS, Actor, ObsNorm, env_action
 from algos.optim import optimizer
 from envs.base import MultiAgentEnv, MultiDiscrete
+
+RATIOS = ("per_action", "joint")
 
 
 @dataclass(frozen=True)
@@ -53,7 +59,9 @@ class PPOConfig:
     gae_lambda: float = 0.95
     clip_eps: float = 0.2
     vf_coef: float = 0.5
-    ent_coef: float = 0.005
+    ent_coef: float = 0.005  # ML-Agents' beta (with the per-action ratio)
+    ratio: str = "per_action"  # ML-Agents: one clipped ratio per branch/dimension; or "joint"
+    continuous_actions: str = "mlagents"  # env gets clamp(a, -3, 3) / 3; "clip": a to the box
     num_epochs: int = 3
     num_minibatches: int = 10
     max_grad_norm: float | None = 0.5  # None: no clipping (ML-Agents clips nothing)
@@ -79,7 +87,7 @@ class PPOBatch:
 
     obs: jax.Array
     action: jax.Array  # what the actor sampled
-    log_prob: jax.Array  # under the acting policy
+    log_prob: jax.Array  # under the acting policy, per branch / action dimension [..., C]
     active: jax.Array  # bool: the agent was in the game (masked out of every loss if not)
     advantage: jax.Array
     critic: Any  # the critic's targets, a pytree of the sibling's (``critic_targets``)
@@ -114,6 +122,13 @@ class PPO(Learner):
         total_env_steps: int,
     ) -> None:
         super().__init__(env, cfg, selfplay_cfg, total_env_steps)
+        if self.cfg.ratio not in RATIOS:
+            raise ValueError(f"unknown ratio {self.cfg.ratio!r}; valid: {', '.join(RATIOS)}")
+        if self.cfg.continuous_actions not in CONTINUOUS_ACTIONS:
+            raise ValueError(
+                f"unknown continuous_actions {self.cfg.continuous_actions!r}; "
+                f"valid: {', '.join(CONTINUOUS_ACTIONS)}"
+            )
         mirror = None
         if self.cfg.mirror_symmetric:
             if env.spec.mirror is None:
@@ -175,16 +190,20 @@ class PPO(Learner):
         """The critic's weighted term of the loss and its metrics (``obs`` normalised)."""
 
     # -- sampling ---------------------------------------------------------------------------
+    def _env_action(self, action: jax.Array) -> jax.Array:
+        return env_action(self.space, action, self.cfg.continuous_actions)
+
     def _sample(self, actor: Any, obs: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """An action and its log-probability per branch / dimension ``[..., C]``."""
         dist = self.actor.apply(actor, obs)
         action = dist.sample(seed=key)
-        return action, dist.log_prob(action)
+        return action, dist.distribution.log_prob(action)
 
     def _evaluate(
         self, actor: Any, obs: jax.Array, action: jax.Array
     ) -> tuple[jax.Array, jax.Array]:
         dist = self.actor.apply(actor, obs)
-        return dist.log_prob(action), dist.entropy()
+        return dist.distribution.log_prob(action), dist.entropy()
 
     def _team_sample(self, policy: Any, obs: jax.Array, key: jax.Array):
         """Sample for ``obs [B, n, ...]`` with deployable params ``{actor, obs_norm}``."""
@@ -216,7 +235,7 @@ class PPO(Learner):
 
     def act(self, params: Any, obs: jax.Array, key: jax.Array) -> jax.Array:
         action, _ = self._team_sample(params, obs[None], key)
-        return env_action(self.space, action[0])
+        return self._env_action(action[0])
 
     def update(self, state: PPOState) -> tuple[PPOState, dict[str, jax.Array]]:
         cfg = self.cfg
@@ -228,11 +247,11 @@ class PPO(Learner):
             del episode_id  # a PPO policy keeps no per-episode choice
             action, log_prob = self._team_sample(policy, obs, k)
             value = self.acting_value(params["critic"], obs_norm(obs))
-            return env_action(self.space, action), action, (log_prob, value)
+            return self._env_action(action), action, (log_prob, value)
 
         def snapshot_act(ghost: Any, obs: jax.Array, k: jax.Array, episode_id: jax.Array):
             del episode_id
-            return env_action(self.space, self._team_sample(ghost, obs, k)[0])
+            return self._env_action(self._team_sample(ghost, obs, k)[0])
 
         def value_fn(obs: jax.Array, active: jax.Array) -> jax.Array:
             return self.bootstrap_value(params["critic"], obs_norm(obs), active)
@@ -270,8 +289,11 @@ class PPO(Learner):
             new_log_prob, entropy = over_agents(
                 self._evaluate, p["actor"], self.shared_actor, obs, mb.action
             )
+            old_log_prob = mb.log_prob
+            if cfg.ratio == "joint":
+                new_log_prob, old_log_prob = new_log_prob.sum(-1), old_log_prob.sum(-1)
             pg_loss, clip_frac = clipped_surrogate(
-                new_log_prob, mb.log_prob, mb.advantage, cfg.clip_eps, mb.active
+                new_log_prob, old_log_prob, mb.advantage, cfg.clip_eps, mb.active
             )
             critic_term, metrics = self.critic_loss(p["critic"], obs, mb)
             entropy = masked_mean(entropy, mb.active)
@@ -320,7 +342,8 @@ class PPO(Learner):
 
     def actor_arrays(self, params: Any, agent: int = 0, sub_policy: int = 0) -> ActorArrays:
         del sub_policy  # one policy per member
-        return self.actor.arrays(self._member_actor(params, agent), params["obs_norm"])
+        actor = self._member_actor(params, agent)
+        return self.actor.arrays(actor, params["obs_norm"], self.cfg.continuous_actions)
 
     def actor_outputs(
         self, params: Any, obs: np.ndarray, agent: int = 0, sub_policy: int = 0
@@ -329,7 +352,7 @@ class PPO(Learner):
         dist = self.actor.apply(self._member_actor(params, agent), params["obs_norm"](obs))
         if isinstance(self.space, MultiDiscrete):
             return np.asarray(dist.distribution.logits)
-        return np.clip(np.asarray(dist.mean()), -1.0, 1.0)
+        return np.asarray(self._env_action(dist.mean()))
 
 
 def gae(
@@ -383,7 +406,15 @@ def clipped_surrogate(
     clip_eps: float,
     mask: Mask = None,
 ) -> tuple[jax.Array, jax.Array]:
-    """PPO's pessimistic policy loss and the fraction of samples whose ratio was clipped."""
+    """PPO's pessimistic policy loss and the fraction of ratios that were clipped.
+
+    ``log_prob`` may have one trailing axis more than ``advantage`` (a ratio per branch or
+    action dimension, ML-Agents' form): each is clipped against the sample's advantage and
+    the loss is their mean.
+    """
+    if log_prob.ndim == advantage.ndim + 1:
+        advantage = advantage[..., None]
+        mask = None if mask is None else mask[..., None]
     ratio = jnp.exp(log_prob - old_log_prob)
     unclipped = ratio * advantage
     clipped = jnp.clip(ratio, 1.0 - clip_eps, 1.0 + clip_eps) * advantage

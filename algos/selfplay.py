@@ -15,7 +15,10 @@ current weights taken at swap time. The schedule and ELO follow ML-Agents' Ghost
   (its code applies no K factor; the docs' K = 16 example is not what it runs). The learner
   gains ``delta``, the ghost's slot loses it; against "current" both are the same entry of
   ``elos`` so the net change is zero, as in ML-Agents. One update per learning agent per
-  finished game; timed-out games do not count. (The game's result is read by
+  finished game; timed-out games do not count, as in ML-Agents' ``_process_trajectory``
+  (mlagents 0.28.0, ``trainers/ghost/trainer.py`` l.197-201: ELO moves only when
+  ``done_reached and all_group_dones_reached and not trajectory.interrupted``, and a
+  max-step end is ``interrupted``). (The game's result is read by
   ``rollout.game_result``: the sign rule of ML-Agents generalised to non-zero-sum rewards.)
 
 Beyond ML-Agents: with ``scripted_ratio > 0`` a swap may instead hand the ghost team to one of

@@ -10,7 +10,7 @@ import pytest
 from toy_games import SplitTheTarget
 
 import algos
-from algos import maddpg
+from algos import maddpg, optim
 from algos.base import scan_updates
 from algos.selfplay import SelfPlayConfig
 
@@ -169,3 +169,35 @@ def test_maddpg_finds_the_cooperative_optimum(ensemble):
             action = float(jnp.tanh(learner.actor.apply(params, obs[slot]))[0])
             assert action == pytest.approx(target, abs=0.1), (k, slot)
     assert float(metrics["critic_loss"][-10:].mean()) < 0.01
+
+
+def test_gradients_are_clipped_per_variable_of_each_network_as_the_reference_does():
+    learner = make(ensemble_size=3)
+    assert learner.cfg.grad_clip == "per_variable"
+    state = learner.init(jax.random.PRNGKey(0))
+    batch = batch_where_reward_is(lambda a, g: a, learner, jax.random.PRNGKey(1))
+    grads = jax.grad(learner._actor_loss)(
+        state.nets.actor, state.nets, state.obs_norm, batch, jax.random.PRNGKey(2)
+    )
+    grads = jax.tree.map(lambda g: g.at[0].multiply(1e4), grads)  # slot 0's networks explode
+
+    def clipped(mode: str):
+        out, _ = optim.gradient_clip(0.5, mode, block_dims=2).update(grads, optax.EmptyState())
+        return out
+
+    def leaf_norms(tree) -> np.ndarray:  # [leaves, n, K]: each variable of each network
+        return np.stack([
+            np.sqrt(np.sum(np.square(np.asarray(x)), axis=tuple(range(2, x.ndim))))
+            for x in jax.tree.leaves(tree)
+        ])  # fmt: skip
+
+    before, per_var = leaf_norms(grads), leaf_norms(clipped("per_variable"))
+    # Each variable of each (agent, sub-policy) network is clipped on its own norm ...
+    np.testing.assert_allclose(per_var, np.minimum(before, 0.5), rtol=1e-5)
+    # ... so slot 1's small gradients pass untouched, while one global norm shrinks them too.
+    small = (before[:, 1] > 0) & (before[:, 1] < 0.5)
+    assert small.any()
+    assert np.all(leaf_norms(clipped("global"))[:, 1][small] < 0.01 * before[:, 1][small])
+    per_net = leaf_norms(clipped("per_network"))
+    net_norm = np.sqrt(np.sum(before**2, axis=0))  # [n, K]
+    np.testing.assert_allclose(per_net, before * np.minimum(1.0, 0.5 / net_norm), rtol=1e-5)

@@ -121,3 +121,47 @@ def test_posthumous_credit_teaches_the_sacrifice(algo):
     else:  # without posthumous credit a only sees 0 (leave) against 0.3 (stay)
         assert leave < 0.2
         assert float(metrics["episode_return"][-1]) < 0.5
+
+
+PROJECTIONS = ("query", "key", "value")
+
+
+def mlagents_residual_self_attention(p: dict, x: np.ndarray, mask: np.ndarray, heads: int):
+    """ML-Agents' ``ResidualSelfAttention.forward`` (``torch/attention.py``) in NumPy:
+    plain layer norm, scores over sqrt(embedding size), output added to the normalised input,
+    layer norm, masked mean. ``mask`` is True for present entities."""
+
+    def layer_norm(y):
+        mean = y.mean(-1, keepdims=True)
+        return (y - mean) / np.sqrt(((y - mean) ** 2).mean(-1, keepdims=True) + 1e-5)
+
+    def dense(name, y):
+        return y @ np.asarray(p[name]["kernel"]) + np.asarray(p[name]["bias"])
+
+    b, n, emb = x.shape
+    x = layer_norm(x)
+    q, k, v = (
+        dense(name, x).reshape(b, n, heads, emb // heads) for name in ("query", "key", "value")
+    )
+    qk = np.einsum("bqhd,bkhd->bhqk", q, k) / np.sqrt(emb)
+    qk = np.where(mask[:, None, None, :], qk, -1e9)
+    att = np.exp(qk - qk.max(-1, keepdims=True))
+    att = att / att.sum(-1, keepdims=True)
+    out = np.einsum("bhqk,bkhd->bqhd", att, v).reshape(b, n, emb)
+    out = layer_norm(dense("out", out) + x)
+    keep = mask[..., None].astype(np.float64)
+    return (out * keep).sum(1) / keep.sum(1)
+
+
+def test_residual_self_attention_is_ml_agents_forward():
+    from algos.networks import ResidualSelfAttention
+
+    attention = ResidualSelfAttention(heads=4)
+    x = np.asarray(jax.random.normal(jax.random.PRNGKey(0), (6, 3, 16)), np.float64)
+    mask = np.array([[True, True, True]] * 3 + [[True, False, True]] * 3)
+    params = attention.init(jax.random.PRNGKey(1), jnp.asarray(x, jnp.float32), jnp.asarray(mask))
+    # Only the four projections are learned: ML-Agents' layer norms have no scale or bias.
+    assert sorted(params["params"]) == ["key", "out", "query", "value"]
+    got = attention.apply(params, jnp.asarray(x, jnp.float32), jnp.asarray(mask))
+    want = mlagents_residual_self_attention(params["params"], x, mask, heads=4)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-4, atol=1e-5)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import algos
+import envs
 from algos import ppo
 from algos.base import scan_updates
 from algos.selfplay import SelfPlayConfig
@@ -156,3 +157,56 @@ def test_mirror_symmetric_actor_is_equivariant_and_keeps_its_params():
 def test_mirror_symmetric_needs_an_env_that_declares_a_mirror():
     with pytest.raises(ValueError, match="declares no mirror symmetry"):
         algos.make("ippo", DominantDuel(), {"mirror_symmetric": True}, SelfPlayConfig(), 1000)
+
+
+def test_surrogate_clips_one_ratio_per_branch_as_ml_agents_does():
+    # One sample, two branches: ratios 2 and 1 with advantage 1 and eps 0.2. ML-Agents clips
+    # each (1.2 and 1) and averages: -1.1. One joint ratio of the summed log-probs is 2,
+    # clipped to 1.2: -1.2, and it counts as one clipped ratio, not one of two.
+    log_prob, old = jnp.log(jnp.array([[2.0, 1.0]])), jnp.zeros((1, 2))
+    advantage = jnp.ones(1)
+    loss, frac = ppo.clipped_surrogate(log_prob, old, advantage, 0.2)
+    assert float(loss) == pytest.approx(-1.1) and float(frac) == 0.5
+    joint, joint_frac = ppo.clipped_surrogate(log_prob.sum(-1), old.sum(-1), advantage, 0.2)
+    assert float(joint) == pytest.approx(-1.2) and float(joint_frac) == 1.0
+    # A mask over samples reaches every branch of the sample.
+    masked, _ = ppo.clipped_surrogate(
+        jnp.concatenate([log_prob, jnp.zeros((1, 2))]), jnp.zeros((2, 2)), jnp.ones(2), 0.2,
+        jnp.array([False, True]),
+    )  # fmt: skip
+    assert float(masked) == pytest.approx(-1.0)
+
+
+def test_the_learner_keeps_a_log_probability_per_branch():
+    env = envs.make("soccer_twos")
+    learner = algos.make("ippo", env, TINY, SelfPlayConfig(), 10**6)
+    state = learner.init(jax.random.PRNGKey(0))
+    obs = jnp.zeros((5, learner.team_size, *env.spec.obs_shape))
+    action, log_prob = learner._team_sample(
+        learner.policy_params(state), obs, jax.random.PRNGKey(1)
+    )
+    branches = len(env.spec.action_space.branches)
+    assert log_prob.shape == (5, learner.team_size, branches)
+    dist = learner.actor.apply(state.params["actor"], obs)
+    np.testing.assert_allclose(log_prob.sum(-1), dist.log_prob(action), rtol=1e-5)
+    with pytest.raises(ValueError, match="valid: per_action, joint"):
+        algos.make("ippo", env, {**TINY, "ratio": "summed"}, SelfPlayConfig(), 10**6)
+
+
+@pytest.mark.parametrize("mode", ["mlagents", "clip"])
+def test_initial_gaussian_policy_sends_ml_agents_action_spread(mode):
+    # The initial policy is N(~0, 1). ML-Agents sends clamp(a, -3, 3) / 3: std ~1/3 and
+    # almost nothing on the bounds (P(|z| > 3) = 0.27%). Clipping the sample to [-1, 1] gives
+    # std ~0.72 with 31.7% of the actions on the bounds.
+    env = DominantDuel(continuous=True)
+    learner = algos.make("ippo", env, {**TINY, "continuous_actions": mode}, SelfPlayConfig(), 10**6)
+    params = learner.policy_params(learner.init(jax.random.PRNGKey(0)))
+    obs = jnp.zeros((learner.team_size, *env.spec.obs_shape))
+    keys = jax.random.split(jax.random.PRNGKey(1), 4000)
+    actions = np.asarray(jax.vmap(lambda k: learner.act(params, obs, k))(keys))
+    on_bounds = float(np.mean(np.abs(actions) >= 1.0))
+    if mode == "mlagents":
+        assert 0.31 < actions.std() < 0.35 and on_bounds < 0.01
+    else:
+        assert 0.68 < actions.std() < 0.76 and 0.29 < on_bounds < 0.345
+    assert np.all(np.abs(actions) <= 1.0)

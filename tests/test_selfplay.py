@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,6 +11,7 @@ import pytest
 
 from algos import rollout, selfplay
 from algos.selfplay import SelfPlayConfig
+from tests.toy_games import DominantDuel
 
 
 def test_elo_change_by_hand():
@@ -177,3 +180,39 @@ def test_scripted_settings_are_checked():
         SelfPlayConfig(scripted_ratio=0.2)
     with pytest.raises(ValueError, match=r"in \[0, 1\]"):
         SelfPlayConfig(scripted=("chaser",), scripted_ratio=1.5)
+
+
+@dataclass(frozen=True)
+class TimedOutDuel(DominantDuel):
+    """DominantDuel whose every game ends at the time limit (ML-Agents: ``interrupted``)."""
+
+    def step_env(self, key, state, actions):
+        obs, state, reward, done, info = super().step_env(key, state, actions)
+        return obs, state, reward, done, info.replace(terminated=~done, truncated=done)
+
+
+@pytest.mark.parametrize("timed_out", [False, True])
+def test_only_decided_games_move_elo_as_in_ml_agents(timed_out):
+    # The learner always plays the winning action against a pool snapshot: every decided game
+    # raises its ELO, and games that hit the time limit leave it alone (mlagents 0.28.0,
+    # ghost/trainer.py l.197-201: ``... and not trajectory.interrupted``).
+    env = TimedOutDuel() if timed_out else DominantDuel()
+    cfg = SelfPlayConfig(window=3)
+    sp = selfplay.init({"w": jnp.zeros(2)}, cfg).replace(ghost_index=jnp.asarray(0))
+    runner = rollout.init_runner(env, jax.random.PRNGKey(0), 8)
+
+    def learner_act(obs, key, episode_id):
+        action = jnp.ones((*obs.shape[:-1], 1), jnp.int32)
+        return action, action, None
+
+    def ghost_act(params, obs, key, episode_id):
+        return jnp.zeros((*obs.shape[:-1], 1), jnp.int32)
+
+    _, _, episodes, out = selfplay.collect_vs_ghost(
+        env, runner, sp, jax.random.PRNGKey(1), 4, cfg, learner_act, ghost_act
+    )
+    assert int(np.sum(episodes.ended)) == 4 * 8
+    if timed_out:
+        np.testing.assert_array_equal(out.elos, sp.elos)
+    else:
+        assert float(out.elos[-1]) > 1200.0 + 4 * 8 * 0.4 and float(out.elos[0]) < 1200.0

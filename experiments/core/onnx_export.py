@@ -165,21 +165,24 @@ def build_model(weights: ActorArrays, spec: EnvSpec, seed: float | None = None):
         ]
     else:
         size = int(np.prod(space.shape))
+        clamp = weights.action_clamp
+
+        def to_env(x: str, name: str) -> str:
+            """ML-Agents' ``clamp(x, -c, c) / c`` (``ActionModel`` on export), or a clip."""
+            if clamp is None:
+                return g.op("Clip", [x], name=name, min=-1.0, max=1.0)
+            clamped = g.op("Clip", [x], min=-float(clamp), max=float(clamp))
+            return g.op("Div", [clamped, g.const(np.float32(clamp))], name=name)
+
         if weights.output == "tanh":
             mean = g.op("Tanh", [head])
-            g.op("Clip", [mean], name="continuous_actions", min=-1.0, max=1.0)
+            to_env(mean, "continuous_actions")
         else:
             mean = head
             noise = g.op("RandomNormalLike", [mean], dtype=TensorProto.FLOAT, **sample_attrs)
             std = g.const(np.exp(weights.log_std).astype(np.float32))
-            g.op(
-                "Clip",
-                [g.op("Add", [mean, g.op("Mul", [noise, std])])],
-                name="continuous_actions",
-                min=-1.0,
-                max=1.0,
-            )
-        g.op("Clip", [mean], name="deterministic_continuous_actions", min=-1.0, max=1.0)
+            to_env(g.op("Add", [mean, g.op("Mul", [noise, std])]), "continuous_actions")
+        to_env(mean, "deterministic_continuous_actions")
         g.op(
             "Identity",
             [g.const(np.array([size], np.float32))],
