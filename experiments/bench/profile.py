@@ -32,16 +32,14 @@ from experiments.core.build import build
 from experiments.core.config import compose
 
 
-def matmul_shapes(
-    algo: str, env_name: str, overrides: list[str]
-) -> tuple[Counter[MatmulShape], int]:
-    """Matmul FLOPs of one update by shape, and the env steps of one update."""
+def matmul_shapes(algo: str, env_name: str, overrides: list[str]) -> Counter[MatmulShape]:
+    """Matmul FLOPs of one update by shape."""
     cfg = compose([f"algo={algo}", f"env={env_name}", *overrides])
     _, learner = build(cfg)
     state = learner.init(jax.random.PRNGKey(0))
     dots: Counter[MatmulShape] = Counter()
     count_flops(learner.update, state, dots=dots)
-    return dots, learner.env_steps_per_update
+    return dots
 
 
 def shape_rates(
@@ -81,7 +79,7 @@ def profile(
     update_ms = 1e3 * per_update / full["env_steps_per_s"]
     rollout_ms = 1e3 * per_update / rollout["env_steps_per_s"]
     env_ms = 1e3 * per_update / env_rate
-    dots, _ = matmul_shapes(algo, env_name, overrides)
+    dots = matmul_shapes(algo, env_name, overrides)
     rows = shape_rates(dots, coverage, seconds)
     peak = matmul_peak()
     learning_flops = full["matmul_flops_per_update"] - rollout["matmul_flops_per_update"]
