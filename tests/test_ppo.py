@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import distrax
 import jax
 import jax.numpy as jnp
@@ -120,6 +122,30 @@ def test_ippo_gaussian_head_finds_the_optimum():
     keys = jax.random.split(jax.random.PRNGKey(1), 500)
     actions = jax.vmap(lambda k: learner.act(params, jnp.ones((1, 3)), k))(keys)
     assert float(jnp.mean(actions)) == pytest.approx(0.5, abs=0.1)
+
+
+def test_annealed_learning_rate_reaches_zero_at_the_end_of_the_budget():
+    # anneal_lr decays linearly to 0 over exactly the run's updates (total_env_steps): the
+    # last budgeted update still learns, one past the budget moves nothing; constant keeps on.
+    env = DominantDuel()
+    sp = SelfPlayConfig(save_steps=200, team_change=500, swap_steps=100, window=3)
+
+    def largest_change(before, after) -> float:
+        leaves = zip(jax.tree.leaves(before), jax.tree.leaves(after), strict=True)
+        return max(float(jnp.max(jnp.abs(a - b))) for a, b in leaves)
+
+    moved = {}
+    for anneal in (True, False):
+        budget = 2 * TINY["num_envs"] * TINY["rollout_len"]  # two updates
+        learner = algos.make("ippo", env, {**TINY, "anneal_lr": anneal}, sp, budget)
+        update = jax.jit(learner.update)
+        states = [update(learner.init(jax.random.PRNGKey(0)))[0]]
+        for _ in range(2):
+            states.append(update(states[-1])[0])
+        params = [s.params for s in states]
+        moved[anneal] = [largest_change(b, a) for b, a in itertools.pairwise(params)]
+    assert moved[True][0] > 0.0 and moved[True][1] == 0.0
+    assert min(moved[False]) > 0.0
 
 
 def test_unshared_params_have_an_agent_axis_and_learn():
