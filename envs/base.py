@@ -83,8 +83,30 @@ class Mirror:
 
 
 @dataclass(frozen=True)
+class Behaviour:
+    """One policy's view of a game (ML-Agents' behaviour): its observation and action space.
+
+    A symmetric game has one behaviour that every team plays; an asymmetric one (Strikers vs
+    Goalie) has one per role. The env's observations are padded to the widest behaviour's:
+    a behaviour's own observation is the leading ``obs_shape[0]`` floats of each of its
+    agents' rows, and its actions the leading entries of the env's action array.
+    """
+
+    name: str
+    obs_shape: tuple[int, ...]
+    action_space: ActionSpace
+    sensors: tuple[tuple[str, int], ...] = ()  # as EnvSpec.sensors, for this behaviour
+    mirror: Mirror | None = None
+
+
+@dataclass(frozen=True)
 class EnvSpec:
-    """Static facts about a game that algorithms, self-play and analysis size themselves by."""
+    """Static facts about a game that algorithms, self-play and analysis size themselves by.
+
+    ``obs_shape`` and ``action_space`` are the env's arrays per agent; for an asymmetric game
+    (``behaviours`` given) they are the widest behaviour's, and ``team_behaviour`` names the
+    behaviour each team plays.
+    """
 
     name: str
     num_agents: int
@@ -99,6 +121,21 @@ class EnvSpec:
     # to obs_shape; () for one vector. ONNX export makes one input per sensor, as ML-Agents does.
     sensors: tuple[tuple[str, int], ...] = ()
     mirror: Mirror | None = None  # a left-right symmetry of the game, if it has one
+    behaviours: tuple[Behaviour, ...] = ()  # () : one behaviour, this spec's own spaces
+    team_behaviour: tuple[int, ...] = ()  # index into ``behaviours`` per team; () : all 0
+
+    def __post_init__(self) -> None:
+        if self.behaviours and len(self.team_behaviour) != self.num_teams:
+            raise ValueError(
+                f"{self.name}: team_behaviour needs one behaviour per team "
+                f"({self.num_teams}), got {self.team_behaviour}"
+            )
+        for b in self.behaviours:
+            if len(b.obs_shape) != 1 or b.obs_shape[0] > self.obs_shape[0]:
+                raise ValueError(
+                    f"{self.name}: behaviour {b.name} observes {b.obs_shape}; behaviours "
+                    f"observe a leading slice of the env's {self.obs_shape} vector"
+                )
 
     @property
     def num_teams(self) -> int:
@@ -107,6 +144,26 @@ class EnvSpec:
     def team_agents(self, team: int) -> tuple[int, ...]:
         """Indices of the agents of ``team`` on the agent axis."""
         return tuple(i for i, t in enumerate(self.teams) if t == team)
+
+    @property
+    def behaviour_specs(self) -> tuple[Behaviour, ...]:
+        """Every behaviour of the game; a symmetric game's one is the spec's own spaces."""
+        if self.behaviours:
+            return self.behaviours
+        return (Behaviour(self.name, self.obs_shape, self.action_space, self.sensors, self.mirror),)
+
+    def behaviour_of(self, team: int) -> int:
+        """The index in ``behaviour_specs`` of the behaviour ``team`` plays."""
+        return self.team_behaviour[team] if self.behaviours else 0
+
+    def behaviour_teams(self, behaviour: int) -> tuple[int, ...]:
+        """The teams that play ``behaviour``, in team order."""
+        return tuple(t for t in range(self.num_teams) if self.behaviour_of(t) == behaviour)
+
+    @property
+    def asymmetric(self) -> bool:
+        """Teams play different behaviours (one learner and one self-play pool each)."""
+        return len(self.behaviour_specs) > 1
 
 
 @struct.dataclass

@@ -36,7 +36,8 @@ class Game:
 
     name: str
     env: type[MultiAgentEnv]
-    scripted: Mapping[str, AgentPolicy] = field(default_factory=dict)
+    # name -> policy; in an asymmetric game name -> {behaviour name: policy} (``envs.scripted``)
+    scripted: Mapping[str, AgentPolicy | Mapping[str, AgentPolicy]] = field(default_factory=dict)
     render: Callable[[Any], np.ndarray] | None = None
     behaviour: str | None = None  # ML-Agents' behaviour name: the exported `<behaviour>.onnx`
     solved_score: float | None = None  # a score of this much or more "solves" the game
