@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from algos.asymmetric import Asymmetric
 from algos.base import Learner
 from algos.selfplay import SelfPlayConfig
 from envs.base import MultiAgentEnv
@@ -37,11 +38,19 @@ def make(
     name: str,
     env: MultiAgentEnv,
     cfg: Mapping[str, Any],
-    selfplay: SelfPlayConfig,
+    selfplay: SelfPlayConfig | Sequence[SelfPlayConfig],
     total_env_steps: int,
 ) -> Learner:
-    """Build the learner ``name`` for ``env`` from its config mapping."""
-    return learner_class(name)(env, cfg, selfplay, total_env_steps)
+    """Build the learner ``name`` for ``env`` from its config mapping: one learner, or in a
+    game whose teams play different behaviours one per behaviour (``algos.asymmetric``,
+    ``selfplay`` then one config per behaviour)."""
+    cls = learner_class(name)
+    if env.spec.asymmetric:
+        cfgs = [selfplay] * len(env.spec.behaviour_specs) if isinstance(
+            selfplay, SelfPlayConfig
+        ) else list(selfplay)
+        return Asymmetric(cls, env, cfg, cfgs, total_env_steps)
+    return cls(env, cfg, selfplay, total_env_steps)
 
 
 __all__ = ["Learner", "learner_class", "make", "names"]

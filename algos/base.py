@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import jax
 import numpy as np
 
-from algos.rollout import team_table
+from algos import play
 from algos.selfplay import SelfPlayConfig
 from envs import scripted
 from envs.base import Mirror, MultiAgentEnv
+from envs.policy import Roles, TeamPolicy
 
 
 @dataclasses.dataclass
@@ -73,18 +74,29 @@ class Learner(abc.ABC):
         self,
         env: MultiAgentEnv,
         cfg: Mapping[str, Any],
-        selfplay: SelfPlayConfig,
+        selfplay: SelfPlayConfig | Sequence[SelfPlayConfig],
         total_env_steps: int,
+        behaviour: int = 0,
     ) -> None:
-        """What every self-play learner keeps: the env, its validated config, the self-play
-        settings, the learning team's size and the scripted opponents the league may draw."""
+        """What every learner keeps: the env, its validated config, the behaviour it learns
+        (its spaces), how its rollouts are played (``algos.play``: against its ghost, another
+        behaviour's, or nobody) and the scripted opponents the league may draw.
+
+        ``selfplay`` is one config, or one per behaviour of an asymmetric game.
+        """
         del total_env_steps  # for learners with schedules over the run
+        cfgs = (selfplay,) if isinstance(selfplay, SelfPlayConfig) else tuple(selfplay)
         self.env = env
         self.cfg = config_from(self.config_class, cfg, f"algo ({type(self).__name__.lower()})")
-        self.selfplay_cfg = selfplay
-        self.space = env.spec.action_space
-        self.team_size = int(team_table(env.spec).shape[1])
-        self.scripted_ghosts = [scripted.team(env.spec.name, n) for n in selfplay.scripted]
+        self.selfplay_cfg = cfgs[behaviour] if len(cfgs) > 1 else cfgs[0]
+        self.behaviour = env.spec.behaviour_specs[behaviour]
+        self.space = self.behaviour.action_space
+        self.obs_shape = self.behaviour.obs_shape
+        self.scripted_ghosts = [
+            scripted.team(env.spec.name, n) for n in self.selfplay_cfg.scripted
+        ]
+        self.play = play.for_learner(env, behaviour, cfgs, self.scripted_ghosts)
+        self.team_size = self.play.team_size
 
     @abc.abstractmethod
     def init(self, key: jax.Array) -> Any:
@@ -101,6 +113,23 @@ class Learner(abc.ABC):
     @abc.abstractmethod
     def policy_params(self, state: Any) -> Any:
         """What ``act`` needs: the params saved as the final policy and used as ghosts."""
+
+    @abc.abstractmethod
+    def play_snapshot(
+        self, context: Any, params: Any, obs: jax.Array, key: jax.Array, episode_id: jax.Array
+    ) -> jax.Array:
+        """How a frozen snapshot ``params`` plays as a ghost in a rollout (a
+        ``SnapshotPolicy`` once ``context``, from ``ghost_context``, is bound)."""
+
+    def ghost_context(self, state: Any) -> Any:
+        """What ``play_snapshot`` reads from the learner's state besides the snapshot."""
+        del state
+        return None
+
+    @property
+    def team_policy(self) -> TeamPolicy | Roles:
+        """What plays a team in matches and evaluation: ``act`` for either team."""
+        return self.act
 
     def actor_arrays(self, params: Any, agent: int = 0, sub_policy: int = 0) -> ActorArrays:
         """Team member ``agent``'s actor (ensemble member ``sub_policy``) as arrays."""

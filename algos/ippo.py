@@ -11,7 +11,7 @@ actor with that snapshot's own observation statistics.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,10 +48,11 @@ class IPPO(PPO):
         self,
         env: MultiAgentEnv,
         cfg: Mapping[str, Any],
-        selfplay_cfg: SelfPlayConfig,
+        selfplay_cfg: SelfPlayConfig | Sequence[SelfPlayConfig],
         total_env_steps: int,
+        behaviour: int = 0,
     ) -> None:
-        super().__init__(env, cfg, selfplay_cfg, total_env_steps)
+        super().__init__(env, cfg, selfplay_cfg, total_env_steps, behaviour)
         self.critic = Critic(self.cfg.hidden, self.cfg.activation)
 
     @property
@@ -62,7 +63,7 @@ class IPPO(PPO):
         return over_agents(self.critic.apply, critic, self.shared_actor, obs)
 
     def init_params(self, key: jax.Array) -> dict[str, Any]:
-        obs = jnp.zeros((1, *self.env.spec.obs_shape))
+        obs = jnp.zeros((1, *self.obs_shape))
         n = 1 if self.shared_actor else self.team_size
 
         def init_one(k: jax.Array) -> dict[str, Any]:

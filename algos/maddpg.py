@@ -27,7 +27,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,7 +90,7 @@ class MADDPGState:
     obs_norm: ObsNorm
     buffer: Any  # flashbax trajectory buffer state (time axis per env stream)
     runner: rollout.EnvRunner
-    selfplay: selfplay.SelfPlayState
+    selfplay: Any  # algos.play: a SelfPlayState, a Pairing (asymmetric) or Alone
     ensemble_key: jax.Array  # fixed: hashes episode ids into sub-policy draws
     key: jax.Array
     updates: jax.Array
@@ -109,16 +110,20 @@ class DeterministicActor(nn.Module):
 
 
 class CentralCritic(nn.Module):
-    """``Q_i`` from every agent's observation and action features, flattened and joined."""
+    """``Q_i`` from every agent's observation and action features, flattened and joined.
+
+    ``obs`` and ``act_feat`` are ``(learning team [..., n, .], ghost team [..., m, .])``
+    pairs: the teams may observe and act in different spaces (an asymmetric game).
+    """
 
     hidden: tuple[int, ...]
     activation: str = "relu"
 
     @nn.compact
-    def __call__(self, obs: jax.Array, act_feat: jax.Array) -> jax.Array:
-        x = jnp.concatenate(
-            [obs.reshape(*obs.shape[:-2], -1), act_feat.reshape(*act_feat.shape[:-2], -1)], -1
-        )
+    def __call__(
+        self, obs: tuple[jax.Array, jax.Array], act_feat: tuple[jax.Array, jax.Array]
+    ) -> jax.Array:
+        x = jnp.concatenate([x.reshape(*x.shape[:-2], -1) for x in (*obs, *act_feat)], -1)
         x = MLP(self.hidden, self.activation)(x)
         return nn.Dense(1)(x)[..., 0]
 
@@ -161,10 +166,11 @@ class MADDPG(Learner):
         self,
         env: MultiAgentEnv,
         cfg: Mapping[str, Any],
-        selfplay_cfg: selfplay.SelfPlayConfig,
+        selfplay_cfg: selfplay.SelfPlayConfig | Sequence[selfplay.SelfPlayConfig],
         total_env_steps: int,
+        behaviour: int = 0,
     ) -> None:
-        super().__init__(env, cfg, selfplay_cfg, total_env_steps)  # constant lr and noise
+        super().__init__(env, cfg, selfplay_cfg, total_env_steps, behaviour)  # constant lr and noise
         c = self.cfg
         if isinstance(self.space, MultiDiscrete):
             self.branches = self.space.branches
@@ -197,6 +203,15 @@ class MADDPG(Learner):
     def _features(self, env_act: jax.Array) -> jax.Array:
         """Env actions (branch indices or clipped floats) as critic inputs."""
         return action_features(self.space, env_act)
+
+    def _critic_inputs(
+        self, norm: ObsNorm, obs: jax.Array, ghost_obs: jax.Array, feat: jax.Array, ghost_act
+    ) -> tuple[tuple[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]:
+        """``(obs pair, feature pair)`` for ``CentralCritic``; the ghost's observations are
+        normalised with the learner's statistics only when they are the same space."""
+        ghost_norm = norm if ghost_obs.shape[-1] == obs.shape[-1] else (lambda x: x)
+        ghost_feat = action_features(self.play.ghost_space, ghost_act)
+        return (norm(obs), ghost_norm(ghost_obs)), (feat, ghost_feat)
 
     def _policy_action(
         self, actor: Any, obs: jax.Array, key: jax.Array, explore: bool
@@ -242,19 +257,20 @@ class MADDPG(Learner):
         c = self.cfg
         k_actor, k_critic, k_env, k_ens, k_run = jax.random.split(key, 5)
         n = self.team_size
-        obs = jnp.zeros((1, *self.env.spec.obs_shape))
+        obs = jnp.zeros((1, *self.obs_shape))
         actor = jax.vmap(jax.vmap(lambda k: self.actor.init(k, obs)))(
             jax.random.split(k_actor, (n, c.ensemble_size))
         )
-        step = zero_step(self.env, c.num_envs)
-        all_obs = jnp.concatenate([step.obs, step.ghost_obs], axis=1)[:1]
-        feat = self._features(jnp.concatenate([step.action, step.ghost_action], axis=1)[:1])
+        step = jax.tree.map(lambda x: x[:1], zero_step(self, c.num_envs))
+        obs_norm = ObsNorm.create(self.obs_shape, c.normalize_obs)
+        all_obs, feat = self._critic_inputs(
+            obs_norm, step.obs, step.ghost_obs, self._features(step.action), step.ghost_action
+        )
         critic = jax.vmap(lambda k: self.critic.init(k, all_obs, feat))(
             jax.random.split(k_critic, n)
         )
-        obs_norm = ObsNorm.create(self.env.spec.obs_shape, c.normalize_obs)
         runner = rollout.init_runner(self.env, k_env, c.num_envs)
-        item = self._buffer_item(step, jnp.zeros((), jnp.int32), k_ens)
+        item = self._buffer_item(zero_step(self, c.num_envs), jnp.zeros((), jnp.int32), k_ens)
         buffer = self.buffer.init(jax.tree.map(lambda x: x[0], item))
         nets = Nets(
             actor=actor,
@@ -269,7 +285,7 @@ class MADDPG(Learner):
             obs_norm=obs_norm,
             buffer=buffer,
             runner=runner,
-            selfplay=selfplay.init({"actor": actor, "obs_norm": obs_norm}, self.selfplay_cfg),
+            selfplay=self.play.init({"actor": actor, "obs_norm": obs_norm}),
             ensemble_key=k_ens,
             key=k_run,
             updates=jnp.zeros((), jnp.int32),
@@ -277,6 +293,17 @@ class MADDPG(Learner):
 
     def policy_params(self, state: MADDPGState) -> dict[str, Any]:
         return {"actor": state.nets.actor, "obs_norm": state.obs_norm}
+
+    def ghost_context(self, state: MADDPGState) -> jax.Array:
+        """The key that draws a ghost's sub-policy per episode (fixed for the run)."""
+        return jax.random.fold_in(state.ensemble_key, 1)
+
+    def play_snapshot(
+        self, context: Any, params: Any, obs: jax.Array, key: jax.Array, episode_id: jax.Array
+    ) -> jax.Array:
+        sub = draw_subpolicies(context, episode_id, obs.shape[1], self.cfg.ensemble_size)
+        explore = self.branches is not None  # discrete: the Gumbel sample it was trained with
+        return self._team_act(params["actor"], params["obs_norm"], obs, key, sub, explore)
 
     def act(self, params: Any, obs: jax.Array, key: jax.Array) -> jax.Array:
         k_sub, k_act = jax.random.split(key)
@@ -343,10 +370,12 @@ class MADDPG(Learner):
         next_act = self._team_act(
             nets.target_actor, norm, nxt["obs"], key, nxt["sub"], explore=False
         )
-        next_obs = norm(jnp.concatenate([nxt["obs"], nxt["ghost_obs"]], axis=1))
-        next_feat = self._features(jnp.concatenate([next_act, nxt["ghost_action"]], axis=1))
-        obs = norm(jnp.concatenate([now["obs"], now["ghost_obs"]], axis=1))
-        feat = self._features(jnp.concatenate([now["action"], now["ghost_action"]], axis=1))
+        next_obs, next_feat = self._critic_inputs(
+            norm, nxt["obs"], nxt["ghost_obs"], self._features(next_act), nxt["ghost_action"]
+        )
+        obs, feat = self._critic_inputs(
+            norm, now["obs"], now["ghost_obs"], self._features(now["action"]), now["ghost_action"]
+        )
 
         def per_slot(params, target, i):
             q_next = self.critic.apply(target, next_obs, next_feat)
@@ -374,9 +403,10 @@ class MADDPG(Learner):
         c = self.cfg
         now = jax.tree.map(lambda x: x[:, 0], batch)
         n = now["obs"].shape[1]
-        obs_all = norm(jnp.concatenate([now["obs"], now["ghost_obs"]], axis=1))
-        feat = self._features(jnp.concatenate([now["action"], now["ghost_action"]], axis=1))
-        own_obs = norm(now["obs"])
+        obs_all, (feat, ghost_feat) = self._critic_inputs(
+            norm, now["obs"], now["ghost_obs"], self._features(now["action"]), now["ghost_action"]
+        )
+        own_obs = obs_all[0]
         subs = jnp.arange(c.ensemble_size)
 
         def per_slot(i: jax.Array, slot_actor: Any, critic: Any, k: jax.Array) -> jax.Array:
@@ -387,7 +417,7 @@ class MADDPG(Learner):
             sub = now["sub"][:, i]
             rows = jnp.arange(sub.shape[0])
             a_feat, pre = a_feat[sub, rows], pre[sub, rows]  # each sample's own sub-policy
-            q = self.critic.apply(critic, obs_all, feat.at[:, i].set(a_feat))
+            q = self.critic.apply(critic, obs_all, (feat.at[:, i].set(a_feat), ghost_feat))
             mine = now["active"][:, i][None] & (sub[None] == subs[:, None])  # [K, B]
             weight = mine / jnp.maximum(jnp.sum(mine, axis=1, keepdims=True), 1)
             weight = jnp.sum(weight, axis=0) / c.ensemble_size  # mean over sub-policies
@@ -435,28 +465,17 @@ class MADDPG(Learner):
             action = self._team_act(state.nets.actor, norm, obs, k, sub, explore=True)
             return action, action, None
 
-        ghost_key = jax.random.fold_in(state.ensemble_key, 1)
-
-        def network_act(ghost: Any, obs: jax.Array, k: jax.Array, episode_id: jax.Array):
-            sub = draw_subpolicies(ghost_key, episode_id, n, c.ensemble_size)
-            explore = self.branches is not None
-            return self._team_act(ghost["actor"], ghost["obs_norm"], obs, k, sub, explore)
-
-        runner, steps, episodes, sp = selfplay.collect_vs_ghost(
-            self.env,
+        runner, steps, episodes, sp = self.play.collect(
             state.runner,
             sp,
             k_roll,
             c.rollout_len,
-            self.selfplay_cfg,
             learner_act,
-            network_act,
-            self.scripted_ghosts,
+            functools.partial(self.play_snapshot, self.ghost_context(state)),
             record_ghost=True,
         )
-        items = jax.vmap(lambda s: self._buffer_item(s, sp.learning_team, state.ensemble_key))(
-            steps
-        )
+        team = self.play.learning_team(sp)
+        items = jax.vmap(lambda s: self._buffer_item(s, team, state.ensemble_key))(steps)
         buffer = self.buffer.add(state.buffer, jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), items))
         norm = norm.update(steps.obs)
 
@@ -474,13 +493,12 @@ class MADDPG(Learner):
 
         nets, metrics = jax.lax.cond(self.buffer.can_sample(buffer), learn, wait, state.nets)
         metrics = jax.tree.map(jnp.mean, metrics)
-        agent_steps = jnp.asarray(self.env_steps_per_update * n, jnp.int32)
         policy = {"actor": nets.actor, "obs_norm": norm}
-        sp = selfplay.advance(sp, policy, k_swap, agent_steps, agent_steps, self.selfplay_cfg)
+        sp = self.play.advance(sp, policy, k_swap, self.env_steps_per_update)
         metrics = {
             **metrics,
             "loss": metrics["critic_loss"] + metrics["actor_loss"],
-            **selfplay.metrics(sp, episodes),
+            **self.play.metrics(sp, episodes),
         }
         state = state.replace(
             nets=nets,
@@ -494,18 +512,20 @@ class MADDPG(Learner):
         return state, metrics
 
 
-def zero_step(env: MultiAgentEnv, num_envs: int) -> rollout.Step:
+def zero_step(learner: MADDPG, num_envs: int) -> rollout.Step:
     """An all-zero ``Step`` of ``num_envs`` envs with the ghost recorded: the buffer's layout."""
-    spec, space = env.spec, env.spec.action_space
-    n = rollout.team_table(spec).shape[1]
-    act_dtype = jnp.int32 if isinstance(space, MultiDiscrete) else jnp.float32
+    space, seats = learner.space, learner.play
+    n, m = seats.team_size, seats.ghost_size
+
+    def act_dtype(space: Any) -> Any:
+        return jnp.int32 if isinstance(space, MultiDiscrete) else jnp.float32
 
     def zeros(*shape: int, dtype: Any = jnp.float32) -> jax.Array:
         return jnp.zeros((num_envs, *shape), dtype)
 
     return rollout.Step(
-        obs=zeros(n, *spec.obs_shape),
-        action=zeros(n, *space.shape, dtype=act_dtype),
+        obs=zeros(n, *learner.obs_shape),
+        action=zeros(n, *space.shape, dtype=act_dtype(space)),
         reward=zeros(n),
         group_reward=zeros(n),
         active=zeros(n, dtype=bool),
@@ -515,8 +535,8 @@ def zero_step(env: MultiAgentEnv, num_envs: int) -> rollout.Step:
         bootstrap=zeros(n),
         extras=None,
         episode_id=zeros(dtype=jnp.int32),
-        ghost_obs=zeros(n, *spec.obs_shape),
-        ghost_action=zeros(n, *space.shape, dtype=act_dtype),
+        ghost_obs=zeros(m, *seats.ghost_obs_shape),
+        ghost_action=zeros(m, *seats.ghost_space.shape, dtype=act_dtype(seats.ghost_space)),
     )
 
 

@@ -22,7 +22,7 @@ value and baseline losses (ML-Agents: 0.5 and 0.5).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,16 +149,17 @@ class POCA(PPO):
         self,
         env: MultiAgentEnv,
         cfg: Mapping[str, Any],
-        selfplay_cfg: SelfPlayConfig,
+        selfplay_cfg: SelfPlayConfig | Sequence[SelfPlayConfig],
         total_env_steps: int,
+        behaviour: int = 0,
     ) -> None:
-        super().__init__(env, cfg, selfplay_cfg, total_env_steps)
+        super().__init__(env, cfg, selfplay_cfg, total_env_steps, behaviour)
         c = self.cfg
         self.critic = POCACritic(c.critic_hidden, c.critic_layers, c.attention_heads, c.activation)
 
     def init_params(self, k_actor: jax.Array, k_critic: jax.Array) -> dict[str, Any]:
         n = self.team_size
-        obs = jnp.zeros((1, n, *self.env.spec.obs_shape))
+        obs = jnp.zeros((1, n, *self.obs_shape))
         act = action_features(self.space, jnp.zeros((1, n, *self.space.shape), jnp.int32))
         mask = jnp.ones((1, n), bool)
         return {

@@ -25,7 +25,8 @@ update buffer, as ML-Agents does, not per minibatch.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,7 +76,7 @@ class PPOState:
     obs_norm: ObsNorm
     opt_state: optax.OptState
     runner: rollout.EnvRunner
-    selfplay: selfplay.SelfPlayState
+    selfplay: Any  # algos.play: a SelfPlayState, a Pairing (asymmetric) or Alone
     key: jax.Array
     updates: jax.Array
 
@@ -118,10 +119,11 @@ class PPO(Learner):
         self,
         env: MultiAgentEnv,
         cfg: Mapping[str, Any],
-        selfplay_cfg: selfplay.SelfPlayConfig,
+        selfplay_cfg: selfplay.SelfPlayConfig | Sequence[selfplay.SelfPlayConfig],
         total_env_steps: int,
+        behaviour: int = 0,
     ) -> None:
-        super().__init__(env, cfg, selfplay_cfg, total_env_steps)
+        super().__init__(env, cfg, selfplay_cfg, total_env_steps, behaviour)
         if self.cfg.ratio not in RATIOS:
             raise ValueError(f"unknown ratio {self.cfg.ratio!r}; valid: {', '.join(RATIOS)}")
         if self.cfg.continuous_actions not in CONTINUOUS_ACTIONS:
@@ -131,12 +133,12 @@ class PPO(Learner):
             )
         mirror = None
         if self.cfg.mirror_symmetric:
-            if env.spec.mirror is None:
+            if self.behaviour.mirror is None:
                 raise ValueError(
-                    f"mirror_symmetric: {env.spec.name} declares no mirror symmetry "
-                    "(EnvSpec.mirror); set algo.mirror_symmetric=false"
+                    f"mirror_symmetric: {env.spec.name} ({self.behaviour.name}) declares no "
+                    "mirror symmetry (EnvSpec.mirror); set algo.mirror_symmetric=false"
                 )
-            mirror = env.spec.mirror
+            mirror = self.behaviour.mirror
         self.actor = Actor(self.space, self.cfg.hidden, self.cfg.activation, mirror)
         self.env_steps_per_update = self.cfg.num_envs * self.cfg.rollout_len
         batch = self.env_steps_per_update
@@ -217,15 +219,13 @@ class PPO(Learner):
     def init(self, key: jax.Array) -> PPOState:
         *k_params, k_env, k_run = jax.random.split(key, self.param_keys + 2)
         params = self.init_params(*k_params)
-        obs_norm = ObsNorm.create(self.env.spec.obs_shape, self.cfg.normalize_obs)
+        obs_norm = ObsNorm.create(self.obs_shape, self.cfg.normalize_obs)
         return PPOState(
             params=params,
             obs_norm=obs_norm,
             opt_state=self.tx.init(params),
             runner=rollout.init_runner(self.env, k_env, self.cfg.num_envs),
-            selfplay=selfplay.init(
-                {"actor": params["actor"], "obs_norm": obs_norm}, self.selfplay_cfg
-            ),
+            selfplay=self.play.init({"actor": params["actor"], "obs_norm": obs_norm}),
             key=k_run,
             updates=jnp.zeros((), jnp.int32),
         )
@@ -236,6 +236,12 @@ class PPO(Learner):
     def act(self, params: Any, obs: jax.Array, key: jax.Array) -> jax.Array:
         action, _ = self._team_sample(params, obs[None], key)
         return self._env_action(action[0])
+
+    def play_snapshot(
+        self, context: Any, params: Any, obs: jax.Array, key: jax.Array, episode_id: jax.Array
+    ) -> jax.Array:
+        del context, episode_id  # a PPO policy keeps no per-episode choice
+        return self._env_action(self._team_sample(params, obs, key)[0])
 
     def update(self, state: PPOState) -> tuple[PPOState, dict[str, jax.Array]]:
         cfg = self.cfg
@@ -249,26 +255,19 @@ class PPO(Learner):
             value = self.acting_value(params["critic"], obs_norm(obs))
             return self._env_action(action), action, (log_prob, value)
 
-        def snapshot_act(ghost: Any, obs: jax.Array, k: jax.Array, episode_id: jax.Array):
-            del episode_id
-            return self._env_action(self._team_sample(ghost, obs, k)[0])
-
         def value_fn(obs: jax.Array, active: jax.Array) -> jax.Array:
             return self.bootstrap_value(params["critic"], obs_norm(obs), active)
 
-        runner, steps, episodes, sp = selfplay.collect_vs_ghost(
-            self.env,
+        runner, steps, episodes, sp = self.play.collect(
             state.runner,
             state.selfplay,
             k_roll,
             cfg.rollout_len,
-            self.selfplay_cfg,
             learner_act,
-            snapshot_act,
-            self.scripted_ghosts,
+            functools.partial(self.play_snapshot, None),
             value_fn,
         )
-        learners = jnp.asarray(rollout.team_table(self.env.spec))[sp.learning_team]
+        learners = self.play.learning_agents(sp)
         advantage, targets, critic_metrics = self.critic_targets(
             params["critic"], obs_norm, steps, runner.obs[:, learners], runner.active[:, learners]
         )
@@ -316,10 +315,9 @@ class PPO(Learner):
             cfg.num_minibatches,
         )
         obs_norm = obs_norm.update(steps.obs)
-        agent_steps = jnp.asarray(self.env_steps_per_update * self.team_size, jnp.int32)
         snapshot = {"actor": new_params["actor"], "obs_norm": obs_norm}
-        sp = selfplay.advance(sp, snapshot, k_swap, agent_steps, agent_steps, self.selfplay_cfg)
-        metrics = {**metrics, **critic_metrics, **selfplay.metrics(sp, episodes)}
+        sp = self.play.advance(sp, snapshot, k_swap, self.env_steps_per_update)
+        metrics = {**metrics, **critic_metrics, **self.play.metrics(sp, episodes)}
         state = state.replace(
             params=new_params,
             obs_norm=obs_norm,

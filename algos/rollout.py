@@ -1,10 +1,12 @@
 """One rollout path for every algorithm: the learning team acts, the ghost team answers.
 
-``collect`` scans ``num_steps`` decisions over a batch of vmapped envs. The learning team is
-a traced index, so a team change needs no recompilation: its members are gathered from the
-agent axis, and the ghost team's actions are scattered back beside them. Only the learning
-team's experience is returned (what ML-Agents passes to the wrapped trainer); the ghost
-team's steps are only counted.
+``collect`` scans ``num_steps`` decisions over a batch of vmapped envs. Who plays is a
+``Seats``: the agent indices of the learning team and of the ghost team (none in a
+cooperative task). In a symmetric game they are gathered by a traced team index, so a team
+change needs no recompilation; in an asymmetric one each behaviour has its own static seats
+and reads the leading slice of the padded observations that is its own
+(``envs.base.Behaviour``). Only the learning team's experience is returned (what ML-Agents
+passes to the wrapped trainer); the ghost team's steps are only counted.
 """
 
 from __future__ import annotations
@@ -64,11 +66,38 @@ class Episodes(NamedTuple):
 
 
 def team_table(spec: EnvSpec) -> np.ndarray:
-    """``[num_teams, team_size]`` agent indices; teams must be the same size."""
+    """``[num_teams, team_size]`` agent indices of a symmetric two-team game (the teams swap
+    seats by a traced index, so they must be the same size)."""
     members = [spec.team_agents(t) for t in range(spec.num_teams)]
     if len({len(m) for m in members}) != 1 or spec.num_teams != 2:
-        raise ValueError(f"self-play needs two teams of equal size, got {spec.teams}")
+        raise ValueError(
+            f"symmetric self-play needs two teams of equal size, got teams {spec.teams}; a game "
+            "with teams of different sizes declares one behaviour per team (EnvSpec.behaviours)"
+        )
     return np.asarray(members, dtype=np.int32)
+
+
+class Seats(NamedTuple):
+    """Who plays a rollout: the learning team's and the ghost team's agent indices, and how
+    many leading floats of its observation rows each one reads."""
+
+    learners: jax.Array | np.ndarray  # [n] int32
+    ghosts: jax.Array | np.ndarray  # [m] int32; m = 0: no ghost (a cooperative task)
+    learner_obs: int
+    ghost_obs: int
+
+
+def own_view(obs: jax.Array, width: int) -> jax.Array:
+    """The leading ``width`` floats of padded observation rows (all of them when unpadded)."""
+    return obs if obs.shape[-1] == width else obs[..., :width]
+
+
+def pad_actions(actions: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """A behaviour's actions ``[E, n, k]`` padded with zeros to the env's ``[E, n, *shape]``."""
+    if actions.shape[2:] == shape:
+        return actions
+    pad = [(0, 0), (0, 0)] + [(0, full - own) for full, own in zip(shape, actions.shape[2:])]
+    return jnp.pad(actions, pad)
 
 
 def init_runner(env: MultiAgentEnv, key: jax.Array, num_envs: int) -> EnvRunner:
@@ -88,14 +117,21 @@ LearnerAct = Callable[[jax.Array, jax.Array, jax.Array], tuple[jax.Array, jax.Ar
 ValueFn = Callable[[jax.Array, jax.Array], jax.Array]
 
 
+def symmetric_seats(spec: EnvSpec, learning_team: jax.Array) -> Seats:
+    """The seats of a symmetric game when ``learning_team`` (traced) learns."""
+    table = jnp.asarray(team_table(spec))
+    width = spec.obs_shape[-1]
+    return Seats(table[learning_team], table[1 - learning_team], width, width)
+
+
 def collect(
     env: MultiAgentEnv,
     runner: EnvRunner,
     key: jax.Array,
     num_steps: int,
-    learning_team: jax.Array,
+    seats: Seats,
     learner_act: LearnerAct,
-    ghost_act: BatchPolicy,
+    ghost_act: BatchPolicy | None,
     value_fn: ValueFn | None = None,
     record_ghost: bool = False,
 ) -> tuple[EnvRunner, Step, Episodes]:
@@ -110,17 +146,23 @@ def collect(
     - ``record_ghost`` also returns the ghost team's observations and actions (for critics
       that see every agent, like MADDPG's).
     """
-    table = jnp.asarray(team_table(env.spec))
-    learners, ghosts = table[learning_team], table[1 - learning_team]
+    learners, ghosts = seats.learners, seats.ghosts
+    has_ghost = len(ghosts) > 0
     num_envs = runner.obs.shape[0]
+    act_shape = env.spec.action_space.shape
 
     def body(runner: EnvRunner, key: jax.Array):
         k_learn, k_ghost, k_env = jax.random.split(key, 3)
-        obs_l, obs_g = runner.obs[:, learners], runner.obs[:, ghosts]
+        obs_l = own_view(runner.obs[:, learners], seats.learner_obs)
+        obs_g = own_view(runner.obs[:, ghosts], seats.ghost_obs)
         env_act_l, action, extras = learner_act(obs_l, k_learn, runner.episode_id)
-        env_act_g = ghost_act(obs_g, k_ghost, runner.episode_id)
-        actions = jnp.zeros((num_envs, env.spec.num_agents, *env_act_l.shape[2:]), env_act_l.dtype)
-        actions = actions.at[:, learners].set(env_act_l).at[:, ghosts].set(env_act_g)
+        env_act_l = pad_actions(env_act_l, act_shape)
+        actions = jnp.zeros((num_envs, env.spec.num_agents, *act_shape), env_act_l.dtype)
+        actions = actions.at[:, learners].set(env_act_l)
+        env_act_g = None
+        if has_ghost:
+            env_act_g = ghost_act(obs_g, k_ghost, runner.episode_id)
+            actions = actions.at[:, ghosts].set(pad_actions(env_act_g, act_shape))
         obs, state, reward, done, info = env.step_batch(
             jax.random.split(k_env, num_envs), runner.state, actions
         )
@@ -129,7 +171,7 @@ def collect(
         episode_length = runner.episode_length + 1
         ended = jnp.all(done, axis=-1)
         truncated = ended & jnp.any(info.truncated, axis=-1)
-        terminal_obs = info.terminal_obs[:, learners]
+        terminal_obs = own_view(info.terminal_obs[:, learners], seats.learner_obs)
         if value_fn is None:
             bootstrap = jnp.zeros(done[:, learners].shape)
         else:
@@ -205,6 +247,8 @@ def game_result(episodes: Episodes) -> jax.Array:
     """``[..., n]`` score of each learning agent's game: 1 win, 0 loss, 0.5 draw, by
     ``envs.base.winner`` between the agent's last reward and the ghost team's mean."""
     own = episodes.final_reward
+    if episodes.ghost_final_reward.shape[-1] == 0:  # no opponent: no game to win
+        return jnp.full(own.shape, 0.5)
     ghost = jnp.broadcast_to(episodes.ghost_final_reward.mean(-1, keepdims=True), own.shape)
     won = winner(jnp.stack([own, ghost], axis=-1))
     return jnp.where(won == 0, 1.0, jnp.where(won == 1, 0.0, 0.5))

@@ -156,12 +156,19 @@ def advance(
         last_team_change=jnp.where(change, sp.learner_steps, sp.last_team_change),
     )
 
+    sp = save_snapshot(sp, params, cfg)
+    swap = change | (sp.ghost_steps - sp.last_swap > cfg.swap_steps)
+    return swap_ghost(sp, params, key, swap, cfg)
+
+
+def save_snapshot(sp: SelfPlayState, params: Any, cfg: SelfPlayConfig) -> SelfPlayState:
+    """Save ``params`` with the current ELO into the pool once ``save_steps`` have passed."""
     save = sp.learner_steps - sp.last_save > cfg.save_steps
     slot = sp.counter
     pool = jax.tree.map(
         lambda buf, p: buf.at[slot].set(jnp.where(save, p, buf[slot])), sp.pool, params
     )
-    sp = sp.replace(
+    return sp.replace(
         pool=pool,
         elos=sp.elos.at[slot].set(jnp.where(save, sp.elos[-1], sp.elos[slot])),
         num_saved=jnp.where(save, jnp.minimum(sp.num_saved + 1, cfg.window), sp.num_saved),
@@ -169,7 +176,13 @@ def advance(
         last_save=jnp.where(save, sp.learner_steps, sp.last_save),
     )
 
-    swap = change | (sp.ghost_steps - sp.last_swap > cfg.swap_steps)
+
+def swap_ghost(
+    sp: SelfPlayState, params: Any, key: jax.Array, swap: jax.Array, cfg: SelfPlayConfig
+) -> SelfPlayState:
+    """Where ``swap``: a new ghost, the current ``params`` with probability
+    ``play_against_latest_model_ratio``, else a uniform draw from the pool (or a scripted
+    opponent with probability ``scripted_ratio``)."""
     k_latest, k_slot, k_league, k_scripted = jax.random.split(key, 4)
     latest = jax.random.uniform(k_latest) >= 1.0 - cfg.play_against_latest_model_ratio
     slot = jax.random.randint(k_slot, (), 0, sp.num_saved)
@@ -185,6 +198,72 @@ def advance(
         ghost_index=jnp.where(swap, index, sp.ghost_index),
         ghost_scripted=jnp.where(swap, scripted, sp.ghost_scripted).astype(jnp.int32),
         last_swap=jnp.where(swap, sp.ghost_steps, sp.last_swap),
+    )
+
+
+def advance_asymmetric(
+    own: SelfPlayState,
+    other: SelfPlayState,
+    params: Any,
+    other_current: Any,
+    key: jax.Array,
+    own_steps: jax.Array,
+    other_steps: jax.Array,
+    own_cfg: SelfPlayConfig,
+    other_cfg: SelfPlayConfig,
+) -> tuple[SelfPlayState, SelfPlayState]:
+    """``advance`` for two behaviours after an update of the learning one (``own``).
+
+    ML-Agents runs one GhostTrainer per behaviour under one GhostController. The learning
+    behaviour counts ``own_steps`` of its agents and the other ``other_steps`` of its ghost
+    agents; the learning one changes team after ``team_change`` of its own steps and saves
+    after ``save_steps``; on a team change both swap (the one that stops learning draws its
+    ghost; the other only restarts its swap count); otherwise the other behaviour swaps its
+    ghost after its own ``swap_steps`` (``other_current``: its current weights, the "latest
+    model" it may draw).
+    """
+    own = own.replace(learner_steps=own.learner_steps + own_steps)
+    other = other.replace(ghost_steps=other.ghost_steps + other_steps)
+    change = own.learner_steps - own.last_team_change > own_cfg.team_change
+    team = jnp.where(change, 1 - own.learning_team, own.learning_team)
+    own = own.replace(
+        learning_team=team,
+        last_team_change=jnp.where(change, own.learner_steps, own.last_team_change),
+    )
+    other = other.replace(learning_team=team)
+    own = save_snapshot(own, params, own_cfg)
+    k_own, k_other = jax.random.split(key)
+    own = swap_ghost(own, params, k_own, change, own_cfg)
+    other_swap = change | (other.ghost_steps - other.last_swap > other_cfg.swap_steps)
+    other = swap_ghost(other, other_current, k_other, other_swap, other_cfg)
+    return own, other
+
+
+def record_games_between(
+    own: SelfPlayState,
+    other: SelfPlayState,
+    results: jax.Array,
+    finished: jax.Array,
+    k: float,
+) -> tuple[SelfPlayState, SelfPlayState]:
+    """``record_games`` across behaviours: the learner's current rating against the rating
+    of the other behaviour's ghost (``other.elos[other.ghost_index]``), which loses what the
+    learner gains, as ML-Agents' GhostController does with the opposing team's trainer."""
+    results = results.reshape(-1)
+    finished = finished.reshape(-1)
+    (order,) = jnp.nonzero(finished, size=finished.size, fill_value=0)
+    index = other.ghost_index
+
+    def body(i: jax.Array, ratings: tuple[jax.Array, jax.Array]):
+        mine, theirs = ratings
+        delta = elo_change(mine, theirs, results[order[i]], k)
+        return mine + delta, theirs - delta
+
+    mine, theirs = jax.lax.fori_loop(
+        0, jnp.sum(finished), body, (own.elos[-1], other.elos[index])
+    )
+    return own.replace(elos=own.elos.at[-1].set(mine)), other.replace(
+        elos=other.elos.at[index].set(theirs)
     )
 
 
@@ -242,7 +321,7 @@ def collect_vs_ghost(
         runner,
         key,
         num_steps,
-        sp.learning_team,
+        rollout.symmetric_seats(env.spec, sp.learning_team),
         learner_act,
         ghost_policy(sp, network_act, scripted),
         value_fn,

@@ -11,6 +11,9 @@
   frozen snapshot of an algorithm plays in a rollout (``BatchPolicy`` once its params are
   bound).
 
+- ``Roles``: one team policy per team of an asymmetric game, where each team plays its own
+  behaviour (a learner of Strikers vs Goalie plays strikers as team 0, the goalie as team 1).
+
 ``vmap_policy`` is the one lift from a policy to one over a leading axis: agent -> team
 (each member on its own observation) and team -> batch of envs (a scripted ghost). Each entry
 acts on its own slice with its own key.
@@ -19,7 +22,7 @@ acts on its own slice with its own key.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 
@@ -38,3 +41,18 @@ def vmap_policy(policy: Callable[[Any, jax.Array, jax.Array], jax.Array]) -> Tea
         return jax.vmap(policy, in_axes=(None, 0, 0))(params, obs, keys)
 
     return lifted
+
+
+class Roles(NamedTuple):
+    """Team policies by team: team ``t`` plays ``policies[t]`` with ``params[param_index[t]]``
+    of a params sequence (one entry per behaviour, as ``algos.asymmetric`` saves them)."""
+
+    policies: tuple[TeamPolicy, ...]
+    param_index: tuple[int, ...]
+
+
+def for_team(policy: TeamPolicy | Roles, params: Any, team: int) -> tuple[TeamPolicy, Any]:
+    """The policy and params that play ``team``: the same for every team unless ``Roles``."""
+    if isinstance(policy, Roles):
+        return policy.policies[team], params[policy.param_index[team]]
+    return policy, params

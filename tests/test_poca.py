@@ -83,7 +83,7 @@ def test_rollout_marks_agents_that_left():
         runner,
         jax.random.PRNGKey(1),
         4,
-        jnp.asarray(1),
+        rollout.symmetric_seats(env.spec, jnp.asarray(1)),
         always_leave,
         lambda obs, key, episode_id: jnp.zeros((*obs.shape[:2], 1), jnp.int32),
     )

@@ -1,0 +1,152 @@
+"""One learner per behaviour for games whose teams play different roles (Strikers vs Goalie).
+
+ML-Agents trains an asymmetric game with one GhostTrainer per behaviour under one
+GhostController: only one team learns at a time; the other plays a ghost drawn from *its
+own* behaviour's snapshot pool; the learning team rotates every ``team_change`` of the
+learning behaviour's own agent-steps; each behaviour swaps its ghost after its own
+``swap_steps`` of ghost agent-steps; and each keeps its own ELO, moved by games against the
+other behaviour's ghost. ``Asymmetric`` is that controller around any algorithm: it builds
+the algorithm once per behaviour (``Learner(..., behaviour=b)``, whose rollouts are seated by
+``algos.play.Asymmetric``) and runs, per update, the update of the behaviour whose team
+learns (``lax.switch`` on the traced learning team, so a team change needs no recompiling).
+
+The live envs are shared; each behaviour's state keeps its own networks, optimiser and
+self-play pool. While behaviour ``b`` learns, its learner sees a ``play.Pairing`` of both
+behaviours' self-play states and hands it back updated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from flax import struct
+
+from algos import play, rollout
+from algos.base import ActorArrays, Learner
+from algos.selfplay import SelfPlayConfig
+from envs.base import MultiAgentEnv
+from envs.policy import Roles
+
+
+@struct.dataclass
+class AsymmetricState:
+    behaviours: tuple[Any, ...]  # each behaviour learner's state, without live envs
+    runner: rollout.EnvRunner  # the live envs, shared
+
+
+class Asymmetric(Learner):
+    """``learner_class`` once per behaviour of ``env``, trained as ML-Agents' ghost trainer
+    trains an asymmetric game; ``policy_params`` and ``act`` come per behaviour."""
+
+    def __init__(
+        self,
+        learner_class: type[Learner],
+        env: MultiAgentEnv,
+        cfg: Mapping[str, Any],
+        selfplay: Sequence[SelfPlayConfig],
+        total_env_steps: int,
+    ) -> None:
+        spec = env.spec
+        if len(selfplay) != len(spec.behaviour_specs):
+            raise ValueError(
+                f"{spec.name} has behaviours {[b.name for b in spec.behaviour_specs]}: "
+                f"give one self-play config each, got {len(selfplay)}"
+            )
+        self.env = env
+        self.learners = [
+            learner_class(env, cfg, selfplay, total_env_steps, behaviour=b)
+            for b in range(len(spec.behaviour_specs))
+        ]
+        first = self.learners[0]
+        self.cfg, self.config_class = first.cfg, first.config_class
+        self.mlagents_trainer = first.mlagents_trainer
+        self.env_steps_per_update = first.env_steps_per_update
+        self.team_behaviour = tuple(spec.behaviour_of(t) for t in range(spec.num_teams))
+        for b, learner in enumerate(self.learners):
+            (team,) = spec.behaviour_teams(b)
+            learner.play.other = self.learners[self.team_behaviour[1 - team]]
+
+    @property
+    def behaviour_names(self) -> list[str]:
+        return [learner.behaviour.name for learner in self.learners]
+
+    def init(self, key: jax.Array) -> AsymmetricState:
+        states = [
+            learner.init(k)
+            for learner, k in zip(self.learners, jax.random.split(key, len(self.learners)))
+        ]
+        runner = states[0].runner
+        return AsymmetricState(
+            behaviours=tuple(s.replace(runner=None) for s in states), runner=runner
+        )
+
+    def _learning_team(self, state: AsymmetricState) -> jax.Array:
+        return state.behaviours[0].selfplay.learning_team
+
+    def _update_as(self, behaviour: int, state: AsymmetricState):
+        """One update of ``behaviour`` (its team learns) against the other's ghost."""
+        learner = self.learners[behaviour]
+        (team,) = self.env.spec.behaviour_teams(behaviour)
+        other = self.team_behaviour[1 - team]
+        states = list(state.behaviours)
+        pair = play.Pairing(
+            own=states[behaviour].selfplay,
+            other=states[other].selfplay,
+            other_current=self.learners[other].policy_params(states[other]),
+            other_context=self.learners[other].ghost_context(states[other]),
+        )
+        mine, metrics = learner.update(
+            states[behaviour].replace(runner=state.runner, selfplay=pair)
+        )
+        pair = mine.selfplay
+        states[behaviour] = mine.replace(runner=None, selfplay=pair.own)
+        states[other] = states[other].replace(selfplay=pair.other)
+        metrics = {
+            **metrics,
+            "learning_behaviour": jnp.asarray(behaviour, jnp.int32),
+            **{
+                f"elo_{lrn.behaviour.name}": s.selfplay.elos[-1]
+                for lrn, s in zip(self.learners, states, strict=True)
+            },
+        }
+        return AsymmetricState(behaviours=tuple(states), runner=mine.runner), metrics
+
+    def update(self, state: AsymmetricState) -> tuple[AsymmetricState, dict[str, jax.Array]]:
+        branches = [
+            lambda s, b=self.team_behaviour[t]: self._update_as(b, s)
+            for t in range(len(self.team_behaviour))
+        ]
+        return jax.lax.switch(self._learning_team(state), branches, state)
+
+    def policy_params(self, state: AsymmetricState) -> tuple[Any, ...]:
+        return tuple(
+            learner.policy_params(s) for learner, s in zip(self.learners, state.behaviours)
+        )
+
+    @property
+    def team_policy(self) -> Roles:
+        return Roles(
+            tuple(self.learners[b].act for b in self.team_behaviour), self.team_behaviour
+        )
+
+    def act(self, params: Any, obs: jax.Array, key: jax.Array) -> jax.Array:
+        raise TypeError(
+            f"{self.env.spec.name} is asymmetric: play a team with team_policy "
+            "(one policy per behaviour), not act"
+        )
+
+    def play_snapshot(self, context, params, obs, key, episode_id) -> jax.Array:
+        raise TypeError("an asymmetric learner's ghosts are played by its behaviours' learners")
+
+    def behaviour_learner(self, name: str) -> Learner:
+        """The learner of behaviour ``name``; an unknown name lists the valid ones."""
+        for learner in self.learners:
+            if learner.behaviour.name == name:
+                return learner
+        raise ValueError(f"unknown behaviour {name!r}; valid: {', '.join(self.behaviour_names)}")
+
+    def actor_arrays(self, params: Any, agent: int = 0, sub_policy: int = 0) -> ActorArrays:
+        raise TypeError("export each behaviour with its own learner (behaviour_learner)")
