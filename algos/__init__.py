@@ -46,9 +46,11 @@ def make(
     ``selfplay`` then one config per behaviour)."""
     cls = learner_class(name)
     if env.spec.asymmetric:
-        cfgs = [selfplay] * len(env.spec.behaviour_specs) if isinstance(
-            selfplay, SelfPlayConfig
-        ) else list(selfplay)
+        cfgs = (
+            [selfplay] * len(env.spec.behaviour_specs)
+            if isinstance(selfplay, SelfPlayConfig)
+            else list(selfplay)
+        )
         return Asymmetric(cls, env, cfg, cfgs, total_env_steps)
     return cls(env, cfg, selfplay, total_env_steps)
 

@@ -76,7 +76,9 @@ class Asymmetric(Learner):
     def init(self, key: jax.Array) -> AsymmetricState:
         states = [
             learner.init(k)
-            for learner, k in zip(self.learners, jax.random.split(key, len(self.learners)))
+            for learner, k in zip(
+                self.learners, jax.random.split(key, len(self.learners)), strict=True
+            )
         ]
         runner = states[0].runner
         return AsymmetricState(
@@ -123,14 +125,13 @@ class Asymmetric(Learner):
 
     def policy_params(self, state: AsymmetricState) -> tuple[Any, ...]:
         return tuple(
-            learner.policy_params(s) for learner, s in zip(self.learners, state.behaviours)
+            learner.policy_params(s)
+            for learner, s in zip(self.learners, state.behaviours, strict=True)
         )
 
     @property
     def team_policy(self) -> Roles:
-        return Roles(
-            tuple(self.learners[b].act for b in self.team_behaviour), self.team_behaviour
-        )
+        return Roles(tuple(self.learners[b].act for b in self.team_behaviour), self.team_behaviour)
 
     def act(self, params: Any, obs: jax.Array, key: jax.Array) -> jax.Array:
         raise TypeError(

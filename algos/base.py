@@ -92,9 +92,7 @@ class Learner(abc.ABC):
         self.behaviour = env.spec.behaviour_specs[behaviour]
         self.space = self.behaviour.action_space
         self.obs_shape = self.behaviour.obs_shape
-        self.scripted_ghosts = [
-            scripted.team(env.spec.name, n) for n in self.selfplay_cfg.scripted
-        ]
+        self.scripted_ghosts = [scripted.team(env.spec.name, n) for n in self.selfplay_cfg.scripted]
         self.play = play.for_learner(env, behaviour, cfgs, self.scripted_ghosts)
         self.team_size = self.play.team_size
 

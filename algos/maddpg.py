@@ -170,7 +170,9 @@ class MADDPG(Learner):
         total_env_steps: int,
         behaviour: int = 0,
     ) -> None:
-        super().__init__(env, cfg, selfplay_cfg, total_env_steps, behaviour)  # constant lr and noise
+        super().__init__(
+            env, cfg, selfplay_cfg, total_env_steps, behaviour
+        )  # constant lr and noise
         c = self.cfg
         if isinstance(self.space, MultiDiscrete):
             self.branches = self.space.branches

@@ -157,7 +157,9 @@ class Asymmetric:
         del network_act  # this behaviour's own ghost waits while it learns
 
         def ghost_act(obs: jax.Array, k: jax.Array, episode_id: jax.Array) -> jax.Array:
-            return self.other.play_snapshot(pair.other_context, pair.other.ghost, obs, k, episode_id)
+            return self.other.play_snapshot(
+                pair.other_context, pair.other.ghost, obs, k, episode_id
+            )
 
         runner, steps, episodes = rollout.collect(
             self.env,
@@ -193,7 +195,13 @@ class Asymmetric:
         return pair.replace(own=own, other=other)
 
     def metrics(self, pair: Pairing, episodes: rollout.Episodes) -> dict[str, jax.Array]:
-        return selfplay.metrics(pair.own, episodes)
+        """Episode means and the learning team; ``ghost_index`` is the slot of the *other*
+        behaviour's pool that played (``algos.asymmetric`` adds each behaviour's ELO)."""
+        return {
+            **rollout.episode_metrics(episodes),
+            "ghost_index": pair.other.ghost_index,
+            "learning_team": pair.own.learning_team,
+        }
 
 
 @struct.dataclass

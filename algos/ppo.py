@@ -269,7 +269,11 @@ class PPO(Learner):
         )
         learners = self.play.learning_agents(sp)
         advantage, targets, critic_metrics = self.critic_targets(
-            params["critic"], obs_norm, steps, runner.obs[:, learners], runner.active[:, learners]
+            params["critic"],
+            obs_norm,
+            steps,
+            rollout.own_view(runner.obs[:, learners], self.obs_shape[0]),
+            runner.active[:, learners],
         )
         if cfg.normalize_advantages:
             advantage = standardise(advantage, steps.active)

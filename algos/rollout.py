@@ -96,7 +96,9 @@ def pad_actions(actions: jax.Array, shape: tuple[int, ...]) -> jax.Array:
     """A behaviour's actions ``[E, n, k]`` padded with zeros to the env's ``[E, n, *shape]``."""
     if actions.shape[2:] == shape:
         return actions
-    pad = [(0, 0), (0, 0)] + [(0, full - own) for full, own in zip(shape, actions.shape[2:])]
+    pad = [(0, 0), (0, 0)] + [
+        (0, full - own) for full, own in zip(shape, actions.shape[2:], strict=True)
+    ]
     return jnp.pad(actions, pad)
 
 
@@ -159,7 +161,7 @@ def collect(
         env_act_l = pad_actions(env_act_l, act_shape)
         actions = jnp.zeros((num_envs, env.spec.num_agents, *act_shape), env_act_l.dtype)
         actions = actions.at[:, learners].set(env_act_l)
-        env_act_g = None
+        env_act_g = jnp.zeros((num_envs, 0, *act_shape), env_act_l.dtype)  # nobody
         if has_ghost:
             env_act_g = ghost_act(obs_g, k_ghost, runner.episode_id)
             actions = actions.at[:, ghosts].set(pad_actions(env_act_g, act_shape))

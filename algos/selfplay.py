@@ -259,9 +259,7 @@ def record_games_between(
         delta = elo_change(mine, theirs, results[order[i]], k)
         return mine + delta, theirs - delta
 
-    mine, theirs = jax.lax.fori_loop(
-        0, jnp.sum(finished), body, (own.elos[-1], other.elos[index])
-    )
+    mine, theirs = jax.lax.fori_loop(0, jnp.sum(finished), body, (own.elos[-1], other.elos[index]))
     return own.replace(elos=own.elos.at[-1].set(mine)), other.replace(
         elos=other.elos.at[index].set(theirs)
     )

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 from flax import struct
 
-from envs.base import Box, EnvSpec, MultiAgentEnv, MultiDiscrete, StepInfo
+from envs.base import Behaviour, Box, EnvSpec, MultiAgentEnv, MultiDiscrete, StepInfo
 
 
 @struct.dataclass
@@ -214,3 +214,89 @@ class HeavyObservation(MultiAgentEnv):
             terminal_obs=obs,
         )
         return obs, DuelState(steps), jnp.zeros((2,)), done, info
+
+
+@dataclass(frozen=True)
+class Shootout(MultiAgentEnv):
+    """One-shot asymmetric game, 2 shooters (team 0) vs 1 keeper (team 1), each role with a
+    dominant action in its own spaces.
+
+    Shooters see their slot one-hot (2 floats) and pick a lane (one branch of 3); the keeper
+    sees 4 constant floats and picks a dive and a stance (two branches of 2). Group reward,
+    zero-sum: ``shooters = g - 0.5 d - 0.25 [s == 0]``, keeper the negative, with ``g`` the
+    fraction of shooters who picked lane 2, ``d`` the dive and ``s`` the stance. So shooters
+    should always shoot lane 2 and the keeper always dive with stance 0, whatever the other
+    side does; with both optimal the shooters win (0.25 > 0).
+    """
+
+    @property
+    def spec(self) -> EnvSpec:  # type: ignore[override]
+        return EnvSpec(
+            name="shootout",
+            num_agents=3,
+            teams=(0, 0, 1),
+            agent_names=("shooter_0", "shooter_1", "keeper"),
+            obs_shape=(4,),
+            obs_low=0.0,
+            obs_high=1.0,
+            action_space=MultiDiscrete((3, 2)),
+            max_steps=1,
+            behaviours=(
+                Behaviour("Shooter", (2,), MultiDiscrete((3,))),
+                Behaviour("Keeper", (4,), MultiDiscrete((2, 2))),
+            ),
+            team_behaviour=(0, 1),
+        )
+
+    def _obs(self) -> jax.Array:
+        return jnp.array([[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]])
+
+    def reset(self, key: jax.Array):
+        return self._obs(), DuelState(jnp.zeros((), jnp.int32))
+
+    def step_env(self, key, state, actions):
+        goals = jnp.mean((actions[:2, 0] == 2).astype(jnp.float32))
+        dive, stance = actions[2, 0].astype(jnp.float32), actions[2, 1]
+        shooters = goals - 0.5 * dive - 0.25 * (stance == 0)
+        done = jnp.ones((3,), bool)
+        info = StepInfo(
+            group_reward=jnp.stack([shooters, shooters, -shooters]),
+            terminated=done,
+            truncated=jnp.zeros((3,), bool),
+            terminal_obs=self._obs(),
+        )
+        return self._obs(), DuelState(state.steps + 1), jnp.zeros((3,)), done, info
+
+
+@dataclass(frozen=True)
+class Handshake(MultiAgentEnv):
+    """One-shot cooperative task for one team of two, no opponent: the team is paid 1 when
+    slot 0 plays 1 and slot 1 plays 0, else 0; each agent sees its slot one-hot."""
+
+    @property
+    def spec(self) -> EnvSpec:  # type: ignore[override]
+        return EnvSpec(
+            name="handshake",
+            num_agents=2,
+            teams=(0, 0),
+            agent_names=("a", "b"),
+            obs_shape=(2,),
+            obs_low=0.0,
+            obs_high=1.0,
+            action_space=MultiDiscrete((2,)),
+            max_steps=1,
+        )
+
+    def reset(self, key: jax.Array):
+        return jnp.eye(2), DuelState(jnp.zeros((), jnp.int32))
+
+    def step_env(self, key, state, actions):
+        paid = ((actions[0, 0] == 1) & (actions[1, 0] == 0)).astype(jnp.float32)
+        done = jnp.ones((2,), bool)
+        info = StepInfo(
+            group_reward=jnp.full((2,), paid),
+            terminated=done,
+            truncated=jnp.zeros((2,), bool),
+            terminal_obs=jnp.eye(2),
+        )
+        return jnp.eye(2), DuelState(state.steps + 1), jnp.zeros((2,)), done, info

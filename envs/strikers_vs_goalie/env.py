@@ -60,18 +60,24 @@ EXISTENTIAL_SIGN = np.array([-1.0, -1.0, 1.0], np.float32)
 
 # --- BlueGoalBlocker: local (-1551, 155, 0) scale (100, 395.98, 791.47) in the 0.01 field,
 # so a 1.00 x 3.96 x 7.91 m box centred at (-15.51, 1.55, 0) (derived). Only its field-side
-# face and that face's two corners can be reached (by bodies or rays): its other faces lie
-# inside Blue's goal, behind it.
+# face and that face's two corners can be reached; its other faces lie inside Blue's goal.
 BLOCKER_FACE_X = -15.01
 BLOCKER_HALF_WIDTH = 3.96
-BLOCKER_CORNERS = np.array([[BLOCKER_FACE_X, BLOCKER_HALF_WIDTH], [BLOCKER_FACE_X, -BLOCKER_HALF_WIDTH]])
+BLOCKER_CORNERS = np.array([[BLOCKER_FACE_X, sz * BLOCKER_HALF_WIDTH] for sz in (1.0, -1.0)])
+# Ours: the 0.24 m slot between the box's side and the goal's side net (z = 4.2), narrower
+# than any body or cast sphere, is closed by a wall from each box corner to the post beside
+# it, so that no body is wedged between the corner wall and the box's corner.
+_BLUE_POSTS = soccer.POSTS[soccer.POST_GOAL_SIDE < 0]  # z = +4.2, -4.2, as the corners
+BLOCKER_WALLS = np.concatenate(  # [wall, end, (x, z)]: the face, then the two slot walls
+    [BLOCKER_CORNERS[None, ::-1], np.stack([BLOCKER_CORNERS, _BLUE_POSTS], axis=1)]
+)
 
 # --- ray sensors (prefab RayPerceptionSensorComponent3D; tag lists in the prefab's order) ---
 # Striker: [ball, purpleGoal, wall, blueAgent, purpleAgent] (no blueGoal: its own mouth is
 # the blocker, a wall). Goalie: [ball, purpleGoal, wall, blueAgent] (no tag for its team).
 TAG_BALL, TAG_PURPLE_GOAL, TAG_WALL, TAG_BLUE_AGENT, TAG_PURPLE_AGENT = range(5)
 STRIKER_TAGS, GOALIE_TAGS = 5, 4
-NO_TAG = ray_perception.NO_TAG  # hit but not reported: Blue's goal nets, the goalie itself
+NO_TAG = ray_perception.NO_TAG  # a hit not reported: the goalie's own body
 FORWARD_ANGLES = soccer.FORWARD_ANGLES  # BlueRayPerceptionSensor: 5 per side over 60 deg
 REVERSE_ANGLES = soccer.REVERSE_ANGLES  # BlueRayPerceptionSensorReverse: 1 over 45, yawed 180
 GOALIE_ANGLES = ray_perception.ray_angles(20, 180.0)  # PurpleGoalie...: 41 rays, 2 point back
@@ -81,15 +87,17 @@ FRAME_GOALIE = len(GOALIE_ANGLES) * (GOALIE_TAGS + 2)  # 246
 
 
 def _field_geometry() -> tuple[physics.Walls, np.ndarray, np.ndarray, np.ndarray]:
-    """SoccerTwos' walls and posts plus the blocker's face and corners, with the goal side of
-    each (0 none, -1 Blue's goal, +1 Purple's; the blocker is a plain wall)."""
-    face = physics.Walls.from_segments(
-        BLOCKER_CORNERS[1:], BLOCKER_CORNERS[:1], np.array([[0.0, 0.0]])
-    )
-    walls = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), soccer.WALLS, face)
-    wall_side = np.concatenate([soccer.WALL_GOAL_SIDE, [0.0]])
-    posts = np.concatenate([soccer.POSTS, BLOCKER_CORNERS]).astype(np.float32)
-    post_side = np.concatenate([soccer.POST_GOAL_SIDE, [0.0, 0.0]])
+    """Walls and posts with the goal side of each (0 none, +1 Purple's goal): SoccerTwos'
+    less Blue's goal, which the blocker seals off from every body and ray, plus the
+    blocker's walls and corners (plain walls)."""
+    open_walls = soccer.WALL_GOAL_SIDE >= 0
+    ends = BLOCKER_WALLS
+    blocker = physics.Walls.from_segments(ends[:, 0], ends[:, 1], np.zeros((len(ends), 2)))
+    walls = jax.tree.map(lambda a, b: jnp.concatenate([a[open_walls], b]), soccer.WALLS, blocker)
+    wall_side = np.concatenate([soccer.WALL_GOAL_SIDE[open_walls], np.zeros(len(ends))])
+    open_posts = soccer.POST_GOAL_SIDE >= 0
+    posts = np.concatenate([soccer.POSTS[open_posts], BLOCKER_CORNERS]).astype(np.float32)
+    post_side = np.concatenate([soccer.POST_GOAL_SIDE[open_posts], np.zeros(len(BLOCKER_CORNERS))])
     return walls, wall_side, posts, post_side
 
 
@@ -97,9 +105,9 @@ WALLS, WALL_GOAL_SIDE, POSTS, POST_GOAL_SIDE = _field_geometry()
 
 
 def _observer_tags() -> np.ndarray:
-    """Tags ``[A, K]`` of the ray targets [3 agents, ball, 6 posts, walls] per observer."""
+    """Tags ``[A, K]`` of the ray targets [3 agents, ball, 4 posts, walls] per observer."""
     goal_side = np.concatenate([POST_GOAL_SIDE, WALL_GOAL_SIDE])
-    static = np.where(goal_side > 0, TAG_PURPLE_GOAL, np.where(goal_side < 0, NO_TAG, TAG_WALL))
+    static = np.where(goal_side > 0, TAG_PURPLE_GOAL, TAG_WALL)
     static = np.concatenate([[TAG_BALL], static])
     strikers_view = [TAG_BLUE_AGENT, TAG_BLUE_AGENT, TAG_PURPLE_AGENT]
     goalie_view = [TAG_BLUE_AGENT, TAG_BLUE_AGENT, NO_TAG]  # never hits itself anyway
@@ -209,7 +217,10 @@ class StrikersVsGoalie(MultiAgentEnv):
                     ),
                 ),
                 Behaviour(
-                    "Goalie", (goalie,), actions, sensors=(("PurpleGoalieRayPerceptionSensor", goalie),)
+                    "Goalie",
+                    (goalie,),
+                    actions,
+                    sensors=(("PurpleGoalieRayPerceptionSensor", goalie),),
                 ),
             ),
             team_behaviour=(0, 1),
@@ -296,7 +307,11 @@ class StrikersVsGoalie(MultiAgentEnv):
         restitution = jnp.asarray(WALL_RESTITUTION)
         bodies, _ = physics.collide_walls(bodies, jnp.asarray(RADIUS), WALLS, restitution)
         bodies = physics.collide_points(
-            bodies, jnp.asarray(RADIUS), jnp.asarray(POSTS[:, 0]), jnp.asarray(POSTS[:, 1]), restitution
+            bodies,
+            jnp.asarray(RADIUS),
+            jnp.asarray(POSTS[:, 0]),
+            jnp.asarray(POSTS[:, 1]),
+            restitution,
         )
         return state.replace(
             x=bodies.x,

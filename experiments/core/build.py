@@ -16,12 +16,34 @@ from algos.selfplay import SelfPlayConfig
 def build(cfg: DictConfig) -> tuple[envs.MultiAgentEnv, Learner]:
     """The env and learner a config describes (training config or a saved ``config.json``)."""
     env = envs.make(cfg.env.name, **OmegaConf.to_container(cfg.env.options, resolve=True))
-    selfplay = config_from(SelfPlayConfig, OmegaConf.to_container(cfg.env.selfplay), "env.selfplay")
+    selfplay = selfplay_configs(env, OmegaConf.to_container(cfg.env.selfplay))
     algo = OmegaConf.to_container(cfg.algo)
     name = algo.pop("name")
     if env.num_envs is not None and "num_envs" in algo:  # a Unity build: one env per area
         algo["num_envs"] = env.num_envs
     return env, algos.make(name, env, algo, selfplay, int(cfg.total_env_steps))
+
+
+def selfplay_configs(
+    env: envs.MultiAgentEnv, values: dict[str, Any]
+) -> SelfPlayConfig | list[SelfPlayConfig]:
+    """``env.selfplay``: one config, or in an asymmetric game one per behaviour, each the
+    shared keys overridden by ``behaviours.<name>`` (ML-Agents: a self_play block per
+    behaviour, e.g. StrikersVsGoalie's swap_steps 4000 for Striker and 1000 for Goalie)."""
+    per_behaviour = values.pop("behaviours", None) or {}
+    names = [b.name for b in env.spec.behaviour_specs]
+    unknown = sorted(set(per_behaviour) - set(names) if env.spec.asymmetric else per_behaviour)
+    if unknown:
+        raise ValueError(
+            f"env.selfplay.behaviours names {', '.join(unknown)}; {env.spec.name} has "
+            + (f"behaviours {', '.join(names)}" if env.spec.asymmetric else "one behaviour")
+        )
+    if not env.spec.asymmetric:
+        return config_from(SelfPlayConfig, values, "env.selfplay")
+    return [
+        config_from(SelfPlayConfig, {**values, **per_behaviour.get(n, {})}, f"env.selfplay ({n})")
+        for n in names
+    ]
 
 
 def build_offline(

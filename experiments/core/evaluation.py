@@ -17,29 +17,12 @@ import numpy as np
 from analysis.intervals import wilson
 from envs import match, scripted
 from envs.base import MultiAgentEnv
-from envs.policy import TeamPolicy
+from envs.policy import Roles, TeamPolicy, for_team
 from envs.registry import find
 
 
-def head_to_head(
-    env: MultiAgentEnv,
-    policy: TeamPolicy,
-    params: Any,
-    opponent: TeamPolicy,
-    opponent_params: Any,
-    games: int,
-    decisions: int,
-    key: jax.Array,
-) -> dict[str, Any]:
-    """Win/draw/loss of ``policy`` over both sides, with a 95% interval on the decided rate."""
-    wins = draws = losses = 0
-    for side, k in enumerate(jax.random.split(key, 2)):
-        pair = [policy, opponent] if side == 0 else [opponent, policy]
-        pair_params = [params, opponent_params] if side == 0 else [opponent_params, params]
-        c = match.play(env, pair, k, games, decisions, params=pair_params).counts()
-        wins += c[f"team{side}"]
-        losses += c[f"team{1 - side}"]
-        draws += c["draw"]
+def record(wins: int, draws: int, losses: int) -> dict[str, Any]:
+    """Win/draw/loss with the decided win rate, its 95% Wilson interval and the score."""
     decided = wins + losses
     low, high = wilson(wins, decided)
     total = decided + draws
@@ -54,9 +37,51 @@ def head_to_head(
     }
 
 
+def head_to_head(
+    env: MultiAgentEnv,
+    policy: TeamPolicy | Roles,
+    params: Any,
+    opponent: TeamPolicy | Roles,
+    opponent_params: Any,
+    games: int,
+    decisions: int,
+    key: jax.Array,
+) -> dict[str, Any]:
+    """Win/draw/loss of ``policy`` over both sides, with a 95% interval on the decided rate.
+
+    In an asymmetric game (``Roles``) the two sides are two different roles, so the result
+    of each is kept as well, under ``as_<behaviour>``.
+    """
+    total = [0, 0, 0]
+    sides = {}
+    for side, k in enumerate(jax.random.split(key, 2)):
+        mine = for_team(policy, params, side)
+        theirs = for_team(opponent, opponent_params, 1 - side)
+        pair = [mine, theirs] if side == 0 else [theirs, mine]
+        c = match.play(env, [p for p, _ in pair], k, games, decisions, [q for _, q in pair])
+        c = c.counts()
+        result = (c[f"team{side}"], c["draw"], c[f"team{1 - side}"])
+        total = [a + b for a, b in zip(total, result, strict=True)]
+        if isinstance(policy, Roles):
+            behaviour = env.spec.behaviour_specs[env.spec.behaviour_of(side)].name
+            sides[f"as_{behaviour}"] = record(*result)
+    return record(*total) | sides
+
+
+def scripted_opponent(env: MultiAgentEnv, name: str) -> TeamPolicy | Roles:
+    """The env's scripted player ``name`` as a team policy, or per role in an asymmetric
+    game (``Roles``, whose params are ``[None, None]``)."""
+    spec = env.spec
+    if not spec.asymmetric:
+        return scripted.team(spec.name, name)
+    teams = range(spec.num_teams)
+    behaviours = [spec.behaviour_specs[spec.behaviour_of(t)].name for t in teams]
+    return Roles(tuple(scripted.team(spec.name, name, b) for b in behaviours), tuple(teams))
+
+
 def vs_scripted(
     env: MultiAgentEnv,
-    policy: TeamPolicy,
+    policy: TeamPolicy | Roles,
     params: Any,
     name: str,
     games: int,
@@ -65,13 +90,14 @@ def vs_scripted(
 ) -> dict[str, Any]:
     """``head_to_head`` of a policy (a learner's ``act``, an imported model's) against the
     env's scripted team ``name``."""
-    opponent = scripted.team(env.spec.name, name)
-    return head_to_head(env, policy, params, opponent, None, games, decisions, key)
+    opponent = scripted_opponent(env, name)
+    none = [None, None] if isinstance(opponent, Roles) else None
+    return head_to_head(env, policy, params, opponent, none, games, decisions, key)
 
 
 def evaluate_policy(
     env: MultiAgentEnv,
-    policy: TeamPolicy,
+    policy: TeamPolicy | Roles,
     params: Any,
     opponents: Sequence[str],
     games: int,
@@ -116,11 +142,14 @@ def describe(summary: dict[str, Any]) -> str:
     lines = []
     for key, value in summary.items():
         if key.startswith("vs_"):
-            low, high = value["win_rate_decided_ci95"]
-            lines.append(
-                f"{key}: W/D/L {value['wins']}/{value['draws']}/{value['losses']}, "
-                f"won {value['win_rate_decided']:.1%} of decided [95% CI {low:.1%}, {high:.1%}]"
-            )
+            entries = [(key, value)]
+            entries += [(f"  {k}", v) for k, v in value.items() if k.startswith("as_")]
+            for name, v in entries:
+                low, high = v["win_rate_decided_ci95"]
+                lines.append(
+                    f"{name}: W/D/L {v['wins']}/{v['draws']}/{v['losses']}, "
+                    f"won {v['win_rate_decided']:.1%} of decided [95% CI {low:.1%}, {high:.1%}]"
+                )
     if "game_score" in summary:
         t = summary["game_score"]
         lines.append(

@@ -117,7 +117,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         progress=cfg.logging.progress,
         resume_from_steps=start_chunk * steps_per_chunk if cfg.resume else None,
     )
-    team_size = len(env.spec.team_agents(0))
+    # Agent-steps of the learning team; in an asymmetric game each behaviour logs its own.
+    team_size = None if env.spec.asymmetric else len(env.spec.team_agents(0))
     t0 = time.perf_counter() - wall_offset
     try:
         for chunk in range(start_chunk, num_chunks):
@@ -131,7 +132,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
                 {
                     "env_steps": env_steps,
                     "agent_steps": env_steps * env.spec.num_agents,
-                    "learner_agent_steps": env_steps * team_size,
+                    **({} if team_size is None else {"learner_agent_steps": env_steps * team_size}),
                     "wall_s": time.perf_counter() - t0,
                     "sps": steps_per_chunk / chunk_s,
                     **metrics,
@@ -151,7 +152,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         save_policy(run_dir / "final", learner.policy_params(state), config)
         summary = evaluate_policy(
             env,
-            learner.act,
+            learner.team_policy,
             learner.policy_params(state),
             opponents=list(cfg.eval.opponents),
             games=env.num_envs or int(cfg.eval.games),

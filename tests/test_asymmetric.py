@@ -1,0 +1,212 @@
+"""Games beyond symmetric pairs: teams with their own behaviours (one learner, pool and ELO
+each, ML-Agents' asymmetric ghost trainer) and one-team tasks trained with no ghost."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import algos
+from algos import rollout, selfplay
+from algos.base import scan_updates
+from algos.selfplay import SelfPlayConfig
+from tests.toy_games import Handshake, Shootout
+
+PPO_TINY = dict(num_envs=32, rollout_len=4, hidden=[16], num_minibatches=4, learning_rate=3e-3)
+TINY = {
+    "ippo": PPO_TINY,
+    "poca": {**PPO_TINY, "critic_hidden": 16},
+    "maddpg": dict(
+        num_envs=32,
+        rollout_len=4,
+        hidden=[16],
+        critic_hidden=[32],
+        batch_size=64,
+        learning_starts=256,
+        buffer_size=4096,
+    ),
+}
+
+
+def train(env, algo: str, selfplay_cfg, updates: int):
+    learner = algos.make(algo, env, TINY[algo], selfplay_cfg, 10**6)
+    state, metrics = jax.jit(scan_updates(learner, updates))(learner.init(jax.random.PRNGKey(0)))
+    return learner, state, metrics
+
+
+def shootout_cfgs() -> list[SelfPlayConfig]:
+    return [
+        SelfPlayConfig(save_steps=200, team_change=1000, swap_steps=s, window=3) for s in (200, 100)
+    ]
+
+
+def test_rollout_seats_each_behaviour_in_its_own_spaces():
+    env = Shootout()
+    learner = algos.make("ippo", env, TINY["ippo"], shootout_cfgs(), 10**6)
+    shooter, keeper = learner.learners
+    assert (shooter.obs_shape, shooter.team_size, keeper.obs_shape, keeper.team_size) == (
+        (2,),
+        2,
+        (4,),
+        1,
+    )
+    seen = {}
+
+    def shoot_lane_2(obs, key, episode_id):
+        seen["learner"] = obs.shape
+        action = jnp.full((*obs.shape[:2], 1), 2, jnp.int32)
+        return action, action, None
+
+    def dive_stance_1(obs, key, episode_id):
+        seen["ghost"] = obs.shape
+        return jnp.ones((*obs.shape[:2], 2), jnp.int32)
+
+    runner = rollout.init_runner(env, jax.random.PRNGKey(0), 5)
+    _, steps, episodes = rollout.collect(
+        env, runner, jax.random.PRNGKey(1), 3, shooter.play.seats, shoot_lane_2, dive_stance_1
+    )
+    assert seen == {"learner": (5, 2, 2), "ghost": (5, 1, 4)}
+    np.testing.assert_array_equal(steps.obs[0, 0], [[1, 0], [0, 1]])  # the leading slice
+    # Every shot scores, the keeper dives with stance 1: 1 - 0.5 = 0.5 for the shooters.
+    np.testing.assert_allclose(steps.group_reward, 0.5)
+    np.testing.assert_allclose(episodes.ghost_final_reward, -0.5)
+    np.testing.assert_array_equal(rollout.game_result(episodes), 1.0)
+
+
+@pytest.mark.parametrize("algo", ["ippo", "poca", "maddpg"])
+def test_asymmetric_self_play_finds_each_roles_dominant_action(algo):
+    env = Shootout()
+    learner, state, metrics = train(env, algo, shootout_cfgs(), 80 if algo != "maddpg" else 160)
+    shooter_params, keeper_params = learner.policy_params(state)
+    roles = learner.team_policy
+    keys = jax.random.split(jax.random.PRNGKey(1), 200)
+    obs = env._obs()
+    shots = jax.vmap(lambda k: roles.policies[0](shooter_params, obs[:2, :2], k))(keys)
+    saves = jax.vmap(lambda k: roles.policies[1](keeper_params, obs[2:], k))(keys)
+    assert shots.shape == (200, 2, 1) and saves.shape == (200, 1, 2)
+    assert float(jnp.mean(shots == 2)) > 0.9
+    assert float(jnp.mean(saves[..., 0] == 1)) > 0.9 and float(jnp.mean(saves[..., 1] == 0)) > 0.9
+    # Both behaviours took turns and both ELOs moved: one behaviour's games move the other's.
+    assert set(np.asarray(metrics["learning_behaviour"]).tolist()) == {0, 1}
+    assert (
+        float(metrics["elo_Shooter"][-1]) != 1200.0 and float(metrics["elo_Keeper"][-1]) != 1200.0
+    )
+
+
+def reference_asymmetric(cfgs, team_size, env_steps: int, calls: int):
+    """ML-Agents' GhostController with one GhostTrainer per behaviour, in Python: per call the
+    learning trainer's wrapped trainer takes ``env_steps`` steps of its agents and the other
+    trainer counts its ghost agents' steps; then each advances (learning one first)."""
+    trainers = [
+        dict(step=0, ghost=0, save=0, swap=0, change=0, team=0, counter=1 % c.window, saved=1)
+        for c in cfgs
+    ]
+    learning = 0
+    log = []
+    for _ in range(calls):
+        me, other = learning, 1 - learning
+        trainers[me]["step"] += env_steps * team_size[me]
+        trainers[other]["ghost"] += env_steps * team_size[other]
+        events = {}
+        for b in (me, other):
+            t, c = trainers[b], cfgs[b]
+            if t["step"] - t["change"] > c.team_change:
+                learning, t["change"] = 1 - learning, t["step"]
+            saving = t["step"] - t["save"] > c.save_steps
+            if saving:
+                t["counter"], t["saved"] = (
+                    (t["counter"] + 1) % c.window,
+                    min(t["saved"] + 1, c.window),
+                )
+                t["save"] = t["step"]
+            swapped = t["team"] != learning or t["ghost"] - t["swap"] > c.swap_steps
+            if swapped:
+                t["team"], t["swap"] = learning, t["ghost"]
+            events[b] = (t["counter"], t["saved"], swapped)
+        log.append((me, learning, events))
+    return log
+
+
+def test_per_behaviour_schedule_follows_ml_agents():
+    cfgs = [
+        SelfPlayConfig(save_steps=100, team_change=300, swap_steps=150, window=3),
+        SelfPlayConfig(save_steps=60, team_change=200, swap_steps=25, window=4),
+    ]
+    team_size, env_steps = (2, 1), 20
+    states = [selfplay.init({"w": jnp.zeros(2)}, c) for c in cfgs]
+    step = jax.jit(selfplay.advance_asymmetric, static_argnums=(7, 8))
+    for i, (me, learning, events) in enumerate(
+        reference_asymmetric(cfgs, team_size, env_steps, 60)
+    ):
+        other = 1 - me
+        assert int(states[me].learning_team) == me, i
+        before = states
+        params = [{"w": jnp.full(2, float(i + b * 100))} for b in (0, 1)]
+        own, theirs = step(
+            states[me],
+            states[other],
+            params[me],
+            params[other],
+            jax.random.PRNGKey(i),
+            jnp.asarray(env_steps * team_size[me]),
+            jnp.asarray(env_steps * team_size[other]),
+            cfgs[me],
+            cfgs[other],
+        )
+        states = [None, None]
+        states[me], states[other] = own, theirs
+        for b in (0, 1):
+            counter, saved, swapped = events[b]
+            assert int(states[b].learning_team) == learning, (i, b)
+            assert (int(states[b].counter), int(states[b].num_saved)) == (counter, saved), (i, b)
+            if not swapped:
+                np.testing.assert_array_equal(states[b].ghost["w"], before[b].ghost["w"])
+            else:
+                assert int(states[b].last_swap) == int(states[b].ghost_steps), (i, b)
+
+
+def test_a_game_moves_the_learner_and_the_other_behaviours_ghost_slot():
+    own = selfplay.init({"w": jnp.zeros(1)}, SelfPlayConfig(window=3))
+    other = selfplay.init({"w": jnp.zeros(1)}, SelfPlayConfig(window=3))
+    other = other.replace(ghost_index=jnp.asarray(2), elos=other.elos.at[2].set(1400.0))
+    results, finished = jnp.array([1.0, 0.0, 1.0]), jnp.array([True, False, True])
+    own_out, other_out = selfplay.record_games_between(own, other, results, finished, 1.0)
+    mine, theirs = 1200.0, 1400.0
+    for s in (1.0, 1.0):
+        delta = s - 1 / (1 + 10 ** ((theirs - mine) / 400))
+        mine, theirs = mine + delta, theirs - delta
+    assert float(own_out.elos[-1]) == pytest.approx(mine, abs=1e-3)
+    assert float(other_out.elos[2]) == pytest.approx(theirs, abs=1e-3)
+    np.testing.assert_array_equal(own_out.elos[:-1], own.elos[:-1])  # its pool keeps its ratings
+    np.testing.assert_array_equal(other_out.elos[:2], other.elos[:2])
+
+
+@pytest.mark.parametrize("algo", ["ippo", "poca", "maddpg"])
+def test_cooperative_task_is_solved_without_a_ghost(algo):
+    env = Handshake()
+    learner, state, metrics = train(env, algo, SelfPlayConfig(), 60 if algo != "maddpg" else 100)
+    assert "elo" not in metrics and "win_rate" not in metrics  # nobody to beat
+    params = learner.policy_params(state)
+    keys = jax.random.split(jax.random.PRNGKey(1), 200)
+    acts = jax.vmap(lambda k: learner.act(params, jnp.eye(2), k))(keys)
+    assert float(jnp.mean((acts[:, 0, 0] == 1) & (acts[:, 1, 0] == 0))) > 0.9
+    assert float(metrics["episode_return"][-1]) > 0.8
+
+
+def test_unequal_teams_need_declared_behaviours():
+    from tests.toy_games import DominantDuel
+
+    class Lopsided(DominantDuel):
+        @property
+        def spec(self):
+            import dataclasses
+
+            base = super().spec
+            return dataclasses.replace(
+                base, num_agents=3, teams=(0, 0, 1), agent_names=("a", "b", "c")
+            )
+
+    with pytest.raises(ValueError, match="declares one behaviour per team"):
+        algos.make("ippo", Lopsided(), TINY["ippo"], SelfPlayConfig(), 10**6)
