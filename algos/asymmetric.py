@@ -28,7 +28,7 @@ from algos import play, rollout
 from algos.base import ActorArrays, Learner
 from algos.selfplay import SelfPlayConfig
 from envs.base import MultiAgentEnv
-from envs.policy import Roles
+from envs.policy import Roles, own_view_policy
 
 
 @struct.dataclass
@@ -131,7 +131,14 @@ class Asymmetric(Learner):
 
     @property
     def team_policy(self) -> Roles:
-        return Roles(tuple(self.learners[b].act for b in self.team_behaviour), self.team_behaviour)
+        """Each team's behaviour policy, reading its own slice of the padded observations."""
+        return Roles(
+            tuple(
+                own_view_policy(self.learners[b].act, self.learners[b].obs_shape[0])
+                for b in self.team_behaviour
+            ),
+            self.team_behaviour,
+        )
 
     def act(self, params: Any, obs: jax.Array, key: jax.Array) -> jax.Array:
         raise TypeError(

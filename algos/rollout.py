@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from envs.base import EnvSpec, MultiAgentEnv, winner
+from envs.base import EnvSpec, MultiAgentEnv, pad_actions, winner
 from envs.policy import BatchPolicy
 
 
@@ -90,16 +90,6 @@ class Seats(NamedTuple):
 def own_view(obs: jax.Array, width: int) -> jax.Array:
     """The leading ``width`` floats of padded observation rows (all of them when unpadded)."""
     return obs if obs.shape[-1] == width else obs[..., :width]
-
-
-def pad_actions(actions: jax.Array, shape: tuple[int, ...]) -> jax.Array:
-    """A behaviour's actions ``[E, n, k]`` padded with zeros to the env's ``[E, n, *shape]``."""
-    if actions.shape[2:] == shape:
-        return actions
-    pad = [(0, 0), (0, 0)] + [
-        (0, full - own) for full, own in zip(shape, actions.shape[2:], strict=True)
-    ]
-    return jnp.pad(actions, pad)
 
 
 def init_runner(env: MultiAgentEnv, key: jax.Array, num_envs: int) -> EnvRunner:

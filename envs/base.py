@@ -305,6 +305,16 @@ def winner(side_reward: jax.Array) -> jax.Array:
     return jnp.where(tie, -1, best)
 
 
+def pad_actions(actions: jax.Array, shape: tuple[int, ...]) -> jax.Array:
+    """A behaviour's actions ``[..., n, *own]`` zero-padded to the env's ``[..., n, *shape]``
+    (an asymmetric game's behaviours may act in smaller spaces than the env's array)."""
+    lead = actions.ndim - len(shape)
+    if actions.shape[lead:] == tuple(shape):
+        return actions
+    own = actions.shape[lead:]
+    return jnp.pad(actions, [(0, 0)] * lead + [(0, f - o) for f, o in zip(shape, own, strict=True)])
+
+
 def stack_frame(stack: jax.Array, frame: jax.Array) -> jax.Array:
     """Push ``frame`` into a ``[..., n_stack, frame_size]`` buffer, oldest first (Unity order)."""
     return jnp.concatenate([stack[..., 1:, :], frame[..., None, :]], axis=-2)

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from envs.base import MultiAgentEnv, winner
+from envs.base import MultiAgentEnv, pad_actions, winner
 from envs.policy import TeamPolicy
 
 
@@ -42,14 +42,15 @@ def team_actions(env: MultiAgentEnv, policies: Sequence[TeamPolicy]):
     """``act(params, obs [A, ...], key) -> actions [A, ...]``: each team's policy acts for its
     members, with ``params[t]`` the parameters of team ``t``'s policy."""
     members = [np.asarray(env.spec.team_agents(t)) for t in range(len(policies))]
+    shape = env.spec.action_space.shape
 
     def act(params: Sequence[object], obs: jax.Array, key: jax.Array) -> jax.Array:
         keys = jax.random.split(key, len(policies))
         out = None
         for idx, policy, p, k in zip(members, policies, params, keys, strict=True):
-            team = policy(p, obs[idx], k)
+            team = pad_actions(policy(p, obs[idx], k), shape)
             if out is None:
-                out = jnp.zeros((obs.shape[0], *team.shape[1:]), team.dtype)
+                out = jnp.zeros((obs.shape[0], *shape), team.dtype)
             out = out.at[idx].set(team.astype(out.dtype))
         return out
 

@@ -56,3 +56,13 @@ def for_team(policy: TeamPolicy | Roles, params: Any, team: int) -> tuple[TeamPo
     if isinstance(policy, Roles):
         return policy.policies[team], params[policy.param_index[team]]
     return policy, params
+
+
+def own_view_policy(policy: TeamPolicy, width: int) -> TeamPolicy:
+    """``policy`` on the leading ``width`` floats of padded observation rows (a behaviour's
+    own observation in an asymmetric game, ``envs.base.Behaviour``)."""
+
+    def play(params: Any, obs: jax.Array, key: jax.Array) -> jax.Array:
+        return policy(params, obs[..., :width], key)
+
+    return play

@@ -83,7 +83,7 @@ def test_asymmetric_self_play_finds_each_roles_dominant_action(algo):
     roles = learner.team_policy
     keys = jax.random.split(jax.random.PRNGKey(1), 200)
     obs = env._obs()
-    shots = jax.vmap(lambda k: roles.policies[0](shooter_params, obs[:2, :2], k))(keys)
+    shots = jax.vmap(lambda k: roles.policies[0](shooter_params, obs[:2], k))(keys)
     saves = jax.vmap(lambda k: roles.policies[1](keeper_params, obs[2:], k))(keys)
     assert shots.shape == (200, 2, 1) and saves.shape == (200, 1, 2)
     assert float(jnp.mean(shots == 2)) > 0.9
@@ -210,3 +210,30 @@ def test_unequal_teams_need_declared_behaviours():
 
     with pytest.raises(ValueError, match="declares one behaviour per team"):
         algos.make("ippo", Lopsided(), TINY["ippo"], SelfPlayConfig(), 10**6)
+
+
+def test_evaluation_plays_each_role_and_reports_it():
+    from envs.policy import Roles, own_view_policy
+    from experiments.core.evaluation import head_to_head
+
+    def constant(*values):
+        return lambda params, obs, key: jnp.broadcast_to(
+            jnp.asarray(values, jnp.int32), (obs.shape[0], len(values))
+        )
+
+    def sees(width, values):  # a policy that checks it is handed its own view
+        def play(params, obs, key):
+            assert obs.shape[-1] == width, obs.shape
+            return constant(*values)(params, obs, key)
+
+        return own_view_policy(play, width)
+
+    best = Roles((sees(2, [2]), sees(4, [1, 0])), (0, 1))
+    weak = Roles((constant(0), constant(0, 1)), (0, 1))
+    out = head_to_head(
+        Shootout(), best, [None, None], weak, [None, None], 8, 3, jax.random.PRNGKey(0)
+    )
+    # Best shooters vs a keeper who stays: 1 > 0; the best keeper vs lane-0 shots: 0.5 > 0.
+    assert out["as_Shooter"]["wins"] == 24 and out["as_Shooter"]["losses"] == 0
+    assert out["as_Keeper"]["wins"] == 24 and out["as_Keeper"]["losses"] == 0
+    assert out["wins"] == 48
