@@ -90,6 +90,7 @@ class Learner(abc.ABC):
         self.cfg = config_from(self.config_class, cfg, f"algo ({type(self).__name__.lower()})")
         self.selfplay_cfg = cfgs[behaviour] if len(cfgs) > 1 else cfgs[0]
         self.behaviour = env.spec.behaviour_specs[behaviour]
+        self.spec = env.spec.for_behaviour(behaviour)  # the game as this learner sees it
         self.space = self.behaviour.action_space
         self.obs_shape = self.behaviour.obs_shape
         self.scripted_ghosts = [scripted.team(env.spec.name, n) for n in self.selfplay_cfg.scripted]

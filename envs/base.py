@@ -12,6 +12,7 @@ episode and the last observation of the finished one is kept in ``info.terminal_
 from __future__ import annotations
 
 import abc
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,6 +160,22 @@ class EnvSpec:
     def behaviour_teams(self, behaviour: int) -> tuple[int, ...]:
         """The teams that play ``behaviour``, in team order."""
         return tuple(t for t in range(self.num_teams) if self.behaviour_of(t) == behaviour)
+
+    def for_behaviour(self, behaviour: int) -> EnvSpec:
+        """This spec as one behaviour sees the game: its observation and action spaces and
+        sensors (what its ONNX file takes and gives); the same spec in a symmetric game."""
+        if not self.behaviours:
+            return self
+        b = self.behaviours[behaviour]
+        return dataclasses.replace(
+            self,
+            obs_shape=b.obs_shape,
+            action_space=b.action_space,
+            sensors=b.sensors,
+            mirror=b.mirror,
+            behaviours=(),
+            team_behaviour=(),
+        )
 
     @property
     def asymmetric(self) -> bool:

@@ -2,6 +2,7 @@
 
 python -m experiments.export RUN_DIR                      # RUN_DIR/export/SoccerTwos.onnx
 python -m experiments.export RUN_DIR --out my.onnx --check 256
+python -m experiments.export SVG_RUN_DIR                  # export/Striker.onnx, Goalie.onnx
 
 The file is what ``mlagents-learn`` writes for a trained behaviour (ML-Agents 2.x, model API
 version 3, ONNX opset 9), so a SoccerTwos policy drops into the course's build and its
@@ -29,7 +30,7 @@ import argparse
 import json
 from collections.abc import Sequence
 
-from experiments.core.onnx_export import check_parity, export
+from experiments.core.onnx_export import behaviour_policies, check_parity, export
 from experiments.core.players import load_run
 
 
@@ -40,20 +41,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--agent", type=int, default=0, help="team member, for unshared actors")
     parser.add_argument("--sub-policy", type=int, default=0, help="MADDPG ensemble member")
     parser.add_argument(
+        "--behaviour", default=None, help="export only this behaviour (asymmetric games)"
+    )
+    parser.add_argument(
         "--check",
         type=int,
         default=256,
         help="compare with JAX on this many random observations (0: skip)",
     )
     args = parser.parse_args(argv)
-    path = export(args.run_dir, args.out, args.agent, args.sub_policy)
-    print(f"wrote {path}")
-    if args.check:
-        _, learner, params = load_run(args.run_dir)  # the policy the file was made from
-        report = check_parity(
-            path, learner, params, args.check, agent=args.agent, sub_policy=args.sub_policy
-        )
-        print(json.dumps(report))
+    paths = export(args.run_dir, args.out, args.agent, args.sub_policy, args.behaviour)
+    _, learner, params = load_run(args.run_dir)  # the policy the files were made from
+    policies = behaviour_policies(learner, params, args.behaviour)
+    for path, (_, sub, sub_params) in zip(paths, policies, strict=True):
+        print(f"wrote {path}")
+        if args.check:
+            report = check_parity(
+                path, sub, sub_params, args.check, agent=args.agent, sub_policy=args.sub_policy
+            )
+            print(json.dumps(report))
 
 
 if __name__ == "__main__":

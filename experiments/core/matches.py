@@ -33,6 +33,7 @@ from analysis.formats import read_matches
 from analysis.ratings import rating_table
 from envs import match
 from envs.base import MultiAgentEnv
+from envs.policy import for_team
 from experiments.core import match_table
 from experiments.core.players import Player
 
@@ -62,19 +63,30 @@ class Lineup:
         team_size = len(env.spec.team_agents(0))
         members = jax.ShapeDtypeStruct((team_size, *obs.shape[1:]), obs.dtype)
         key_shape = jax.eval_shape(jax.random.PRNGKey, 0)
-        dtype = jax.eval_shape(policies[0], self.templates[0], members, key_shape).dtype
+        first, first_params = for_team(policies[0], self.templates[0], 0)
+        dtype = jax.eval_shape(first, first_params, members, key_shape).dtype
 
-        def switched(params: tuple[jax.Array, tuple], team_obs: jax.Array, key: jax.Array):
-            index, per_arch = params
-            branches = [
-                lambda o, k, i=i: policies[i](per_arch[i], o, k).astype(dtype)
-                for i in range(len(policies))
-            ]
-            return jax.lax.switch(index, branches, team_obs, key)
+        def switched_as(team: int) -> Callable:
+            """Team ``team``'s side: a player's policy for that team (its role's, in an
+            asymmetric game)."""
+
+            def switched(params: tuple[jax.Array, tuple], team_obs: jax.Array, key: jax.Array):
+                index, per_arch = params
+
+                def branch(i: int) -> Callable:
+                    policy, own = for_team(policies[i], per_arch[i], team)
+                    return lambda o, k: policy(own, o, k).astype(dtype)
+
+                return jax.lax.switch(
+                    index, [branch(i) for i in range(len(policies))], team_obs, key
+                )
+
+            return switched
 
         key = (env, tuple(self.archs), games, decisions)
         if key not in _PROGRAMS:
-            _PROGRAMS[key] = match.match_fn(env, [switched, switched], games, decisions)
+            sides = [switched_as(t) for t in range(env.spec.num_teams)]
+            _PROGRAMS[key] = match.match_fn(env, sides, games, decisions)
         self.program = _PROGRAMS[key]
 
     def side(self, player: Player) -> tuple[jax.Array, tuple]:

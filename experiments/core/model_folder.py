@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from experiments.core.onnx_export import behaviour_name, check_parity, export
+from experiments.core.onnx_export import behaviour_policies, check_parity, export
 from experiments.core.players import load_run
 
 
@@ -118,19 +118,30 @@ def package(
     if not evaluation_file.exists():
         raise FileNotFoundError(f"{evaluation_file} not found: package a finished run")
     evaluation = json.loads(evaluation_file.read_text())
-    env, learner, params = load_run(run_dir)
-    behaviour = behaviour_name(env.spec)
+    _, learner, params = load_run(run_dir)
     out.mkdir(parents=True, exist_ok=True)
-    onnx_path = export(run_dir, out / f"{behaviour}.onnx")
-    parity = check_parity(onnx_path, learner, params, check_samples)
+    # One <Behaviour>.onnx per behaviour (two for Strikers vs Goalie), as mlagents-learn writes.
+    policies = behaviour_policies(learner, params)
+    paths = export(run_dir, out)
+    checks = [
+        check_parity(path, sub, sub_params, check_samples)
+        for path, (_, sub, sub_params) in zip(paths, policies, strict=True)
+    ]
+    parity = {
+        "samples": check_samples,
+        "max_abs_diff": max(c["max_abs_diff"] for c in checks),
+        "greedy_mismatches": sum(c["greedy_mismatches"] for c in checks),
+        "sampled_actions_valid": all(c["sampled_actions_valid"] for c in checks),
+    }
+    behaviours = [name for name, _, _ in policies]
     trainer = learner.mlagents_trainer or config["algo"]["name"]
     settings = {
-        "behaviors": {behaviour: ml_agents_behaviour(config, trainer)},
+        "behaviors": {name: ml_agents_behaviour(config, trainer) for name in behaviours},
         "marl_arena": config,
     }
     (out / "configuration.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
     (out / "README.md").write_text(
-        model_card(behaviour, config["algo"]["name"], repo_id, evaluation, parity)
+        model_card(" and ".join(behaviours), config["algo"]["name"], repo_id, evaluation, parity)
     )
     logs = out / "run_logs"
     logs.mkdir(exist_ok=True)

@@ -23,8 +23,11 @@ MODEL_API_VERSION = 3  # ML-Agents' ModelApiVersion.MLAgents2_0 (SimpleActor.MOD
 OPSET = 9  # ML-Agents' SerializationSettings.onnx_opset
 
 
-def behaviour_name(spec: EnvSpec) -> str:
-    """ML-Agents' behaviour name of the game (the ``.onnx`` file's name), from its record."""
+def behaviour_name(spec: EnvSpec, behaviour: int = 0) -> str:
+    """ML-Agents' behaviour name (the ``.onnx`` file's name): the game record's for a
+    symmetric game, else the behaviour's own (``Striker``, ``Goalie``)."""
+    if spec.asymmetric:
+        return spec.behaviour_specs[behaviour].name
     record = find(spec.name)
     return record.behaviour if record is not None and record.behaviour else spec.name
 
@@ -229,7 +232,7 @@ def check_parity(
     import onnx
     import onnxruntime as ort
 
-    spec, space = learner.env.spec, learner.env.spec.action_space
+    spec, space = learner.spec, learner.spec.action_space
     discrete = isinstance(space, MultiDiscrete)
     model = onnx.load(str(model_path))
     if discrete:  # expose the masked logits of each branch for the comparison
@@ -272,19 +275,51 @@ def _log_softmax(x: np.ndarray) -> np.ndarray:
     return x - np.log(np.exp(x).sum(-1, keepdims=True))
 
 
+def behaviour_policies(
+    learner: Learner, params: Any, behaviour: str | None = None
+) -> list[tuple[str, Learner, Any]]:
+    """``(behaviour name, its learner, its params)`` for each behaviour of a run's policy (or
+    only ``behaviour``): one for a symmetric game, one per role for an asymmetric one
+    (``algos.asymmetric``)."""
+    spec = learner.env.spec
+    if not spec.asymmetric:
+        policies = [(behaviour_name(spec), learner, params)]
+    else:
+        subs = learner.learners  # type: ignore[attr-defined]
+        policies = [(behaviour_name(spec, b), sub, params[b]) for b, sub in enumerate(subs)]
+    if behaviour is None:
+        return policies
+    valid = [name for name, _, _ in policies]
+    if behaviour not in valid:
+        raise ValueError(f"unknown behaviour {behaviour!r}; valid: {', '.join(valid)}")
+    return [p for p in policies if p[0] == behaviour]
+
+
 def export(
-    run_dir: str | Path, out: str | Path | None = None, agent: int = 0, sub_policy: int = 0
-) -> Path:
-    """Write the ONNX file of a finished run's final policy; returns its path."""
+    run_dir: str | Path,
+    out: str | Path | None = None,
+    agent: int = 0,
+    sub_policy: int = 0,
+    behaviour: str | None = None,
+) -> list[Path]:
+    """Write the ONNX file of each behaviour of a finished run's final policy
+    (``<Behaviour>.onnx``; only ``behaviour``'s when named); returns their paths. ``out`` is
+    the file when one is written, else the folder."""
     import onnx
 
-    env, learner, params = load_run(run_dir)
-    model = build_model(learner.actor_arrays(params, agent, sub_policy), env.spec)
-    onnx.checker.check_model(model)
-    name = behaviour_name(env.spec)
-    path = Path(out) if out else Path(run_dir) / "export" / f"{name}.onnx"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".onnx.tmp")
-    tmp.write_bytes(model.SerializeToString())
-    tmp.replace(path)
-    return path
+    _, learner, params = load_run(run_dir)
+    policies = behaviour_policies(learner, params, behaviour)
+    paths = []
+    for name, sub, sub_params in policies:
+        model = build_model(sub.actor_arrays(sub_params, agent, sub_policy), sub.spec)
+        onnx.checker.check_model(model)
+        if out is not None and len(policies) == 1 and Path(out).suffix == ".onnx":
+            path = Path(out)
+        else:
+            path = Path(out or Path(run_dir) / "export") / f"{name}.onnx"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".onnx.tmp")
+        tmp.write_bytes(model.SerializeToString())
+        tmp.replace(path)
+        paths.append(path)
+    return paths

@@ -27,9 +27,10 @@ from algos.base import Learner
 from analysis.formats import CONFIG_FILE
 from envs import scripted
 from envs.base import MultiAgentEnv
-from envs.policy import TeamPolicy
+from envs.policy import Roles, TeamPolicy
 from experiments.core.build import build_offline
 from experiments.core.checkpoint import load_policy
+from experiments.core.evaluation import scripted_opponent
 from experiments.core.onnx_import import UnsupportedModel, load_model
 
 
@@ -54,7 +55,7 @@ class Player:
 
     name: str
     kind: str  # "trained" (a run), "onnx" (an imported model) or "scripted"
-    policy: TeamPolicy
+    policy: TeamPolicy | Roles  # Roles: one policy per role of an asymmetric game
     params: Any
     arch: str  # players with the same arch share one compiled match program
     algo: str | None = None
@@ -74,7 +75,7 @@ def trained_player(run_dir: str | Path, name: str | None = None) -> tuple[MultiA
     player = Player(
         name=name or f"{algo}/seed{seed}",
         kind="trained",
-        policy=learner.act,
+        policy=learner.team_policy,
         params=params,
         arch=arch,
         algo=algo,
@@ -85,11 +86,13 @@ def trained_player(run_dir: str | Path, name: str | None = None) -> tuple[MultiA
 
 
 def scripted_player(env_name: str, name: str) -> Player:
+    env = envs.make(env_name)
+    policy = scripted_opponent(env, name)
     return Player(
         name=f"scripted/{name}",
         kind="scripted",
-        policy=scripted.team(env_name, name),
-        params=None,
+        policy=policy,
+        params=[None, None] if isinstance(policy, Roles) else None,
         arch=f"scripted/{name}",
         algo=f"scripted-{name}",
     )
