@@ -15,7 +15,7 @@ from envs import render, scripted
 
 
 def test_unknown_env_lists_valid_names():
-    with pytest.raises(ValueError, match="soccer_twos, tennis"):
+    with pytest.raises(ValueError, match="soccer_twos, strikers_vs_goalie, tennis"):
         envs.make("soccer")
 
 
@@ -50,12 +50,17 @@ def test_protocol_conformance(name):
     frame = render.render(name, state)
     assert frame.dtype == np.uint8 and frame.ndim == 3 and frame.shape[2] == 3
     assert len(np.unique(frame.reshape(-1, 3), axis=0)) > 3, "something is drawn"
-    # Every scripted player of the record plays valid actions on both sides.
+    # Every scripted player of the record plays valid actions for every team (its role's
+    # player in an asymmetric game), and each behaviour declares its own slice and spaces.
     assert record.scripted, f"{name} has no scripted players to evaluate against"
-    team = len(spec.team_agents(0))
-    for player in scripted.names(name):
-        actions = scripted.team(name, player)(None, obs[:team], jax.random.PRNGKey(3))
-        assert bool(spec.action_space.contains(actions)), player
+    for team in range(spec.num_teams):
+        idx = np.asarray(spec.team_agents(team))
+        behaviour = spec.behaviour_specs[spec.behaviour_of(team)]
+        assert behaviour.obs_shape[0] <= spec.obs_shape[0]
+        role = behaviour.name if spec.asymmetric else None
+        for player in scripted.names(name):
+            actions = scripted.team(name, player, role)(None, obs[idx], jax.random.PRNGKey(3))
+            assert bool(behaviour.action_space.contains(actions)), (player, role)
 
 
 def test_watch_writes_a_gif(tmp_path):

@@ -162,9 +162,12 @@ def ray_frames(
     cx = jnp.concatenate([x, jnp.asarray(POSTS[:, 0])])
     cz = jnp.concatenate([z, jnp.asarray(POSTS[:, 1])])
 
-    def sense(agents: slice, fx, fz, angles: np.ndarray, num_tags: int) -> jax.Array:
+    def sense(
+        agents: slice, axis_x: jax.Array, axis_z: jax.Array, angles: np.ndarray, num_tags: int
+    ) -> jax.Array:
+        """One sensor of ``agents`` whose forward is ``(axis_x, axis_z)``."""
         ox, oz = x[agents], z[agents]
-        dx, dz = ray_perception.ray_directions(fx[agents], fz[agents], angles)
+        dx, dz = ray_perception.ray_directions(axis_x[agents], axis_z[agents], angles)
         t_circles = ray_perception.cast_circles(ox, oz, dx, dz, cx, cz, jnp.asarray(CONTACT_RADII))
         t_walls = ray_perception.cast_walls(ox, oz, dx, dz, WALLS, CAST_RADIUS)
         distances = jnp.concatenate([t_circles, t_walls], axis=-1)
@@ -344,7 +347,7 @@ class StrikersVsGoalie(MultiAgentEnv):
 
         init = (state.pitch, jnp.float32(0.0), jnp.zeros(NUM_AGENTS, jnp.int32))
         (pitch, scored, touches), _ = jax.lax.scan(substep, init, None, self.decision_period)
-        simulated = (pitch.timer - state.pitch.timer).astype(jnp.float32)
+        simulated = (pitch.timer - state.pitch.timer).astype(jnp.float32)  # < 5 at a goal
         state = state.replace(pitch=pitch, steps=state.steps + 1)
 
         goal = scored != 0.0

@@ -1,8 +1,9 @@
 """Strikers vs Goalie's scripted players, one per role: baselines and the playability check.
 
 Each is a one-agent policy ``(params, obs, key) -> action`` (``envs.policy.AgentPolicy``;
-``params`` is ``None``) on the agent's own env row ``[738]`` (a striker's leading 294 floats
-are its sensors, the rest padding), reading only what its sensors see, like a learned policy.
+``params`` is ``None``) reading only what the agent's own sensors see, like a learned policy:
+its env row ``[738]`` or its behaviour's own view (a striker's leading 294 floats; the rest of
+its row is padding).
 """
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ _LONG_VIEW = 15.0 / svg.RAY_LENGTH  # a non-ball hit this far ahead: open pitch 
 
 
 def striker_rays(obs: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """A striker's newest forward ``[11, 7]`` and reverse ``[3, 7]`` frames."""
-    stacks = obs.shape[-1] // svg.FRAME_GOALIE  # the env row is the goalie's width
+    """A striker's newest forward ``[11, 7]`` and reverse ``[3, 7]`` frames, from its env row
+    (the goalie's width) or its own view."""
+    width, own_frames = obs.shape[-1], svg.FRAME_FWD + svg.FRAME_REV
+    padded = width % svg.FRAME_GOALIE == 0
+    stacks = width // svg.FRAME_GOALIE if padded else width // own_frames
     n_fwd, n_rev = svg.FRAME_FWD, svg.FRAME_REV
     fwd = obs[(stacks - 1) * n_fwd : stacks * n_fwd]
     rev = obs[stacks * n_fwd + (stacks - 1) * n_rev : stacks * (n_fwd + n_rev)]
@@ -96,17 +100,16 @@ def goalie(params, obs: jax.Array, key: jax.Array) -> jax.Array:
     turn = jnp.where(~sees_goal | behind, NONE, jnp.where(bearing > 0, TURN_RIGHT, TURN_LEFT))
     gap = jnp.min(jnp.where(goal, rays[:, -1], 1.0)) * svg.RAY_LENGTH
     gap_before = jnp.min(jnp.where(goal_before, previous[:, -1], 1.0)) * svg.RAY_LENGTH
-    expected_gap = gap - 2.0 * (gap_before - gap)  # where its speed takes it
+    expected_gap = gap - 2.0 * (gap_before - gap)  # roughly where its speed takes it
     depth = jnp.where(expected_gap > 3.5, BACK, jnp.where(expected_gap < 1.5, FORWARD, NONE))
     depth = jnp.where(sees_goal, depth, NONE)
     ball = rays[:, svg.TAG_BALL] > 0
     nearest = jnp.argmin(jnp.where(ball, rays[:, -1], jnp.inf))
     ball_dist = rays[nearest, -1] * svg.RAY_LENGTH
     ball_ahead, ball_left = ball_dist * _AHEAD[nearest], ball_dist * _LEFT[nearest]
-    near_goal = sees_goal & (gap < 6.0)
-    ball_near = jnp.any(ball) & near_goal
-    clear = ball_near & (ball_ahead > 0.0) & (ball_dist < 4.0) & (jnp.abs(ball_left) < 1.2)
+    guarding = jnp.any(ball) & sees_goal & (gap < 6.0)
+    clear = guarding & (ball_ahead > 0.0) & (ball_dist < 4.0) & (jnp.abs(ball_left) < 1.2)
     move = jnp.where(clear, FORWARD, depth)
     shadow = jnp.where(ball_left > 1.0, LEFT, jnp.where(ball_left < -1.0, RIGHT, NONE))
-    lateral = jnp.where(ball_near & (move == NONE), shadow, NONE)
+    lateral = jnp.where(guarding & (move == NONE), shadow, NONE)
     return jnp.stack([move, lateral, turn]).astype(jnp.int32)
