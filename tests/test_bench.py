@@ -119,10 +119,22 @@ def test_jaxmarl_adapter_on_a_hand_built_smax_scene() -> None:
     assert done.all() and info.terminated.all()
     assert float(reward[1]) > float(reward[4])  # allies win
 
-    with pytest.raises(ValueError, match="two equal teams"):
-        JaxMARLEnv("MPE_simple_spread_v3", None)
-    with pytest.raises(ValueError, match="one observation shape"):
-        JaxMARLEnv("MPE_simple_push_v3", None)
+    # One team: a cooperative task (trained with no ghost).
+    spread = JaxMARLEnv("MPE_simple_spread_v3", None).spec
+    assert spread.num_teams == 1 and not spread.asymmetric and spread.obs_shape == (18,)
+    # Unequal teams in different spaces: one behaviour per team, rows padded to the widest.
+    tag = JaxMARLEnv("MPE_simple_tag_v3", None)
+    assert tag.spec.teams == (0, 0, 0, 1) and tag.spec.asymmetric
+    assert [(b.name, b.obs_shape) for b in tag.spec.behaviours] == [
+        ("adversary", (16,)),
+        ("agent", (14,)),
+    ]
+    obs, _ = tag.reset(key)
+    inner_obs, _ = tag.inner.reset(key)
+    np.testing.assert_array_equal(obs[3, :14], inner_obs["agent_0"])
+    np.testing.assert_array_equal(obs[3, 14:], 0.0)
+    with pytest.raises(ValueError, match="one or two teams"):
+        JaxMARLEnv("MPE_simple_world_comm_v3", None)
 
 
 def test_jaxmarl_side_by_side_pairs_the_loops_on_one_env() -> None:
