@@ -44,6 +44,10 @@ CREATE TABLE IF NOT EXISTS matches (
     games INTEGER NOT NULL, decisions INTEGER NOT NULL, seed INTEGER NOT NULL,
     wall_s REAL NOT NULL, finished_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS roles (  -- the behaviour each team plays in an asymmetric game
+    env TEXT NOT NULL, team INTEGER NOT NULL, behaviour TEXT NOT NULL,
+    PRIMARY KEY (env, team)
+);
 """
 
 
@@ -95,3 +99,15 @@ def read_matches(db: str | Path, env_name: str | None = None) -> pd.DataFrame:
 def read_players(db: str | Path) -> pd.DataFrame:
     with sqlite3.connect(db) as conn:
         return pd.read_sql_query("SELECT * FROM players", conn)
+
+
+def read_roles(db: str | Path) -> dict[str, list[str]]:
+    """``{env: [behaviour of team 0, of team 1, ...]}`` for the asymmetric games of the table
+    (a table written before roles were recorded has none)."""
+    with sqlite3.connect(db) as conn:
+        conn.executescript(MATCH_SCHEMA)
+        rows = conn.execute("SELECT env, team, behaviour FROM roles ORDER BY env, team").fetchall()
+    roles: dict[str, list[str]] = {}
+    for env, _, behaviour in rows:
+        roles.setdefault(env, []).append(behaviour)
+    return roles

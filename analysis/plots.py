@@ -28,13 +28,28 @@ def _mean_curve(ax: plt.Axes, data: pd.DataFrame, y: str, algos: list[str]) -> N
     )
 
 
+def elo_panels(curves: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """``(env, column, title)`` per ELO panel: one per env, or one per behaviour of an
+    asymmetric game (its runs log ``elo_<behaviour>``, one rating per learner)."""
+    panels = []
+    for env in _order(curves["env"]):
+        rows = curves[curves["env"] == env]
+        own = [c for c in sorted(rows) if c.startswith("elo_") and rows[c].notna().any()]
+        if own:
+            panels += [(env, c, f"{env}: {c.removeprefix('elo_')}") for c in own]
+        else:
+            panels.append((env, "elo", env))
+    return panels
+
+
 def elo_curves(curves: pd.DataFrame) -> Figure:
-    """Self-play ELO against env steps, one panel per env, mean and 95% band over seeds."""
-    env_names = _order(curves["env"])
-    fig, axes = plt.subplots(1, len(env_names), figsize=(5 * len(env_names), 3.6), squeeze=False)
-    for ax, env in zip(axes[0], env_names, strict=True):
-        _mean_curve(ax, curves[curves["env"] == env], "elo", _order(curves["algo"]))
-        ax.set(title=env, xlabel="env steps", ylabel="self-play ELO")
+    """Self-play ELO against env steps, one panel per env (per behaviour in an asymmetric
+    game), mean and 95% band over seeds."""
+    panels = elo_panels(curves)
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), squeeze=False)
+    for ax, (env, column, title) in zip(axes[0], panels, strict=True):
+        _mean_curve(ax, curves[curves["env"] == env], column, _order(curves["algo"]))
+        ax.set(title=title, xlabel="env steps", ylabel="self-play ELO")
     fig.tight_layout()
     return fig
 

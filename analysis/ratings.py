@@ -134,3 +134,24 @@ def rating_table(
             a, b, score, n, resamples, seed=seed
         )
     return table.sort_values("bt", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def role_matches(matches: pd.DataFrame, roles: Sequence[str]) -> pd.DataFrame:
+    """An asymmetric game's matches between *role players*: ``<name>/<behaviour>`` for the
+    behaviour each side played (team 0 plays ``roles[0]``), so that ``rating_table`` rates
+    each player's strikers and goalie apart, on one scale."""
+    return matches.assign(
+        player0=matches["player0"] + "/" + roles[0], player1=matches["player1"] + "/" + roles[1]
+    )
+
+
+def role_rating_table(
+    matches: pd.DataFrame, roles: Sequence[str], resamples: int = 200, seed: int = 0
+) -> pd.DataFrame:
+    """``rating_table`` over the role players of ``role_matches``, with each one's
+    ``player`` and ``behaviour`` columns."""
+    by_role = role_matches(matches, roles)
+    names = sorted(set(by_role["player0"]) | set(by_role["player1"]))
+    table = rating_table(by_role, names, resamples, seed)
+    split = table["name"].str.rsplit("/", n=1)
+    return table.assign(player=split.str[0], behaviour=split.str[1])

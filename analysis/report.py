@@ -16,8 +16,8 @@ import pandas as pd
 
 from analysis import plots
 from analysis.aggregate import aggregate_table, algo_head_to_head, improvement_table, task_scores
-from analysis.formats import MATCH_DB, read_matches, read_players
-from analysis.ratings import rating_table
+from analysis.formats import MATCH_DB, read_matches, read_players, read_roles
+from analysis.ratings import rating_table, role_rating_table
 from analysis.results import load_curves, load_finals
 
 
@@ -145,6 +145,14 @@ def make_report(
     ratings = ratings_by_env(matches, players)
     made.append(_save_figure(plots.rating_intervals(ratings), figures_dir, "ratings"))
     made += _save_table(ratings, tables_dir, "ratings")
+    roles = read_roles(db)
+    if roles:  # asymmetric games: each player's roles rated apart (its strikers, its goalie)
+        by_role = [
+            role_rating_table(matches[matches["env"] == env], names, reps).assign(env=env)
+            for env, names in roles.items()
+            if (matches["env"] == env).any()
+        ]
+        made += _save_table(pd.concat(by_role, ignore_index=True), tables_dir, "role_ratings")
     h2h = algo_head_to_head(matches, players, reps)
     made.append(_save_figure(plots.win_rate_matrix(h2h), figures_dir, "win_rates"))
     made += _save_table(h2h, tables_dir, "head_to_head")

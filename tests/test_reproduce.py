@@ -13,7 +13,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = ["elo_curves", "tennis_score", "ratings", "win_rates", "aggregates", "improvement"]
-TABLES = ["runs", "runs_summary", "ratings", "head_to_head", "aggregates", "improvement"]
+TABLES = [
+    "runs",
+    "runs_summary",
+    "ratings",
+    "role_ratings",
+    "head_to_head",
+    "aggregates",
+    "improvement",
+]
 
 
 def reproduce(out_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
@@ -47,12 +55,17 @@ def test_smoke_preset_produces_every_figure_and_table(smoke_study):
     for name in TABLES:
         assert (smoke_study / "tables" / f"{name}.md").read_text().count("\n") >= 3, name
     runs = sorted(p.parent for p in smoke_study.glob("runs/*/*/seed*/eval.json"))
-    assert len(runs) == 3 * 2 * 2  # algos x envs x seeds
+    assert len(runs) == 3 * 3 * 2  # algos x envs x seeds
     with sqlite3.connect(smoke_study / "matches.sqlite") as conn:
         (players,) = conn.execute("SELECT COUNT(*) FROM players").fetchone()
         (matches,) = conn.execute("SELECT COUNT(*) FROM matches").fetchone()
-    assert players == 6 + 3 + 6 + 2  # trained + scripted, per env
-    assert matches == 9 * 8 + 8 * 7  # round robin on both sides, per env
+        roles = conn.execute("SELECT env, team, behaviour FROM roles ORDER BY team").fetchall()
+    assert players == 6 + 3 + 6 + 2 + 6 + 2  # trained + scripted, per env
+    assert matches == 9 * 8 + 8 * 7 + 8 * 7  # round robin on both sides, per env
+    assert roles == [("strikers_vs_goalie", 0, "Striker"), ("strikers_vs_goalie", 1, "Goalie")]
+    # Per-behaviour ratings: every StrikersVsGoalie player is rated as strikers and as goalie.
+    role_table = (smoke_study / "tables" / "role_ratings.md").read_text()
+    assert role_table.count("/Striker") == 8 and role_table.count("/Goalie") == 8
 
 
 def test_a_second_run_finds_the_training_done(smoke_study):

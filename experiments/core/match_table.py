@@ -38,3 +38,12 @@ def add_match(conn: sqlite3.Connection, row: dict[str, Any]) -> None:
             f"INSERT INTO matches ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
             tuple(row.values()),
         )
+
+
+def add_roles(conn: sqlite3.Connection, env_name: str, behaviours: Sequence[str]) -> None:
+    """Record the behaviour each team plays in an asymmetric game (team order)."""
+    with conn:
+        conn.executemany(
+            "INSERT OR REPLACE INTO roles VALUES (?, ?, ?)",
+            [(env_name, team, name) for team, name in enumerate(behaviours)],
+        )

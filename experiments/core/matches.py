@@ -143,6 +143,11 @@ def run_tournament(
     conn = match_table.connect(db)
     try:
         match_table.add_players(conn, env_name, players)
+        spec = env.spec
+        if spec.asymmetric:  # per-behaviour ratings read which role each side played
+            teams = range(spec.num_teams)
+            roles = [spec.behaviour_specs[spec.behaviour_of(t)].name for t in teams]
+            match_table.add_roles(conn, env_name, roles)
         for round_ in range(rounds):
             table = read_matches(db, env_name)
             done = set(table["match_id"])
