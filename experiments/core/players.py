@@ -26,8 +26,8 @@ import envs
 from algos.base import Learner
 from analysis.formats import CONFIG_FILE
 from envs import scripted
-from envs.base import MultiAgentEnv
-from envs.policy import Roles, TeamPolicy
+from envs.base import EnvSpec, MultiAgentEnv
+from envs.policy import Roles, TeamPolicy, own_view_policy
 from experiments.core.build import build_offline
 from experiments.core.checkpoint import load_policy
 from experiments.core.evaluation import scripted_opponent
@@ -124,8 +124,15 @@ def model_file(path: str | Path, env_name: str | None = None) -> Path:
 
 
 def model_game(path: str | Path) -> str:
-    """The game an imported model plays: the one whose behaviour name is the file's name, else
-    the one game whose observation and action sizes it fits."""
+    """The game an imported model plays: an asymmetric game whose behaviours a folder holds
+    (``Striker.onnx`` and ``Goalie.onnx``), the one whose behaviour name is the file's name,
+    else the one game whose observation and action sizes it fits."""
+    if Path(path).is_dir():
+        stems = {f.stem for f in Path(path).glob("*.onnx")}
+        for name in envs.games():
+            spec = envs.make(name).spec
+            if spec.asymmetric and {b.name for b in spec.behaviour_specs} <= stems:
+                return name
     file = model_file(path)
     games = envs.games()
     by_behaviour = [name for name in games if envs.game(name).behaviour == file.stem]
@@ -172,20 +179,51 @@ def model_name(path: str | Path) -> str:
     return f"{path.parent.name}/{path.stem}" if path.stem in behaviours else path.stem
 
 
+def role_models(path: Path, spec: EnvSpec) -> list[Any]:
+    """An asymmetric game's model folder as one imported model per behaviour, from its
+    ``<Behaviour>.onnx`` files (what ML-Agents writes for Striker and Goalie)."""
+    files = {f.stem: f for f in path.glob("*.onnx")} if path.is_dir() else {}
+    names = [b.name for b in spec.behaviour_specs]
+    missing = [n for n in names if n not in files]
+    if missing:
+        raise ValueError(
+            f"{spec.name} has one policy per behaviour: {path} needs "
+            f"{', '.join(f'{n}.onnx' for n in names)} (missing {', '.join(missing)})"
+        )
+    return [load_model(files[n], spec.for_behaviour(b)) for b, n in enumerate(names)]
+
+
 def onnx_player(
     path: str | Path, env_name: str, name: str | None = None, greedy: bool = False
 ) -> Player:
-    """An ML-Agents ``.onnx`` file or model folder as a player of ``env_name``."""
+    """An ML-Agents ``.onnx`` file or model folder as a player of ``env_name`` (a folder of
+    one ``<Behaviour>.onnx`` per role in an asymmetric game)."""
     path = Path(path)
-    model = load_model(model_file(path, env_name), envs.make(env_name).spec)
+    spec = envs.make(env_name).spec
     facts = _model_facts(path if path.is_dir() else path.parent)
+    mode = "greedy" if greedy else "sampled"
+    if spec.asymmetric:
+        models = role_models(path, spec)
+        teams = [spec.behaviour_of(t) for t in range(spec.num_teams)]
+        widths = [b.obs_shape[0] for b in spec.behaviour_specs]
+        policy: TeamPolicy | Roles = Roles(
+            tuple(own_view_policy(models[b].policy(greedy), widths[b]) for b in teams),
+            tuple(teams),
+        )
+        params: Any = tuple(m.params() for m in models)
+        arch = "onnx/" + "+".join(m.arch for m in models) + f"/{mode}"
+        version = models[0].version
+    else:
+        model = load_model(model_file(path, env_name), spec)
+        policy, params, version = model.policy(greedy), model.params(), model.version
+        arch = f"onnx/{model.arch}/{mode}"
     return Player(
         name=name or model_name(path),
         kind="onnx",
-        policy=model.policy(greedy),
-        params=model.params(),
-        arch=f"onnx/{model.arch}/{'greedy' if greedy else 'sampled'}",
-        algo=facts.get("algo") or f"onnx-api{model.version}",
+        policy=policy,
+        params=params,
+        arch=arch,
+        algo=facts.get("algo") or f"onnx-api{version}",
         seed=facts.get("seed"),
         source=str(path),
     )
