@@ -81,14 +81,22 @@ class Transition(NamedTuple):
 def jaxmarl_style_ippo(
     env: Any, cfg: dict[str, Any]
 ) -> tuple[Callable[[jax.Array], Any], Callable[[Any], Any], int]:
-    """``(init, update, samples_per_update)`` of the JaxMARL-style loop on JaxMARL ``env``."""
+    """``(init, update, samples_per_update)`` of the JaxMARL-style loop on JaxMARL ``env``.
+
+    ``update(carry) -> (carry, metrics)``: the mean loss and, when ``env`` is wrapped in one
+    of JaxMARL's log wrappers, the mean of its ``returned_episode_returns`` over the rollout
+    (what JaxMARL's baselines log). ``cfg["anneal_updates"]``, when given, decays the rate
+    linearly to 0 over that many updates, as JaxMARL's ``ANNEAL_LR``.
+    """
     agents = env.agents
     num_envs, num_steps = cfg["num_envs"], cfg["rollout_len"]
     actors = len(agents) * num_envs
     net = ActorCritic(env.action_space(agents[0]).n, tuple(cfg["hidden"]), cfg["activation"])
-    tx = optax.chain(
-        optax.clip_by_global_norm(cfg["max_grad_norm"]), optax.adam(cfg["learning_rate"], eps=1e-5)
-    )
+    rate: float | optax.Schedule = cfg["learning_rate"]
+    if cfg.get("anneal_updates"):
+        steps = cfg["anneal_updates"] * cfg["num_epochs"] * cfg["num_minibatches"]
+        rate = optax.linear_schedule(cfg["learning_rate"], 0.0, steps)
+    tx = optax.chain(optax.clip_by_global_norm(cfg["max_grad_norm"]), optax.adam(rate, eps=1e-5))
 
     def batchify(x: dict[str, jax.Array]) -> jax.Array:
         return jnp.stack([x[a] for a in agents]).reshape(actors, -1)
@@ -108,7 +116,7 @@ def jaxmarl_style_ippo(
         pi, value = net.apply(train_state.params, obs_batch)
         action = pi.sample(seed=k_act)
         env_act = {a: action.reshape(len(agents), num_envs)[i] for i, a in enumerate(agents)}
-        obs, env_state, reward, done, _ = jax.vmap(env.step)(
+        obs, env_state, reward, done, info = jax.vmap(env.step)(
             jax.random.split(k_env, num_envs), env_state, env_act
         )
         step = Transition(
@@ -119,7 +127,8 @@ def jaxmarl_style_ippo(
             batchify(reward)[:, 0],
             batchify(done)[:, 0],
         )
-        return (train_state, env_state, obs, key), step
+        logged = jnp.mean(info.get("returned_episode_returns", jnp.zeros(())))
+        return (train_state, env_state, obs, key), (step, logged)
 
     def loss_fn(params: Any, mb: tuple[Transition, jax.Array, jax.Array]):
         traj, gae, targets = mb
@@ -135,8 +144,8 @@ def jaxmarl_style_ippo(
         actor_loss = -jnp.minimum(ratio * gae, jnp.clip(ratio, 1 - clip, 1 + clip) * gae).mean()
         return actor_loss + cfg["vf_coef"] * value_loss - cfg["ent_coef"] * pi.entropy().mean()
 
-    def update(carry: Any) -> tuple[Any, jax.Array]:
-        carry, traj = jax.lax.scan(env_step, carry, None, num_steps)
+    def update(carry: Any) -> tuple[Any, dict[str, jax.Array]]:
+        carry, (traj, logged) = jax.lax.scan(env_step, carry, None, num_steps)
         train_state, env_state, obs, key = carry
         _, last_value = net.apply(train_state.params, batchify(obs).astype(jnp.float32))
 
@@ -172,7 +181,8 @@ def jaxmarl_style_ippo(
         (train_state, key), losses = jax.lax.scan(
             epoch, (train_state, key), None, cfg["num_epochs"]
         )
-        return (train_state, env_state, obs, key), losses.mean()
+        metrics = {"loss": losses.mean(), "returned_episode_returns": logged.mean()}
+        return (train_state, env_state, obs, key), metrics
 
     return init, update, num_steps * actors
 
