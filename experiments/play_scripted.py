@@ -25,7 +25,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     env = envs.make(args.env)
-    policies = [scripted.team(args.env, args.team0), scripted.team(args.env, args.team1)]
+    spec = env.spec
+    roles = [  # an asymmetric game's player names one policy per role: each team plays its own
+        spec.behaviour_specs[spec.behaviour_of(t)].name if spec.asymmetric else None
+        for t in range(spec.num_teams)
+    ]
+    names = (args.team0, args.team1)
+    policies = [scripted.team(args.env, n, r) for n, r in zip(names, roles, strict=True)]
     result = match.play(env, policies, jax.random.PRNGKey(args.seed), args.num_envs, args.steps)
     c = result.counts()
     decided = c["team0"] + c["team1"]

@@ -4,6 +4,7 @@ python -m experiments.watch                                   # SoccerTwos, chas
 python -m experiments.watch env=tennis team0=tracker team1=tracker steps=400
 python -m experiments.watch team0=outputs/2026-11-23/10-00-00 team1=chaser
 python -m experiments.watch team0=path/to/SoccerTwos.onnx team1=path/to/model_folder
+python -m experiments.watch env=strikers_vs_goalie team0=scripted team1=random
 
 A team that names a run directory plays that run's final policy (its env must match); an
 ML-Agents ``.onnx`` file or model folder plays the imported model.
@@ -20,6 +21,7 @@ from omegaconf import DictConfig
 
 import envs
 from envs import match, render
+from envs.policy import for_team
 from experiments.core.config import CONF_DIR
 from experiments.core.players import is_model, side
 
@@ -34,14 +36,16 @@ def run_path(team: str) -> str:
 @hydra.main(version_base=None, config_path=CONF_DIR, config_name="watch")
 def main(cfg: DictConfig) -> None:
     env = envs.make(cfg.env.name, **cfg.env.options)
-    sides = [side(cfg.env.name, run_path(t)) for t in (cfg.team0, cfg.team1)]
+    players = [side(cfg.env.name, run_path(t)) for t in (cfg.team0, cfg.team1)]
+    # Each player plays its team's role (its strikers as team 0, its goalie as team 1).
+    sides = [for_team(p.policy, p.params, team) for team, p in enumerate(players)]
     result = match.play(
         env,
-        [p.policy for p in sides],
+        [policy for policy, _ in sides],
         jax.random.PRNGKey(cfg.seed),
         num_envs=1,
         num_steps=cfg.steps,
-        params=[p.params for p in sides],
+        params=[params for _, params in sides],
         record_states=True,
     )
     frames = [
