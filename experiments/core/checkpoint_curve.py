@@ -89,7 +89,7 @@ def checkpoint_curve(
             params = learner.policy_params(state)
             for name in todo:
                 k = opponent_key(key, name, config["eval"]["opponents"], sorted(valid))
-                result = vs_scripted(env, learner.act, params, name, games, decisions, k)
+                result = vs_scripted(env, learner.team_policy, params, name, games, decisions, k)
                 row = {
                     "chunk": step,
                     "env_steps": meta["env_steps"],
