@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("jaxmarl")
 
-from experiments import mpe_baselines  # noqa: E402
+from experiments import mpe_baselines
 
 
 def test_both_loops_log_the_team_return_of_the_same_play():
