@@ -219,6 +219,109 @@ def ray_frames(x: jax.Array, z: jax.Array, yaw: jax.Array) -> tuple[jax.Array, j
 
 
 @dataclass(frozen=True)
+class Field:
+    """What a game on this pitch sets in its physics (StrikersVsGoalie: three agents, per-role
+    speeds, a goalie that always kicks, the blocked goal's walls); per-body arrays are the
+    agents then the ball."""
+
+    walls: physics.Walls
+    posts: np.ndarray  # [P, 2] goal posts (round points)
+    radius: np.ndarray
+    inv_mass: np.ndarray
+    damping: np.ndarray
+    pair_restitution: np.ndarray
+    wall_restitution: np.ndarray
+    forward_speed: float | np.ndarray  # per agent, or one for all
+    lateral_speed: float | np.ndarray
+    always_kicks: bool | np.ndarray = False  # kicks on contact whatever the action
+
+
+FIELD = Field(
+    walls=WALLS,
+    posts=POSTS,
+    radius=RADIUS,
+    inv_mass=INV_MASS,
+    damping=np.array([AGENT_DAMPING] * NUM_AGENTS + [BALL_DAMPING], np.float32),
+    pair_restitution=PAIR_RESTITUTION,
+    wall_restitution=WALL_RESTITUTION,
+    forward_speed=FORWARD_SPEED,
+    lateral_speed=LATERAL_SPEED,
+)
+
+
+def physics_step(field: Field, state: Pitch, actions: jax.Array, run_speed: float) -> Pitch:
+    """One 0.02 s FixedUpdate: agent input, damping, integration, contacts, kick."""
+    ball = len(field.radius) - 1  # the bodies are the agents, then the ball
+    move, lateral, turn = actions[:, 0], actions[:, 1], actions[:, 2]
+    yaw = state.yaw + TURN_DEG * jnp.select([turn == 1, turn == 2], [-1.0, 1.0], 0.0)
+    fx, fz = heading(yaw)
+    forward, sideways = jnp.asarray(field.forward_speed), jnp.asarray(field.lateral_speed)
+    along = jnp.select([move == 1, move == 2], [forward, -forward], 0.0)
+    side = jnp.select([lateral == 1, lateral == 2], [sideways, -sideways], 0.0)
+    # VelocityChange along forward, or along right = (fz, -fx) when strafing.
+    push_x = jnp.where(lateral > 0, side * fz, along * fx) * run_speed
+    push_z = jnp.where(lateral > 0, -side * fx, along * fz) * run_speed
+    zero = jnp.zeros(1)
+    damping = jnp.asarray(field.damping)
+    vx = (state.vx + jnp.concatenate([push_x, zero])) * damping
+    vz = (state.vz + jnp.concatenate([push_z, zero])) * damping
+    bodies = physics.Bodies(state.x + vx * DT, state.z + vz * DT, vx, vz)
+    radius = jnp.asarray(field.radius)
+    bodies, touching = physics.collide_circles(
+        bodies, radius, jnp.asarray(field.inv_mass), jnp.asarray(field.pair_restitution)
+    )
+    # OnCollisionEnter kick: only on the first step of a contact, only when moving forward
+    # (or always, for a player that always kicks).
+    contact = touching[:ball, ball]
+    kick = contact & ~state.ball_contact & ((move == 1) | jnp.asarray(field.always_kicks))
+    kx, kz = bodies.x[ball] - bodies.x[:ball], bodies.z[ball] - bodies.z[:ball]
+    scale = jnp.where(kick, KICK_IMPULSE / BALL_MASS, 0.0) / jnp.maximum(jnp.hypot(kx, kz), 1e-6)
+    bodies = bodies._replace(
+        vx=bodies.vx.at[ball].add(jnp.sum(kx * scale)),
+        vz=bodies.vz.at[ball].add(jnp.sum(kz * scale)),
+    )
+    restitution = jnp.asarray(field.wall_restitution)
+    bodies, _ = physics.collide_walls(bodies, radius, field.walls, restitution)
+    posts = field.posts
+    bodies = physics.collide_points(
+        bodies, radius, jnp.asarray(posts[:, 0]), jnp.asarray(posts[:, 1]), restitution
+    )
+    return state.replace(
+        x=bodies.x,
+        z=bodies.z,
+        vx=bodies.vx,
+        vz=bodies.vz,
+        yaw=jnp.mod(yaw + 180.0, 360.0) - 180.0,
+        ball_contact=contact,
+        timer=state.timer + 1,
+    )
+
+
+def play_decision(
+    field: Field, pitch: Pitch, actions: jax.Array, run_speed: float, decision_period: int
+) -> tuple[Pitch, jax.Array, jax.Array]:
+    """One decision: the actions repeat for ``decision_period`` physics steps, stopping at a
+    goal. Returns the pitch, the scoring side (+1 the goal at x > 0, -1 the other, 0 none)
+    and each agent's ball touches."""
+    ball = len(field.radius) - 1
+
+    def substep(carry, _):
+        pitch, scored, touches = carry
+        nxt = physics_step(field, pitch, actions, run_speed)
+        bx, bz = nxt.x[ball], nxt.z[ball]
+        in_goal = (jnp.abs(bx) >= GOAL_LINE_X) & (jnp.abs(bz) < GOAL_HALF_WIDTH)
+        live = scored == 0.0
+        touches = touches + (live & nxt.ball_contact & ~pitch.ball_contact)
+        pitch = jax.tree.map(lambda n, o: jnp.where(live, n, o), nxt, pitch)
+        scored = jnp.where(live & in_goal, jnp.sign(bx), scored)
+        return (pitch, scored, touches), None
+
+    init = (pitch, jnp.float32(0.0), jnp.zeros(ball, jnp.int32))
+    (pitch, scored, touches), _ = jax.lax.scan(substep, init, None, decision_period)
+    return pitch, scored, touches
+
+
+@dataclass(frozen=True)
 class SoccerTwos(MultiAgentEnv):
     """2 vs 2 soccer: obs ``[4, 336]`` ray casts, actions ``[4, 3]`` in three branches of 3.
 
@@ -299,79 +402,16 @@ class SoccerTwos(MultiAgentEnv):
         )
         return self._observe(state)
 
-    # ----------------------------------------------------------------- physics
-    def _physics_step(self, state: Pitch, actions: jax.Array) -> Pitch:
-        """One 0.02 s FixedUpdate: agent input, damping, integration, contacts, kick."""
-        move, lateral, turn = actions[:, 0], actions[:, 1], actions[:, 2]
-        yaw = state.yaw + TURN_DEG * jnp.select([turn == 1, turn == 2], [-1.0, 1.0], 0.0)
-        fx, fz = heading(yaw)
-        along = jnp.select([move == 1, move == 2], [FORWARD_SPEED, -FORWARD_SPEED], 0.0)
-        side = jnp.select([lateral == 1, lateral == 2], [LATERAL_SPEED, -LATERAL_SPEED], 0.0)
-        # VelocityChange along forward, or along right = (fz, -fx) when strafing.
-        push_x = jnp.where(lateral > 0, side * fz, along * fx) * self.agent_run_speed
-        push_z = jnp.where(lateral > 0, -side * fx, along * fz) * self.agent_run_speed
-        zero = jnp.zeros(1)
-        damping = jnp.asarray([AGENT_DAMPING] * NUM_AGENTS + [BALL_DAMPING])
-        vx = (state.vx + jnp.concatenate([push_x, zero])) * damping
-        vz = (state.vz + jnp.concatenate([push_z, zero])) * damping
-        bodies = physics.Bodies(state.x + vx * DT, state.z + vz * DT, vx, vz)
-
-        bodies, touching = physics.collide_circles(
-            bodies, jnp.asarray(RADIUS), jnp.asarray(INV_MASS), jnp.asarray(PAIR_RESTITUTION)
-        )
-        # OnCollisionEnter kick: only on the first step of a contact, only when moving forward.
-        contact = touching[:BALL, BALL]
-        kick = contact & ~state.ball_contact & (move == 1)
-        kx, kz = bodies.x[BALL] - bodies.x[:BALL], bodies.z[BALL] - bodies.z[:BALL]
-        scale = jnp.where(kick, KICK_IMPULSE / BALL_MASS, 0.0) / jnp.maximum(
-            jnp.hypot(kx, kz), 1e-6
-        )
-        bodies = bodies._replace(
-            vx=bodies.vx.at[BALL].add(jnp.sum(kx * scale)),
-            vz=bodies.vz.at[BALL].add(jnp.sum(kz * scale)),
-        )
-        bodies, _ = physics.collide_walls(
-            bodies, jnp.asarray(RADIUS), WALLS, jnp.asarray(WALL_RESTITUTION)
-        )
-        bodies = physics.collide_points(
-            bodies,
-            jnp.asarray(RADIUS),
-            jnp.asarray(POSTS[:, 0]),
-            jnp.asarray(POSTS[:, 1]),
-            jnp.asarray(WALL_RESTITUTION),
-        )
-        return state.replace(
-            x=bodies.x,
-            z=bodies.z,
-            vx=bodies.vx,
-            vz=bodies.vz,
-            yaw=jnp.mod(yaw + 180.0, 360.0) - 180.0,
-            ball_contact=contact,
-            timer=state.timer + 1,
-        )
-
     # ----------------------------------------------------------------- step
     def step_env(
         self, key: jax.Array, state: SoccerState, actions: jax.Array
     ) -> tuple[jax.Array, SoccerState, jax.Array, jax.Array, StepInfo]:
         del key  # the game is deterministic given the actions; reset randomness is in `step`
         actions = actions.astype(jnp.int32)
-
-        def substep(carry, _):
-            pitch, scored, touches = carry
-            nxt = self._physics_step(pitch, actions)
-            # Blue scores in Purple's goal (x > 0): +1; Purple scores: -1.
-            bx, bz = nxt.x[BALL], nxt.z[BALL]
-            in_goal = (jnp.abs(bx) >= GOAL_LINE_X) & (jnp.abs(bz) < GOAL_HALF_WIDTH)
-            live = scored == 0.0
-            touches = touches + (live & nxt.ball_contact & ~pitch.ball_contact)
-            pitch = jax.tree.map(lambda n, o: jnp.where(live, n, o), nxt, pitch)
-            scored = jnp.where(live & in_goal, jnp.sign(bx), scored)
-            return (pitch, scored, touches), None
-
+        pitch, scored, touches = play_decision(
+            FIELD, state.pitch, actions, self.agent_run_speed, self.decision_period
+        )
         ball_x = state.pitch.x[BALL]
-        init = (state.pitch, jnp.float32(0.0), jnp.zeros(NUM_AGENTS, jnp.int32))
-        (pitch, scored, touches), _ = jax.lax.scan(substep, init, None, self.decision_period)
         state = state.replace(pitch=pitch, steps=state.steps + 1)
 
         goal = scored != 0.0

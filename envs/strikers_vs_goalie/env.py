@@ -35,12 +35,7 @@ from envs.soccer_twos.env import (
     BALL_MASS,
     BALL_RADIUS,
     CAST_RADIUS,
-    DT,
-    GOAL_HALF_WIDTH,
-    GOAL_LINE_X,
-    KICK_IMPULSE,
     RAY_LENGTH,
-    TURN_DEG,
     heading,
 )
 
@@ -180,6 +175,20 @@ def ray_frames(
     return fwd, rev, sense(goalie, fx, fz, GOALIE_ANGLES, GOALIE_TAGS)
 
 
+FIELD = soccer.Field(
+    walls=WALLS,
+    posts=POSTS,
+    radius=RADIUS,
+    inv_mass=INV_MASS,
+    damping=DAMPING,
+    pair_restitution=PAIR_RESTITUTION,
+    wall_restitution=WALL_RESTITUTION,
+    forward_speed=FORWARD_SPEED,
+    lateral_speed=LATERAL_SPEED,
+    always_kicks=ALWAYS_KICKS,
+)
+
+
 @dataclass(frozen=True)
 class StrikersVsGoalie(MultiAgentEnv):
     """2 strikers (Blue) against 1 goalie (Purple): obs ``[3, 738]``, actions ``[3, 3]``.
@@ -276,77 +285,17 @@ class StrikersVsGoalie(MultiAgentEnv):
         )
         return self._observe(state)
 
-    # ----------------------------------------------------------------- physics
-    def _physics_step(self, state: Pitch, actions: jax.Array) -> Pitch:
-        """One 0.02 s FixedUpdate as SoccerTwos', with per-role speeds and kicks."""
-        move, lateral, turn = actions[:, 0], actions[:, 1], actions[:, 2]
-        yaw = state.yaw + TURN_DEG * jnp.select([turn == 1, turn == 2], [-1.0, 1.0], 0.0)
-        fx, fz = heading(yaw)
-        forward, sideways = jnp.asarray(FORWARD_SPEED), jnp.asarray(LATERAL_SPEED)
-        along = jnp.select([move == 1, move == 2], [forward, -forward], 0.0)
-        side = jnp.select([lateral == 1, lateral == 2], [sideways, -sideways], 0.0)
-        # VelocityChange along forward, or along right = (fz, -fx) when strafing.
-        push_x = jnp.where(lateral > 0, side * fz, along * fx) * self.agent_run_speed
-        push_z = jnp.where(lateral > 0, -side * fx, along * fz) * self.agent_run_speed
-        zero = jnp.zeros(1)
-        vx = (state.vx + jnp.concatenate([push_x, zero])) * jnp.asarray(DAMPING)
-        vz = (state.vz + jnp.concatenate([push_z, zero])) * jnp.asarray(DAMPING)
-        bodies = physics.Bodies(state.x + vx * DT, state.z + vz * DT, vx, vz)
-
-        bodies, touching = physics.collide_circles(
-            bodies, jnp.asarray(RADIUS), jnp.asarray(INV_MASS), jnp.asarray(PAIR_RESTITUTION)
-        )
-        # OnCollisionEnter kick: only on the first step of a contact.
-        contact = touching[:BALL, BALL]
-        kick = contact & ~state.ball_contact & ((move == 1) | jnp.asarray(ALWAYS_KICKS))
-        kx, kz = bodies.x[BALL] - bodies.x[:BALL], bodies.z[BALL] - bodies.z[:BALL]
-        scale = jnp.where(kick, KICK_IMPULSE / BALL_MASS, 0.0) / jnp.maximum(
-            jnp.hypot(kx, kz), 1e-6
-        )
-        bodies = bodies._replace(
-            vx=bodies.vx.at[BALL].add(jnp.sum(kx * scale)),
-            vz=bodies.vz.at[BALL].add(jnp.sum(kz * scale)),
-        )
-        restitution = jnp.asarray(WALL_RESTITUTION)
-        bodies, _ = physics.collide_walls(bodies, jnp.asarray(RADIUS), WALLS, restitution)
-        bodies = physics.collide_points(
-            bodies,
-            jnp.asarray(RADIUS),
-            jnp.asarray(POSTS[:, 0]),
-            jnp.asarray(POSTS[:, 1]),
-            restitution,
-        )
-        return state.replace(
-            x=bodies.x,
-            z=bodies.z,
-            vx=bodies.vx,
-            vz=bodies.vz,
-            yaw=jnp.mod(yaw + 180.0, 360.0) - 180.0,
-            ball_contact=contact,
-            timer=state.timer + 1,
-        )
-
     # ----------------------------------------------------------------- step
     def step_env(
         self, key: jax.Array, state: StrikersVsGoalieState, actions: jax.Array
     ) -> tuple[jax.Array, StrikersVsGoalieState, jax.Array, jax.Array, StepInfo]:
         del key  # the game is deterministic given the actions; reset randomness is in `step`
         actions = actions.astype(jnp.int32)
-
-        def substep(carry, _):
-            pitch, scored, touches = carry
-            nxt = self._physics_step(pitch, actions)
-            # Unity keeps both goal triggers; the blocker keeps the ball out of Blue's goal.
-            bx, bz = nxt.x[BALL], nxt.z[BALL]
-            in_goal = (jnp.abs(bx) >= GOAL_LINE_X) & (jnp.abs(bz) < GOAL_HALF_WIDTH)
-            live = scored == 0.0
-            touches = touches + (live & nxt.ball_contact & ~pitch.ball_contact)
-            pitch = jax.tree.map(lambda n, o: jnp.where(live, n, o), nxt, pitch)
-            scored = jnp.where(live & in_goal, jnp.sign(bx), scored)
-            return (pitch, scored, touches), None
-
-        init = (state.pitch, jnp.float32(0.0), jnp.zeros(NUM_AGENTS, jnp.int32))
-        (pitch, scored, touches), _ = jax.lax.scan(substep, init, None, self.decision_period)
+        # SoccerTwos' physics on this field; Unity keeps both goal triggers, and the blocker
+        # keeps the ball out of Blue's goal.
+        pitch, scored, touches = soccer.play_decision(
+            FIELD, state.pitch, actions, self.agent_run_speed, self.decision_period
+        )
         simulated = (pitch.timer - state.pitch.timer).astype(jnp.float32)  # < 5 at a goal
         state = state.replace(pitch=pitch, steps=state.steps + 1)
 
