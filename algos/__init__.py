@@ -43,15 +43,23 @@ def make(
 ) -> Learner:
     """Build the learner ``name`` for ``env`` from its config mapping: one learner, or in a
     game whose teams play different behaviours one per behaviour (``algos.asymmetric``,
-    ``selfplay`` then one config per behaviour)."""
+    ``selfplay`` then one config per behaviour, ``cfg["behaviours"][name]`` a behaviour's
+    settings over the shared ones)."""
     cls = learner_class(name)
+    cfg = dict(cfg)
+    overrides = cfg.pop("behaviours", None) or {}
     if env.spec.asymmetric:
         cfgs = (
             [selfplay] * len(env.spec.behaviour_specs)
             if isinstance(selfplay, SelfPlayConfig)
             else list(selfplay)
         )
-        return Asymmetric(cls, env, cfg, cfgs, total_env_steps)
+        return Asymmetric(cls, env, cfg, cfgs, total_env_steps, overrides)
+    if overrides:
+        raise ValueError(
+            f"algo.behaviours gives settings for {', '.join(sorted(overrides))}, but every team "
+            f"of {env.spec.name} plays one behaviour: set them on algo directly"
+        )
     return cls(env, cfg, selfplay, total_env_steps)
 
 

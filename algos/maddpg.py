@@ -13,6 +13,9 @@
 - Continuous actions: ``tanh`` actors, Gaussian exploration noise. Discrete branches
   (SoccerTwos): straight-through Gumbel-Softmax per branch, one-hot forward and soft backward;
   the critic sees one-hot actions.
+- ``critic: local`` is the paper's DDPG baseline: the same learner, but ``Q_i(o_i, a_i)`` sees
+  only its own agent's observation and action (``_critic_view``), as ``local_q_func`` does in
+  the reference (openai/maddpg's ``--good-policy ddpg`` / ``--adv-policy ddpg``).
 - Ensembles (paper section 4.3): a sub-policy is drawn uniformly per agent per episode (a hash
   of the env's episode id, so no extra rollout state), every stored step carries its tag, and
   sub-policy ``k`` learns only from steps its own episodes produced. The ``K`` replay buffers
@@ -70,6 +73,14 @@ class MADDPGConfig:
     reward_scale: float = 1.0  # rewards are multiplied by this before learning
     logit_reg: float = 1e-3  # weight of mean(pre-activation^2) in the actor loss
     normalize_obs: bool = False
+    critic: str = "central"  # "central": Q_i over every agent (MADDPG); "local": own only (DDPG)
+
+    def __post_init__(self) -> None:
+        if self.critic not in CRITICS:
+            raise ValueError(f"unknown critic {self.critic!r}; valid: {', '.join(CRITICS)}")
+
+
+CRITICS = ("central", "local")
 
 
 @struct.dataclass
@@ -110,7 +121,8 @@ class DeterministicActor(nn.Module):
 
 
 class CentralCritic(nn.Module):
-    """``Q_i`` from every agent's observation and action features, flattened and joined.
+    """``Q_i`` from the agents' observation and action features it is given, flattened and
+    joined: every agent's (MADDPG), or only its own (DDPG; ``MADDPG._critic_view``).
 
     ``obs`` and ``act_feat`` are ``(learning team [..., n, .], ghost team [..., m, .])``
     pairs: the teams may observe and act in different spaces (an asymmetric game).
@@ -215,6 +227,20 @@ class MADDPG(Learner):
         ghost_feat = action_features(self.play.ghost_space, ghost_act)
         return (norm(obs), ghost_norm(ghost_obs)), (feat, ghost_feat)
 
+    def _critic_view(
+        self, obs: tuple[jax.Array, jax.Array], feat: tuple[jax.Array, jax.Array], i: Any
+    ) -> tuple[tuple[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]:
+        """What slot ``i``'s critic reads: every agent (``central``), or with ``local`` only
+        slot ``i``'s observation and action (a DDPG critic), the ghost team's left empty."""
+        if self.cfg.critic == "central":
+            return obs, feat
+
+        def own(pair: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
+            team, ghost = pair
+            return jax.lax.dynamic_slice_in_dim(team, i, 1, axis=-2), ghost[..., :0, :]
+
+        return own(obs), own(feat)
+
     def _policy_action(
         self, actor: Any, obs: jax.Array, key: jax.Array, explore: bool
     ) -> tuple[jax.Array, jax.Array, jax.Array]:
@@ -268,7 +294,7 @@ class MADDPG(Learner):
         all_obs, feat = self._critic_inputs(
             obs_norm, step.obs, step.ghost_obs, self._features(step.action), step.ghost_action
         )
-        critic = jax.vmap(lambda k: self.critic.init(k, all_obs, feat))(
+        critic = jax.vmap(lambda k: self.critic.init(k, *self._critic_view(all_obs, feat, 0)))(
             jax.random.split(k_critic, n)
         )
         runner = rollout.init_runner(self.env, k_env, c.num_envs)
@@ -380,9 +406,9 @@ class MADDPG(Learner):
         )
 
         def per_slot(params, target, i):
-            q_next = self.critic.apply(target, next_obs, next_feat)
+            q_next = self.critic.apply(target, *self._critic_view(next_obs, next_feat, i))
             y = now["reward"][:, i] + c.gamma * (1.0 - now["terminal"][:, i]) * q_next
-            q = self.critic.apply(params, obs, feat)
+            q = self.critic.apply(params, *self._critic_view(obs, feat, i))
             return q, jax.lax.stop_gradient(y)
 
         slots = jnp.arange(now["obs"].shape[1])
@@ -419,7 +445,8 @@ class MADDPG(Learner):
             sub = now["sub"][:, i]
             rows = jnp.arange(sub.shape[0])
             a_feat, pre = a_feat[sub, rows], pre[sub, rows]  # each sample's own sub-policy
-            q = self.critic.apply(critic, obs_all, (feat.at[:, i].set(a_feat), ghost_feat))
+            view = self._critic_view(obs_all, (feat.at[:, i].set(a_feat), ghost_feat), i)
+            q = self.critic.apply(critic, *view)
             mine = now["active"][:, i][None] & (sub[None] == subs[:, None])  # [K, B]
             weight = mine / jnp.maximum(jnp.sum(mine, axis=1, keepdims=True), 1)
             weight = jnp.sum(weight, axis=0) / c.ensemble_size  # mean over sub-policies

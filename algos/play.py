@@ -6,10 +6,14 @@
   GhostTrainer per behaviour); this learner's team faces the *other* behaviour's ghost, and
   the self-play state it sees while it learns is a ``Pairing`` of both behaviours' states
   (``algos.asymmetric`` builds it and splits it again).
+- ``Concurrent``: an asymmetric game in which every behaviour learns every update (Lowe et
+  al. 2017's mixed tasks: predators and prey trained together); this learner's team faces
+  the other behaviour's *current* policy, so there is no pool, swap or team change.
 - ``Cooperative``: one team and no opponent: the same rollout, learners and logs, no ghost.
 
-``Learner.__init__`` picks the case from the env's spec (``for_learner``). Each case offers
-``init``, ``collect``, ``learning_agents``, ``learning_team``, ``advance`` and ``metrics``.
+``Learner.__init__`` picks the case from the env's spec and self-play config
+(``for_learner``). Each case offers ``init``, ``collect``, ``learning_agents``,
+``learning_team``, ``advance`` and ``metrics``.
 """
 
 from __future__ import annotations
@@ -143,6 +147,10 @@ class Asymmetric:
     def learning_agents(self, pair: Pairing) -> np.ndarray:
         return self.seats.learners
 
+    def opponent(self, pair: Pairing) -> Any:
+        """The params the other team plays with: the other behaviour's ghost."""
+        return pair.other.ghost
+
     def collect(
         self,
         runner: rollout.EnvRunner,
@@ -155,11 +163,10 @@ class Asymmetric:
         record_ghost: bool = False,
     ) -> tuple[rollout.EnvRunner, rollout.Step, rollout.Episodes, Pairing]:
         del network_act  # this behaviour's own ghost waits while it learns
+        opponent = self.opponent(pair)
 
         def ghost_act(obs: jax.Array, k: jax.Array, episode_id: jax.Array) -> jax.Array:
-            return self.other.play_snapshot(
-                pair.other_context, pair.other.ghost, obs, k, episode_id
-            )
+            return self.other.play_snapshot(pair.other_context, opponent, obs, k, episode_id)
 
         runner, steps, episodes = rollout.collect(
             self.env,
@@ -202,6 +209,46 @@ class Asymmetric:
             "ghost_index": pair.other.ghost_index,
             "learning_team": pair.own.learning_team,
         }
+
+
+class Concurrent(Asymmetric):
+    """One behaviour's seat when every behaviour learns at once (``selfplay.concurrent``).
+
+    Lowe et al. (2017) train predators and prey, or deceivers and adversaries, together: each
+    update of each behaviour plays against the other behaviour's current policy (ML-Agents has
+    no such mode; its ghost trainer lets one team learn at a time). So the pool, swaps, saves
+    and team changes are off, the learning team is always this behaviour's own, and a game
+    moves both behaviours' current ratings (the other's ``ghost_index`` is ``window``, the slot
+    of its current rating).
+    """
+
+    def __init__(
+        self, env: MultiAgentEnv, behaviour: int, cfg: SelfPlayConfig, other_cfg: SelfPlayConfig
+    ) -> None:
+        if not (cfg.concurrent and other_cfg.concurrent):
+            raise ValueError(
+                f"{env.spec.name}: set env.selfplay.concurrent for every behaviour or for none "
+                "(each behaviour learns at once, or they take turns)"
+            )
+        super().__init__(env, behaviour, cfg, other_cfg)
+
+    def init(self, snapshot: Any) -> SelfPlayState:
+        (team,) = self.env.spec.behaviour_teams(self.behaviour)
+        sp = selfplay.init(snapshot, self.cfg)
+        return sp.replace(
+            ghost_index=jnp.asarray(self.cfg.window, jnp.int32),
+            learning_team=jnp.asarray(team, jnp.int32),
+        )
+
+    def opponent(self, pair: Pairing) -> Any:
+        """The other behaviour's current weights: it learns beside this one."""
+        return pair.other_current
+
+    def advance(self, pair: Pairing, snapshot: Any, key: jax.Array, env_steps: int) -> Pairing:
+        """Only this behaviour's agent-steps are counted: nothing is saved or swapped."""
+        del snapshot, key
+        steps = jnp.asarray(env_steps * self.team_size, jnp.int32)
+        return pair.replace(own=pair.own.replace(learner_steps=pair.own.learner_steps + steps))
 
 
 @struct.dataclass
@@ -262,7 +309,7 @@ class Cooperative:
         return {k: v for k, v in means.items() if k not in ("win_rate", "loss_rate")}
 
 
-Play = Symmetric | Asymmetric | Cooperative
+Play = Symmetric | Asymmetric | Concurrent | Cooperative
 
 
 def for_learner(
@@ -277,6 +324,12 @@ def for_learner(
     if spec.num_teams == 1:
         return Cooperative(env)
     if not spec.asymmetric:
+        if cfgs[0].concurrent:
+            raise ValueError(
+                f"{spec.name}: env.selfplay.concurrent needs teams with their own behaviours; "
+                "both teams here play one behaviour (a symmetric game), so set it to false"
+            )
         return Symmetric(env, cfgs[0], scripted)
     other = spec.behaviour_of(1 - spec.behaviour_teams(behaviour)[0])
-    return Asymmetric(env, behaviour, cfgs[behaviour], cfgs[other])
+    case = Concurrent if cfgs[behaviour].concurrent or cfgs[other].concurrent else Asymmetric
+    return case(env, behaviour, cfgs[behaviour], cfgs[other])

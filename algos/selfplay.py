@@ -58,6 +58,9 @@ class SelfPlayConfig:
     elo_k: float = 1.0
     scripted: tuple[str, ...] = ()  # scripted opponents a swap may draw (ours, not ML-Agents')
     scripted_ratio: float = 0.0  # probability that a swap draws one of ``scripted``
+    # asymmetric games: every behaviour learns each update against the others' current
+    # policies, no ghost (Lowe et al. 2017's mixed tasks; ours, not ML-Agents')
+    concurrent: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.scripted_ratio <= 1.0:

@@ -54,14 +54,22 @@ def find_resume_dir(cfg: DictConfig, current: Path) -> Path:
 
 def summarise(metrics: dict[str, np.ndarray]) -> dict[str, float]:
     """One row from a chunk's per-update metrics: episode counts summed, episode statistics
-    weighted by the episodes behind them, everything else averaged over updates."""
-    counts = np.asarray(metrics.get("episodes", 0.0), np.float64)
+    weighted by the episodes behind them, everything else averaged over updates.
+
+    A learner whose behaviours learn side by side logs ``<metric>_<behaviour>``: each
+    behaviour's episode statistics are weighted by its own ``episodes_<behaviour>``.
+    """
     row = {}
     for key, values in metrics.items():
         values = np.asarray(values, np.float64)
-        if key == "episodes":
+        base, count_key = key, "episodes"
+        for mean in rollout.EPISODE_MEANS:
+            if key.startswith(mean + "_") and "episodes" + key[len(mean) :] in metrics:
+                base, count_key = mean, "episodes" + key[len(mean) :]
+        counts = np.asarray(metrics.get(count_key, 0.0), np.float64)
+        if key == "episodes" or key.startswith("episodes_"):
             row[key] = float(values.sum())
-        elif key in rollout.EPISODE_MEANS and counts.sum() > 0:
+        elif base in rollout.EPISODE_MEANS and counts.sum() > 0:
             row[key] = float(np.sum(values * counts) / counts.sum())
         else:
             row[key] = float(values.mean())

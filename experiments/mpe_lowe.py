@@ -1,0 +1,326 @@
+"""Lowe et al. (2017)'s MADDPG-vs-DDPG comparisons on JaxMARL's MPE mixed tasks.
+
+    pip install -e ".[bench]"
+    python -m experiments.mpe_lowe --env-steps 1500000 --seeds 0 --out mpe_lowe
+
+The paper (arXiv 1706.02275, section 5 and appendix) trains each pairing of algorithms
+together, one per team, and compares them head to head:
+
+- **predator-prey** (``MPE_simple_tag_v3``: 3 slower predators, the ``adversary`` team, chase
+  1 faster prey, the ``agent`` team, around 2 landmarks): the number of times predators touch
+  the prey per episode. JaxMARL pays every predator ``10 x`` the episode's contacts (summed
+  over predators), so touches per episode = a predator's episode return / 10.
+- **physical deception** (``MPE_simple_adversary_v3``: 2 cooperating agents, 1 adversary that
+  does not know which of 2 landmarks is the target): the adversary's mean distance to the
+  target (its reward is minus that distance every step, so = -return / steps) and the good
+  agents' nearest distance (their reward is the adversary's distance minus their nearest one,
+  so = adversary distance - good return / steps).
+
+JaxMARL's MPE plays 26 decisions per episode (``done = state.step >= max_steps`` is read
+before the step count moves), the reference 25: touches are per JaxMARL episode (~4% more
+time), distances per step.
+
+Every combination (MADDPG or DDPG predators/adversary x MADDPG or DDPG prey/agents) trains
+in ``concurrent`` mode (``algos.play.Concurrent``: both teams learn in every update against
+each other's current policy), DDPG being our MADDPG with ``critic: local``
+(``algo.behaviours.<team>.critic``). Settings are the reference's (openai/maddpg
+``train.py`` defaults, ``LOWE_MADDPG``): Adam lr 1e-2, gamma 0.95, batch 1024, buffer 1e6,
+2 x 64 ReLU, tau 0.01, gradient-norm clip 0.5, one gradient step per 100 env steps after
+1024 x 25 transitions, 60,000 episodes (1.5M env steps) per team, no ensembles. Each run is
+then evaluated with the policies it trained (``as trained``) and, for the head-to-head
+verdict, every run's adversary team against every run's good team (``cross-play``).
+
+Lowe et al.'s tables could not be read from this machine (``PUBLISHED``): the report says
+"not retrieved" instead of a number, and states only the paper's qualitative finding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+
+import algos
+from algos.asymmetric import Asymmetric
+from algos.base import scan_updates
+from algos.selfplay import SelfPlayConfig
+from envs import match
+from envs.jaxmarl import JaxMARLEnv
+from experiments.core import checkpoint
+
+TASKS = {"predator_prey": "MPE_simple_tag_v3", "physical_deception": "MPE_simple_adversary_v3"}
+EPISODE = 26  # decisions per JaxMARL MPE episode: max_steps 25, done read before the step
+CRITICS = {"maddpg": "central", "ddpg": "local"}
+# openai/maddpg's train.py defaults in our key names: one gradient step (batch 1024) per
+# 100 env steps, from 1024 x 25 transitions on.
+LOWE_MADDPG: dict[str, Any] = {
+    "num_envs": 100,
+    "rollout_len": 1,
+    "grad_steps": 1,
+    "ensemble_size": 1,
+    "buffer_size": 1_000_000,
+    "batch_size": 1024,
+    "learning_starts": 25_600,
+    "actor_lr": 1e-2,
+    "critic_lr": 1e-2,
+    "gamma": 0.95,
+    "tau": 0.01,
+    "hidden": (64, 64),
+    "critic_hidden": (64, 64),
+    "max_grad_norm": 0.5,
+}
+PUBLISHED = {
+    "source": "Lowe et al. 2017 (arXiv 1706.02275), section 5 and appendix tables",
+    "finding": "MADDPG predators touch the prey more often than DDPG predators, and MADDPG "
+    "agents deceive a DDPG adversary better than DDPG agents do, whichever algorithm the "
+    "other team uses",
+    "numbers": None,  # not retrievable here; see the module docstring
+}
+
+
+def make_learner(
+    task: str, adversary: str, agent: str, env_steps: int, cfg: dict[str, Any] | None = None
+) -> tuple[JaxMARLEnv, Asymmetric]:
+    """``task``'s env and a learner whose ``adversary`` and ``agent`` teams (``maddpg`` or
+    ``ddpg``) learn together; ``env_steps``: each team's budget."""
+    for name in (adversary, agent):
+        if name not in CRITICS:
+            raise ValueError(f"unknown algorithm {name!r}; valid: {', '.join(CRITICS)}")
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; valid: {', '.join(TASKS)}")
+    env = JaxMARLEnv(TASKS[task], None)
+    cfg = dict(cfg or LOWE_MADDPG) | {
+        "behaviours": {
+            "adversary": {"critic": CRITICS[adversary]},
+            "agent": {"critic": CRITICS[agent]},
+        }
+    }
+    sp = SelfPlayConfig(concurrent=True, window=1)
+    learner = algos.make("maddpg", env, cfg, [sp, sp], 2 * env_steps)
+    return env, learner
+
+
+def train(learner: Asymmetric, seed: int, env_steps: int) -> tuple[Any, dict[str, np.ndarray]]:
+    """Train both teams for ``env_steps`` each; the final params per behaviour and the
+    per-update metrics."""
+    updates = max(1, 2 * env_steps // learner.env_steps_per_update)
+    state, metrics = jax.jit(scan_updates(learner, updates))(learner.init(jax.random.PRNGKey(seed)))
+    return learner.policy_params(state), jax.tree.map(np.asarray, metrics)
+
+
+def team_returns(
+    env: JaxMARLEnv,
+    policies: tuple[Any, ...],
+    params: tuple[Any, Any],
+    key: jax.Array,
+    episodes: int,
+) -> tuple[float, float]:
+    """Mean episode return of one adversary and of one good agent over ``episodes`` parallel
+    episodes, the adversary team playing ``policies[0]`` with a run's ``params[0]`` and the
+    good team ``policies[1]`` with ``params[1]`` (the same run's or another's). MADDPG and
+    DDPG differ only in their critics, so one learner's team policies play every run's
+    actors (and one compiled match serves every pairing)."""
+    spec = env.spec
+    team_params = [params[t][spec.team_behaviour[t]] for t in range(2)]
+    result = match.play(env, policies, key, episodes, EPISODE, params=team_params)
+    if not result.done[-1].all():
+        raise RuntimeError(f"{env.env_id}: episodes did not end after {EPISODE} decisions")
+    returns = result.episode_return[-1]  # [episodes, agents]
+    adversary, agent = (np.asarray(spec.team_agents(t)) for t in range(2))
+    return float(returns[:, adversary].mean()), float(returns[:, agent].mean())
+
+
+def task_metrics(task: str, adversary_return: float, agent_return: float) -> dict[str, float]:
+    """What the paper measures, from the episode returns (see the module docstring)."""
+    if task == "predator_prey":
+        return {"touches": adversary_return / 10.0}
+    adversary_distance = -adversary_return / EPISODE
+    return {
+        "adversary_distance": adversary_distance,
+        "agent_distance": adversary_distance - agent_return / EPISODE,
+    }
+
+
+def combos() -> list[tuple[str, str]]:
+    """``(adversary, agent)`` algorithm pairs, MADDPG first."""
+    return list(itertools.product(CRITICS, CRITICS))
+
+
+def trained_run(
+    task: str,
+    adversary: str,
+    agent: str,
+    seed: int,
+    env_steps: int,
+    folder: Path | None,
+    cfg: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One trained combination: loaded from ``folder`` if a finished run is saved there,
+    else trained and saved there, so a killed study loses at most the run in progress."""
+    env, learner = make_learner(task, adversary, agent, env_steps, cfg)
+    if folder is not None and (folder / "run.json").exists():
+        template = jax.eval_shape(lambda: learner.policy_params(learner.init(jax.random.key(0))))
+        saved = json.loads((folder / "run.json").read_text())
+        params = checkpoint.load_policy(folder, template)
+        return dict(env=env, learner=learner, params=params, **saved)
+    t0 = time.perf_counter()
+    params, metrics = train(learner, seed, env_steps)
+    jax.clear_caches()  # one compiled training program per run: do not keep them all
+    saved = {
+        "wall_s": time.perf_counter() - t0,
+        "curve": {  # per update: the mean return of the episodes it finished, or null
+            k: [
+                None if n == 0 else round(float(r), 4)
+                for r, n in zip(
+                    metrics[f"episode_return_{k}"], metrics[f"episodes_{k}"], strict=True
+                )
+            ]
+            for k in ("adversary", "agent")
+        },
+    }
+    if folder is not None:
+        config = {"task": task, "adversary": adversary, "agent": agent, "seed": seed}
+        checkpoint.save_policy(folder, params, config | {"algo": dict(cfg or LOWE_MADDPG)})
+        (folder / "run.json").write_text(json.dumps(saved))
+    return dict(env=env, learner=learner, params=params, **saved)
+
+
+def run_task(
+    task: str,
+    seeds: list[int],
+    env_steps: int,
+    episodes: int,
+    out: Path | None = None,
+    cfg: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Train every combination and seed of ``task`` (each saved under ``out/<task>/``);
+    evaluate each as trained and in cross-play (every run's adversaries against every run's
+    agents)."""
+    runs = {}
+    for (adversary, agent), seed in itertools.product(combos(), seeds):
+        folder = None if out is None else out / task / f"{adversary}_vs_{agent}_seed{seed}"
+        runs[(adversary, agent, seed)] = trained_run(
+            task, adversary, agent, seed, env_steps, folder, cfg
+        )
+    env = next(iter(runs.values()))["env"]
+    policies = next(iter(runs.values()))["learner"].team_policy.policies
+    key = jax.random.PRNGKey(10_000)
+    cross = []
+    for (a_run, a), (g_run, g) in itertools.product(runs.items(), runs.items()):
+        ret = team_returns(env, policies, (a["params"], g["params"]), key, episodes)
+        cross.append(
+            dict(
+                adversary=a_run[0],
+                agent=g_run[1],
+                adversary_run=list(a_run),
+                agent_run=list(g_run),
+                same_run=a_run == g_run,
+                adversary_return=ret[0],
+                agent_return=ret[1],
+                **task_metrics(task, *ret),
+            )
+        )
+    return {
+        "task": task,
+        "env_id": TASKS[task],
+        "env_steps_per_team": env_steps,
+        "episodes": episodes,
+        "runs": [
+            {"adversary": a, "agent": g, "seed": s, "wall_s": r["wall_s"], "curve": r["curve"]}
+            for (a, g, s), r in runs.items()
+        ],
+        "pairings": cross,
+    }
+
+
+def _table(task: str, pairings: list[dict[str, Any]], same_run: bool) -> list[str]:
+    metric = "touches" if task == "predator_prey" else "adversary_distance"
+    extra = "" if task == "predator_prey" else "agent_distance"
+    rows = []
+    for adversary, agent in combos():
+        chosen = [
+            p
+            for p in pairings
+            if p["adversary"] == adversary
+            and p["agent"] == agent
+            and (p["same_run"] if same_run else not p["same_run"])
+        ]
+        if not chosen:
+            continue
+        values = [p[metric] for p in chosen]
+        cell = f"{np.mean(values):.2f}" + (
+            f" ({', '.join(f'{v:.2f}' for v in values)})" if same_run and len(values) > 1 else ""
+        )
+        row = f"| {adversary.upper()} | {agent.upper()} | {len(chosen)} | {cell} |"
+        if extra:
+            row += f" {np.mean([p[extra] for p in chosen]):.3f} |"
+        rows.append(row)
+    return rows
+
+
+def report(results: list[dict[str, Any]]) -> str:
+    """Markdown: per task, each combination as trained and in cross-play, beside the paper."""
+    lines = [
+        "Lowe et al. 2017's MADDPG vs DDPG on JaxMARL's MPE (both teams trained together; "
+        f"published numbers: {'not retrieved' if PUBLISHED['numbers'] is None else 'below'})",
+        "",
+    ]
+    for result in results:
+        task = result["task"]
+        if task == "predator_prey":
+            head = "| predators | prey | pairings | touches per episode (per run) |"
+            rule = "|---|---|---:|---|"
+        else:
+            head = (
+                "| adversary | agents | pairings | adversary distance to target (per run) "
+                "| agents' nearest distance |"
+            )
+            rule = "|---|---|---:|---|---:|"
+        steps = result["env_steps_per_team"]
+        for title, same in (("as trained", True), ("cross-play (other runs' teams)", False)):
+            rows = _table(task, result["pairings"], same)
+            if rows:
+                lines += [
+                    f"**{task}** ({result['env_id']}, {steps:,} env steps per team, "
+                    f"{result['episodes']} episodes per pairing), {title}:",
+                    "",
+                    head,
+                    rule,
+                    *rows,
+                    "",
+                ]
+    lines += [
+        f"Published ({PUBLISHED['source']}): not retrieved. The paper's finding: "
+        f"{PUBLISHED['finding']}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    parser.add_argument("--env-steps", type=int, default=1_500_000, help="per team")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--episodes", type=int, default=1000, help="per evaluated pairing")
+    parser.add_argument("--out", default="mpe_lowe", help="folder for results.json, report.md")
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for task in args.tasks:
+        results.append(run_task(task, args.seeds, args.env_steps, args.episodes, out))
+        (out / f"{task}.json").write_text(json.dumps(results[-1], indent=1))
+    text = report(results)
+    (out / "report.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
