@@ -3,13 +3,15 @@ each, ML-Agents' asymmetric ghost trainer) and one-team tasks trained with no gh
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import algos
-from algos import rollout, selfplay
+from algos import play, rollout, selfplay
 from algos.base import scan_updates
 from algos.selfplay import SelfPlayConfig
 from tests.toy_games import Handshake, Shootout
@@ -237,3 +239,162 @@ def test_evaluation_plays_each_role_and_reports_it():
     assert out["as_Shooter"]["wins"] == 24 and out["as_Shooter"]["losses"] == 0
     assert out["as_Keeper"]["wins"] == 24 and out["as_Keeper"]["losses"] == 0
     assert out["wins"] == 48
+
+
+# -- concurrent learning: every behaviour learns in every update (Lowe et al. 2017) --------
+
+
+def concurrent_cfgs() -> list[SelfPlayConfig]:
+    return [SelfPlayConfig(concurrent=True, window=3)] * 2
+
+
+@pytest.mark.parametrize(
+    "algo, overrides",
+    [("ippo", {}), ("maddpg", {"Shooter": {"critic": "local"}})],  # DDPG shooters, MADDPG keeper
+)
+def test_concurrent_learning_trains_every_behaviour_each_update(algo, overrides):
+    env = Shootout()
+    updates = 80 if algo == "ippo" else 160
+    learner = algos.make(
+        algo, env, {**TINY[algo], "behaviours": overrides}, concurrent_cfgs(), 10**6
+    )
+    shooter, keeper = learner.learners
+    if algo == "maddpg":  # each behaviour's learner took its own settings
+        assert (shooter.cfg.critic, keeper.cfg.critic) == ("local", "central")
+    per_behaviour = shooter.env_steps_per_update
+    assert learner.env_steps_per_update == 2 * per_behaviour  # both collect in every update
+    state, metrics = jax.jit(scan_updates(learner, updates))(learner.init(jax.random.PRNGKey(0)))
+    sp_shooter, sp_keeper = (s.selfplay for s in state.behaviours)
+    # Each behaviour counted its own agent-steps in every update; nothing was saved or swapped
+    # and neither team ever stopped learning.
+    assert int(sp_shooter.learner_steps) == updates * per_behaviour * 2
+    assert int(sp_keeper.learner_steps) == updates * per_behaviour * 1
+    assert int(sp_shooter.num_saved) == int(sp_keeper.num_saved) == 1
+    np.testing.assert_array_equal(metrics["learning_team_Shooter"], 0)
+    np.testing.assert_array_equal(metrics["learning_team_Keeper"], 1)
+    # Both reach their dominant actions, trained side by side.
+    roles, params = learner.team_policy, learner.policy_params(state)
+    keys = jax.random.split(jax.random.PRNGKey(1), 200)
+    obs = env._obs()
+    shots = jax.vmap(lambda k: roles.policies[0](params[0], obs[:2], k))(keys)
+    saves = jax.vmap(lambda k: roles.policies[1](params[1], obs[2:], k))(keys)
+    assert float(jnp.mean(shots == 2)) > 0.9
+    assert float(jnp.mean(saves[..., 0] == 1)) > 0.9 and float(jnp.mean(saves[..., 1] == 0)) > 0.9
+    # Games move both current ratings by opposite amounts (the shooters win the optimal game).
+    elo_s, elo_k = float(metrics["elo_Shooter"][-1]), float(metrics["elo_Keeper"][-1])
+    assert elo_s > 1200.0 > elo_k and elo_s + elo_k == pytest.approx(2400.0, abs=1e-2)
+    assert {"loss_Shooter", "loss_Keeper", "episode_return_Shooter"} <= set(metrics)
+    np.testing.assert_allclose(
+        metrics["loss"], metrics["loss_Shooter"] + metrics["loss_Keeper"], rtol=1e-6
+    )
+
+
+def test_concurrent_opponent_plays_the_other_behaviours_current_weights():
+    env = Shootout()
+    learner = algos.make("ippo", env, TINY["ippo"], concurrent_cfgs(), 10**6)
+    shooter = learner.learners[0]
+    seat = shooter.play
+    assert isinstance(seat, play.Concurrent)
+    sp = seat.init(jnp.zeros(()))
+    assert int(sp.ghost_index) == 3  # the slot of the current rating: ELO moves the current
+    # A stand-in keeper that plays its params as actions: the pool's ghost says dive 0,
+    # the current weights dive 1.
+    seat.other = SimpleNamespace(
+        play_snapshot=lambda ctx, params, obs, k, eid: jnp.broadcast_to(params, (*obs.shape[:2], 2))
+    )
+    ghost, current = jnp.array([0, 1], jnp.int32), jnp.array([1, 0], jnp.int32)
+    pair = play.Pairing(
+        own=sp, other=sp.replace(ghost=ghost), other_current=current, other_context=None
+    )
+
+    def shoot(obs, key, episode_id):
+        action = jnp.full((*obs.shape[:2], 1), 2, jnp.int32)
+        return action, action, None
+
+    runner = rollout.init_runner(env, jax.random.PRNGKey(0), 4)
+    _, steps, _, pair = seat.collect(
+        runner, pair, jax.random.PRNGKey(1), 2, shoot, None, None, True
+    )
+    np.testing.assert_array_equal(
+        steps.ghost_action[..., 0, :], jnp.broadcast_to(current, (2, 4, 2))
+    )
+    # Shooters scored (g = 1) against a diving keeper in stance 0: 1 - 0.5 - 0.25 = 0.25 > 0,
+    # so all 8 games are shooter wins and both current ratings moved.
+    assert float(pair.own.elos[-1]) > 1200.0 > float(pair.other.elos[-1])
+    advanced = seat.advance(pair, None, jax.random.PRNGKey(2), 8)
+    assert int(advanced.own.learner_steps) == 16 and int(advanced.other.learner_steps) == 0
+
+
+def critic_input_gradients(critic: str):
+    """Gradients of shooter slot 1's Q with respect to every critic input, on random inputs."""
+    cfg = {**TINY["maddpg"], "behaviours": {"Shooter": {"critic": critic}}}
+    shooter = algos.make("maddpg", Shootout(), cfg, shootout_cfgs(), 10**6).learners[0]
+    nets = shooter.init(jax.random.PRNGKey(0)).nets
+    params = jax.tree.map(lambda p: p[1], nets.critic)
+    k = jax.random.split(jax.random.PRNGKey(3), 4)
+    obs = (jax.random.normal(k[0], (5, 2, 2)), jax.random.normal(k[1], (5, 1, 4)))
+    feat = (jax.random.normal(k[2], (5, 2, 3)), jax.random.normal(k[3], (5, 1, 4)))
+
+    def q(obs, feat):
+        return jnp.sum(shooter.critic.apply(params, *shooter._critic_view(obs, feat, 1)))
+
+    return jax.grad(q, argnums=(0, 1))(obs, feat)
+
+
+@pytest.mark.parametrize("critic, isolated", [("local", True), ("central", False)])
+def test_local_critic_reads_only_its_own_agent(critic, isolated):
+    """DDPG (``critic: local``): slot i's Q has no gradient through any other agent's
+    observation or action; MADDPG's central critic has."""
+    g_obs, g_feat = critic_input_gradients(critic)
+    own = [g_obs[0][:, 1], g_feat[0][:, 1]]
+    others = [g_obs[0][:, 0], g_feat[0][:, 0], g_obs[1], g_feat[1]]
+    assert all(float(jnp.abs(g).max()) > 0 for g in own)
+    assert all((float(jnp.abs(g).max()) == 0.0) == isolated for g in others)
+
+
+def test_concurrent_and_per_behaviour_settings_reject_what_they_cannot_do():
+    from tests.toy_games import DominantDuel
+
+    env = Shootout()
+    with pytest.raises(ValueError, match="every behaviour or for none"):
+        algos.make(
+            "ippo", env, TINY["ippo"], [SelfPlayConfig(concurrent=True), SelfPlayConfig()], 1
+        )
+    with pytest.raises(ValueError, match="symmetric game"):
+        algos.make("ippo", DominantDuel(), TINY["ippo"], SelfPlayConfig(concurrent=True), 1)
+    with pytest.raises(ValueError, match=r"Goalie.*Shooter, Keeper"):
+        algos.make("ippo", env, {**TINY["ippo"], "behaviours": {"Goalie": {}}}, shootout_cfgs(), 1)
+    with pytest.raises(ValueError, match="one behaviour"):
+        algos.make(
+            "ippo", DominantDuel(), {**TINY["ippo"], "behaviours": {"a": {}}}, SelfPlayConfig(), 1
+        )
+    with pytest.raises(ValueError, match="unknown critic 'global'; valid: central, local"):
+        algos.make("maddpg", env, {**TINY["maddpg"], "critic": "global"}, shootout_cfgs(), 1)
+    # Taking turns on shared envs: both behaviours must collect the same steps per update.
+    uneven = {**TINY["ippo"], "behaviours": {"Keeper": {"rollout_len": 8}}}
+    with pytest.raises(ValueError, match="as many env steps per update"):
+        algos.make("ippo", env, uneven, shootout_cfgs(), 1)
+    # Side by side, each has its own envs, and its share of the run's budget.
+    learner = algos.make("ippo", env, uneven, concurrent_cfgs(), 3 * 10**5)
+    assert learner.env_steps_per_update == 32 * 4 + 32 * 8
+
+
+def test_a_log_row_weights_each_behaviours_episode_means_by_its_own_episodes():
+    from experiments.core.training import summarise
+
+    row = summarise(
+        {
+            "episodes_Shooter": np.array([0, 4]),
+            "episode_return_Shooter": np.array([0.0, 0.5]),
+            "episodes_Keeper": np.array([1, 3]),
+            "episode_return_Keeper": np.array([-1.0, 0.0]),
+            "loss": np.array([1.0, 3.0]),
+        }
+    )
+    assert row == {
+        "episodes_Shooter": 4.0,
+        "episode_return_Shooter": 0.5,  # the update that finished no episode does not count
+        "episodes_Keeper": 4.0,
+        "episode_return_Keeper": -0.25,
+        "loss": 2.0,
+    }

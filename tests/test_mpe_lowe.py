@@ -1,0 +1,129 @@
+"""Lowe et al.'s MADDPG-vs-DDPG study on JaxMARL's MPE: what its metrics read from the
+rewards, how long an episode is, that a run is saved and resumed, and what the report says."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+pytest.importorskip("jaxmarl")
+
+from experiments import mpe_lowe
+from experiments.core import checkpoint
+
+TINY = mpe_lowe.LOWE_MADDPG | {
+    "num_envs": 4,
+    "learning_starts": 64,
+    "buffer_size": 512,
+    "batch_size": 16,
+    "hidden": (8,),
+    "critic_hidden": (8,),
+}
+
+
+def scene(env_id: str, positions: list[tuple[float, float]], **fields):
+    """The task's state after a reset with entities moved to ``positions`` (agents first,
+    then landmarks, as MPE orders them) and at rest."""
+    from envs.jaxmarl import JaxMARLEnv
+
+    env = JaxMARLEnv(env_id, None)
+    _, state = env.inner.reset(jax.random.PRNGKey(0))
+    pos = jnp.asarray(positions, jnp.float32)
+    return env, state.replace(p_pos=pos, p_vel=jnp.zeros_like(pos), **fields)
+
+
+def test_predators_are_paid_ten_per_contact_so_touches_are_their_return_over_ten():
+    # Prey at the origin; two of the three predators touch it (radii 0.075 + 0.05), one is far.
+    positions = [(0.1, 0.0), (0.0, -0.1), (0.9, 0.9), (0.0, 0.0), (-0.8, 0.8), (0.8, -0.8)]
+    env, state = scene(mpe_lowe.TASKS["predator_prey"], positions)
+    reward = env.inner.rewards(state)
+    assert [float(reward[f"adversary_{i}"]) for i in range(3)] == [20.0, 20.0, 20.0]
+    # Over a whole episode of such steps, each predator's return / 10 counts the contacts.
+    touches = mpe_lowe.task_metrics("predator_prey", 20.0 * mpe_lowe.EPISODE, 0.0)["touches"]
+    assert touches == pytest.approx(2 * mpe_lowe.EPISODE)
+
+
+def test_deception_returns_give_back_each_sides_distance_to_the_target():
+    # Target landmark 0 at the origin; the adversary 1.0 from it, the good agents 0.2 and 0.5.
+    positions = [(1.0, 0.0), (0.0, 0.2), (-0.5, 0.0), (0.0, 0.0), (0.9, 0.9)]
+    env, state = scene(mpe_lowe.TASKS["physical_deception"], positions, goal=jnp.int32(0))
+    reward = env.inner.rewards(state)
+    adversary, agent = float(reward["adversary_0"]), float(reward["agent_0"])
+    assert adversary == pytest.approx(-1.0) and agent == pytest.approx(1.0 - 0.2)
+    metrics = mpe_lowe.task_metrics(
+        "physical_deception", adversary * mpe_lowe.EPISODE, agent * mpe_lowe.EPISODE
+    )
+    assert metrics == pytest.approx({"adversary_distance": 1.0, "agent_distance": 0.2})
+
+
+def test_an_mpe_episode_lasts_the_decisions_the_metrics_divide_by():
+    from envs.jaxmarl import JaxMARLEnv
+
+    env = JaxMARLEnv(mpe_lowe.TASKS["physical_deception"], None)
+    _, state = env.reset(jax.random.PRNGKey(0))
+    actions = jnp.zeros((env.spec.num_agents, 1), jnp.int32)
+    for decision in range(1, 2 * mpe_lowe.EPISODE):
+        _, state, _, done, _ = env.step(jax.random.PRNGKey(decision), state, actions)
+        if bool(done.all()):
+            break
+    assert decision == mpe_lowe.EPISODE
+
+
+def test_a_trained_pairing_is_saved_and_a_rerun_loads_it(tmp_path):
+    folder = tmp_path / "predator_prey" / "maddpg_vs_ddpg_seed0"
+    first = mpe_lowe.trained_run("predator_prey", "maddpg", "ddpg", 0, 400, folder, TINY)
+    adversary, agent = first["learner"].learners
+    assert (adversary.cfg.critic, agent.cfg.critic) == ("central", "local")
+    assert len(first["curve"]["adversary"]) == 400 // TINY["num_envs"]
+    again = mpe_lowe.trained_run("predator_prey", "maddpg", "ddpg", 0, 400, folder, TINY)
+    assert again["wall_s"] == first["wall_s"]  # loaded, not trained again
+    for a, b in zip(
+        jax.tree.leaves(first["params"]), jax.tree.leaves(again["params"]), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    returns = mpe_lowe.team_returns(
+        first["env"],
+        first["learner"].team_policy.policies,
+        (first["params"], again["params"]),
+        jax.random.PRNGKey(0),
+        8,
+    )
+    assert returns[0] >= 0.0 and returns[1] <= 0.0  # predators gain what the prey loses
+    (folder / "params").rename(folder / "params_gone")
+    with pytest.raises(checkpoint.CheckpointError, match="no saved policy"):
+        mpe_lowe.trained_run("predator_prey", "maddpg", "ddpg", 0, 400, folder, TINY)
+
+
+def test_report_puts_the_papers_figures_beside_the_pairings_trained_together():
+    pairings = [
+        dict(
+            adversary=a,
+            agent=g,
+            same_run=same,
+            touches=t,
+            adversary_distance=1.0,
+            agent_distance=0.5,
+        )
+        for (a, g), t in zip(mpe_lowe.combos(), (12.0, 15.0, 9.0, 8.0), strict=True)
+        for same in (True, False)
+    ]
+    results = [
+        dict(
+            task=task,
+            env_id=mpe_lowe.TASKS[task],
+            env_steps_per_team=10,
+            episodes=5,
+            pairings=pairings,
+        )
+        for task in mpe_lowe.TASKS
+    ]
+    text = mpe_lowe.report(results)
+    assert "| MADDPG | DDPG | 1 | 15.00 | 16.1 |" in text
+    assert "| DDPG | MADDPG | 1 | 9.00 | 10.3 |" in text
+    assert "| MADDPG | MADDPG | 1 | 12.00 | not retrieved |" in text  # never an invented figure
+    assert "| MADDPG | DDPG | 1 | 15.00 | |" in text  # cross-play: the paper has no such row
+    assert "| MADDPG | MADDPG | 1 | 1.00 | 0.500 |" in text and "94%" in text
+    with pytest.raises(ValueError, match="unknown algorithm 'qmix'; valid: maddpg, ddpg"):
+        mpe_lowe.make_learner("predator_prey", "qmix", "ddpg", 100)
