@@ -398,3 +398,21 @@ def test_a_log_row_weights_each_behaviours_episode_means_by_its_own_episodes():
         "episode_return_Keeper": -0.25,
         "loss": 2.0,
     }
+
+
+def test_the_cli_turns_on_concurrent_learning_and_sets_a_behaviours_algorithm():
+    from experiments.core.build import build
+    from tests.tiny import config
+
+    cfg = config(
+        "env=strikers_vs_goalie",
+        "algo=ippo",
+        "env.selfplay.concurrent=true",
+        "+algo.behaviours.Goalie.learning_rate=1.0e-4",
+    )
+    _, learner = build(cfg)
+    striker, goalie = learner.learners
+    assert learner.concurrent and isinstance(goalie.play, play.Concurrent)
+    assert (striker.cfg.learning_rate, goalie.cfg.learning_rate) == (3.0e-4, 1.0e-4)
+    with pytest.raises(ValueError, match=r"algo.behaviours names Keeper; .* Striker, Goalie"):
+        build(config("env=strikers_vs_goalie", "+algo.behaviours.Keeper.learning_rate=0.1"))
