@@ -11,6 +11,12 @@ our ``[A, 1]`` discrete actions back as a dict. What the teams make of it:
   ``simple_adversary``): one behaviour per team, named by the prefix, with observations
   padded to the widest (``envs.base.Behaviour``).
 
+Actions are JaxMARL's ``Discrete`` ones (MPE: no-op or a full push along one axis) unless
+``continuous=True``: MPE's ``Continuous`` mode, where a push is any force in the square, as
+the MPE of Lowe et al. (2017) applied its soft (Gumbel-Softmax) actions. Our ``Box(-1, 1,
+(2,))`` force ``(x, y)`` becomes MPE's five action floats ``(0, x-, x+, y-, y+)``, which MPE
+decodes back to ``(x, y)``.
+
 It exists so that a training loop written the JaxMARL way and ours can run on the *same* env
 in one process (``experiments/bench/jaxmarl.py``), and so that our learners can be checked
 against results published on JaxMARL's tasks.
@@ -28,7 +34,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from envs.base import Behaviour, EnvSpec, MultiAgentEnv, MultiDiscrete, StepInfo
+from envs.base import Behaviour, Box, EnvSpec, MultiAgentEnv, MultiDiscrete, StepInfo
 from envs.registry import Game
 
 
@@ -36,14 +42,22 @@ def _team_of(agent: str) -> str:
     return agent.rsplit("_", 1)[0] if "_" in agent else agent
 
 
-def make_jaxmarl(name: str, scenario: str | None = None) -> Any:
-    """``jaxmarl.make(name)``; SMAX takes a ``scenario`` map name such as ``3m``."""
+MPE_CONTINUOUS_WIDTH = 5  # MPE's continuous action: no-op, -x, +x, -y, +y (then talk)
+
+
+def make_jaxmarl(name: str, scenario: str | None = None, continuous: bool = False) -> Any:
+    """``jaxmarl.make(name)``; SMAX takes a ``scenario`` map name such as ``3m``; MPE takes
+    ``continuous`` (its ``action_type="Continuous"``)."""
     try:
         import jaxmarl
     except ImportError as err:
         raise ImportError(
             'JaxMARL is not installed; install the benchmark extra: pip install -e ".[bench]"'
         ) from err
+    if continuous:
+        if not name.startswith("MPE_"):
+            raise ValueError(f"continuous actions are MPE's mode; {name!r} is not an MPE task")
+        return jaxmarl.make(name, action_type="Continuous")
     if scenario is None:
         return jaxmarl.make(name)
     from jaxmarl.environments.smax import map_name_to_scenario
@@ -53,21 +67,28 @@ def make_jaxmarl(name: str, scenario: str | None = None) -> Any:
 
 @dataclass(frozen=True)
 class JaxMARLEnv(MultiAgentEnv):
-    """``env_id`` is a JaxMARL env id (``SMAX`` with ``scenario="3m"``, ``coin_game``, ...)."""
+    """``env_id`` is a JaxMARL env id (``SMAX`` with ``scenario="3m"``, ``coin_game``, ...);
+    ``continuous``: MPE's continuous forces instead of its five discrete pushes."""
 
     env_id: str = "SMAX"
     scenario: str | None = "3m"
+    continuous: bool = False
     inner: Any = field(init=False, repr=False, compare=False)
     _widths: tuple[int, ...] = field(init=False, repr=False, compare=False)
     spec: EnvSpec = field(init=False)
 
     def __post_init__(self) -> None:
-        inner = make_jaxmarl(self.env_id, self.scenario)
+        inner = make_jaxmarl(self.env_id, self.scenario, self.continuous)
         agents = tuple(inner.agents)
         team_names = list(dict.fromkeys(_team_of(a) for a in agents))
         teams = tuple(team_names.index(_team_of(a)) for a in agents)
         obs_shapes = {tuple(inner.observation_space(a).shape) for a in agents}
-        actions = {getattr(inner.action_space(a), "n", None) for a in agents}
+        actions = {
+            tuple(inner.action_space(a).shape)
+            if self.continuous
+            else getattr(inner.action_space(a), "n", None)
+            for a in agents
+        }
         if len(team_names) > 2:
             raise ValueError(
                 f"JaxMARL env {self.env_id!r} has agents {agents}: the adapter takes one or "
@@ -78,7 +99,14 @@ class JaxMARLEnv(MultiAgentEnv):
                 f"JaxMARL env {self.env_id!r}: the adapter needs vector observations and one "
                 f"Discrete action space for all agents, got {obs_shapes} and {actions}"
             )
-        space = MultiDiscrete((int(actions.pop()),))
+        if self.continuous and actions != {(MPE_CONTINUOUS_WIDTH,)}:
+            raise ValueError(
+                f"JaxMARL env {self.env_id!r}: continuous actions need MPE's movement-only "
+                f"action of {MPE_CONTINUOUS_WIDTH} floats, got shapes {actions}"
+            )
+        space: MultiDiscrete | Box = (
+            Box(-1.0, 1.0, (2,)) if self.continuous else MultiDiscrete((int(actions.pop()),))
+        )
         first = [agents[teams.index(t)] for t in range(len(team_names))]
         widths = [inner.observation_space(a).shape[0] for a in first]
         sizes = {teams.count(t) for t in range(len(team_names))}
@@ -135,7 +163,14 @@ class JaxMARLEnv(MultiAgentEnv):
     def step_env(
         self, key: jax.Array, state: Any, actions: jax.Array
     ) -> tuple[jax.Array, Any, jax.Array, jax.Array, StepInfo]:
-        act = {a: actions[i, 0] for i, a in enumerate(self.spec.agent_names)}
+        if self.continuous:
+            push = jnp.clip(actions, -1.0, 1.0)  # [A, 2]: the force along x and y
+            zero = jnp.zeros_like(push[:, :1])
+            halves = jnp.stack([jnp.maximum(-push, 0.0), jnp.maximum(push, 0.0)], axis=-1)
+            mpe = jnp.concatenate([zero, halves.reshape(-1, 4)], axis=1)  # 0, x-, x+, y-, y+
+            act = {a: mpe[i] for i, a in enumerate(self.spec.agent_names)}
+        else:
+            act = {a: actions[i, 0] for i, a in enumerate(self.spec.agent_names)}
         obs, state, reward, dones, _ = self.inner.step_env(key, state, act)
         obs = self._stack_obs(obs)
         done = self._stack(dones, bool) | dones["__all__"]

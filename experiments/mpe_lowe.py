@@ -87,18 +87,36 @@ PUBLISHED_DECEPTION = (
     "give, so they are not computed here"
 )
 
+# Per task, each role's measure in cross-play and whether more of it is better for that role.
+ROLES = {
+    "predator_prey": (
+        ("predators", "adversary", "touches", True),
+        ("prey", "agent", "touches", False),
+    ),
+    "physical_deception": (
+        ("adversary", "adversary", "adversary_distance", False),
+        ("agents", "agent", "agent_return", True),
+    ),
+}
+
 
 def make_learner(
-    task: str, adversary: str, agent: str, env_steps: int, cfg: dict[str, Any] | None = None
+    task: str,
+    adversary: str,
+    agent: str,
+    env_steps: int,
+    cfg: dict[str, Any] | None = None,
+    continuous: bool = False,
 ) -> tuple[JaxMARLEnv, Asymmetric]:
     """``task``'s env and a learner whose ``adversary`` and ``agent`` teams (``maddpg`` or
-    ``ddpg``) learn together; ``env_steps``: each team's budget."""
+    ``ddpg``) learn together; ``env_steps``: each team's budget; ``continuous``: MPE's
+    continuous forces (the reference's soft actions) instead of its discrete pushes."""
     for name in (adversary, agent):
         if name not in CRITICS:
             raise ValueError(f"unknown algorithm {name!r}; valid: {', '.join(CRITICS)}")
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; valid: {', '.join(TASKS)}")
-    env = JaxMARLEnv(TASKS[task], None)
+    env = JaxMARLEnv(TASKS[task], None, continuous)
     cfg = dict(cfg or LOWE_MADDPG) | {
         "behaviours": {
             "adversary": {"critic": CRITICS[adversary]},
@@ -164,10 +182,11 @@ def trained_run(
     env_steps: int,
     folder: Path | None,
     cfg: dict[str, Any] | None = None,
+    continuous: bool = False,
 ) -> dict[str, Any]:
     """One trained combination: loaded from ``folder`` if a finished run is saved there,
     else trained and saved there, so a killed study loses at most the run in progress."""
-    env, learner = make_learner(task, adversary, agent, env_steps, cfg)
+    env, learner = make_learner(task, adversary, agent, env_steps, cfg, continuous)
     if folder is not None and (folder / "run.json").exists():
         template = jax.eval_shape(lambda: learner.policy_params(learner.init(jax.random.key(0))))
         saved = json.loads((folder / "run.json").read_text())
@@ -190,6 +209,7 @@ def trained_run(
     }
     if folder is not None:
         config = {"task": task, "adversary": adversary, "agent": agent, "seed": seed}
+        config |= {"continuous": continuous}
         checkpoint.save_policy(folder, params, config | {"algo": dict(cfg or LOWE_MADDPG)})
         (folder / "run.json").write_text(json.dumps(saved))
     return dict(env=env, learner=learner, params=params, **saved)
@@ -202,15 +222,24 @@ def run_task(
     episodes: int,
     out: Path | None = None,
     cfg: dict[str, Any] | None = None,
+    continuous: bool = False,
 ) -> dict[str, Any]:
-    """Train every combination and seed of ``task`` (each saved under ``out/<task>/``);
-    evaluate each as trained and in cross-play (every run's adversaries against every run's
-    agents)."""
+    """Train every combination and seed of ``task`` (each saved under ``out/<task>/``, with
+    ``_continuous`` for MPE's continuous actions); evaluate each as trained and in cross-play
+    (every run's adversaries against every run's agents)."""
     runs = {}
+    suffix = "_continuous" if continuous else ""
     for (adversary, agent), seed in itertools.product(combos(), seeds):
-        folder = None if out is None else out / task / f"{adversary}_vs_{agent}_seed{seed}"
+        name = f"{adversary}_vs_{agent}_seed{seed}{suffix}"
         runs[(adversary, agent, seed)] = trained_run(
-            task, adversary, agent, seed, env_steps, folder, cfg
+            task,
+            adversary,
+            agent,
+            seed,
+            env_steps,
+            None if out is None else out / task / name,
+            cfg,
+            continuous,
         )
     env = next(iter(runs.values()))["env"]
     policies = next(iter(runs.values()))["learner"].team_policy.policies
@@ -233,6 +262,7 @@ def run_task(
     return {
         "task": task,
         "env_id": TASKS[task],
+        "actions": "continuous" if continuous else "discrete",
         "env_steps_per_team": env_steps,
         "episodes": episodes,
         "runs": [
@@ -274,6 +304,31 @@ def _table(task: str, pairings: list[dict[str, Any]], same_run: bool) -> list[st
     return rows
 
 
+def head_to_head(task: str, pairings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The paper's verdict, per role: MADDPG's and DDPG's teams in that role, each against
+    every *other* run's opposing team (cross-play), so both face the same opponents; the
+    winner is the one whose measure is better for the role (more touches for predators, fewer
+    for prey; a shorter adversary distance; a higher agents' return)."""
+    rows = []
+    for role, side, metric, higher in ROLES[task]:
+        means = {
+            algo: float(
+                np.mean([p[metric] for p in pairings if p[side] == algo and not p["same_run"]])
+            )
+            for algo in CRITICS
+            if any(p[side] == algo and not p["same_run"] for p in pairings)
+        }
+        if len(means) < len(CRITICS):
+            continue
+        better = max(means, key=means.get) if higher else min(means, key=means.get)
+        rows.append(dict(role=role, metric=metric, higher_is_better=higher, better=better, **means))
+    return rows
+
+
+def _better_word(verdict: dict[str, Any]) -> str:
+    return "higher" if verdict["higher_is_better"] else "lower"
+
+
 def report(results: list[dict[str, Any]]) -> str:
     """Markdown: per task, each combination as trained and in cross-play, beside the paper."""
     lines = [
@@ -297,7 +352,8 @@ def report(results: list[dict[str, Any]]) -> str:
             rows = _table(task, result["pairings"], same)
             if rows:
                 lines += [
-                    f"**{task}** ({result['env_id']}, {steps:,} env steps per team, "
+                    f"**{task}** ({result['env_id']}, {result.get('actions', 'discrete')} "
+                    f"actions, {steps:,} env steps per team, "
                     f"{result['episodes']} episodes per pairing), {title}:",
                     "",
                     head,
@@ -305,6 +361,21 @@ def report(results: list[dict[str, Any]]) -> str:
                     *rows,
                     "",
                 ]
+        verdict = head_to_head(task, result["pairings"])
+        if verdict:
+            lines += [
+                f"**{task}**, head to head (cross-play: each role's MADDPG and DDPG teams "
+                "against the same opponents):",
+                "",
+                "| role | measure | MADDPG | DDPG | better |",
+                "|---|---|---:|---:|---|",
+                *(
+                    f"| {v['role']} | {v['metric']} ({_better_word(v)}"
+                    f" is better) | {v['maddpg']:.3f} | {v['ddpg']:.3f} | {v['better'].upper()} |"
+                    for v in verdict
+                ),
+                "",
+            ]
         if task == "physical_deception":
             lines += [f"Published: {PUBLISHED_DECEPTION}.", ""]
     return "\n".join(lines)
@@ -317,15 +388,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--episodes", type=int, default=1000, help="per evaluated pairing")
     parser.add_argument("--out", default="mpe_lowe", help="folder for results.json, report.md")
+    parser.add_argument(
+        "--actions",
+        choices=("discrete", "continuous"),
+        default="discrete",
+        help="MPE's discrete pushes (JaxMARL's default) or continuous forces (the reference's)",
+    )
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    continuous = args.actions == "continuous"
+    suffix = "_continuous" if continuous else ""
     results = []
     for task in args.tasks:
-        results.append(run_task(task, args.seeds, args.env_steps, args.episodes, out))
-        (out / f"{task}.json").write_text(json.dumps(results[-1], indent=1))
+        results.append(
+            run_task(task, args.seeds, args.env_steps, args.episodes, out, None, continuous)
+        )
+        (out / f"{task}{suffix}.json").write_text(json.dumps(results[-1], indent=1))
     text = report(results)
-    (out / "report.md").write_text(text)
+    (out / f"report{suffix}.md").write_text(text)
     print(text)
 
 

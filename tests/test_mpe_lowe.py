@@ -3,6 +3,8 @@ rewards, how long an episode is, that a run is saved and resumed, and what the r
 
 from __future__ import annotations
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -105,6 +107,7 @@ def test_report_puts_the_papers_figures_beside_the_pairings_trained_together():
             touches=t,
             adversary_distance=1.0,
             agent_distance=0.5,
+            agent_return=13.0,
         )
         for (a, g), t in zip(mpe_lowe.combos(), (12.0, 15.0, 9.0, 8.0), strict=True)
         for same in (True, False)
@@ -127,3 +130,84 @@ def test_report_puts_the_papers_figures_beside_the_pairings_trained_together():
     assert "| MADDPG | MADDPG | 1 | 1.00 | 0.500 |" in text and "94%" in text
     with pytest.raises(ValueError, match="unknown algorithm 'qmix'; valid: maddpg, ddpg"):
         mpe_lowe.make_learner("predator_prey", "qmix", "ddpg", 100)
+
+
+def test_head_to_head_compares_each_roles_algorithms_against_the_same_opponents():
+    # Cross-play touches: MADDPG predators touch more than DDPG predators against either prey,
+    # and MADDPG prey are touched less. The runs' own pairings say the opposite and must not
+    # count (they are not played against the same opponents).
+    cross = {("maddpg", "maddpg"): 2.0, ("maddpg", "ddpg"): 4.0, ("ddpg", "maddpg"): 1.0}
+    cross[("ddpg", "ddpg")] = 3.0
+    pairings = [
+        dict(adversary=a, agent=g, same_run=False, touches=t) for (a, g), t in cross.items()
+    ] + [dict(adversary=a, agent=g, same_run=True, touches=9.0 * (a == "ddpg")) for a, g in cross]
+    predators, prey = mpe_lowe.head_to_head("predator_prey", pairings)
+    assert (predators["role"], predators["maddpg"], predators["ddpg"]) == ("predators", 3.0, 2.0)
+    assert predators["better"] == "maddpg"
+    assert (prey["maddpg"], prey["ddpg"], prey["better"]) == (1.5, 3.5, "maddpg")
+    # Deception: the adversary wants a short distance, the agents a high return.
+    deception = [
+        dict(adversary=a, agent=g, same_run=False, adversary_distance=d, agent_return=r)
+        for (a, g), d, r in zip(
+            mpe_lowe.combos(), (0.5, 0.3, 0.6, 0.4), (1.0, 2.0, 0.0, 3.0), strict=True
+        )
+    ]
+    adversary, agents = mpe_lowe.head_to_head("physical_deception", deception)
+    assert (adversary["maddpg"], adversary["ddpg"], adversary["better"]) == (0.4, 0.5, "maddpg")
+    assert (agents["maddpg"], agents["ddpg"], agents["better"]) == (0.5, 2.5, "ddpg")
+    text = mpe_lowe.report(
+        [
+            dict(
+                task="predator_prey",
+                env_id=mpe_lowe.TASKS["predator_prey"],
+                env_steps_per_team=10,
+                episodes=5,
+                pairings=pairings,
+            )
+        ]
+    )
+    assert "| prey | touches (lower is better) | 1.500 | 3.500 | MADDPG |" in text
+
+
+def test_continuous_actions_are_mpe_forces_that_match_its_discrete_pushes_on_the_axes():
+    from envs.base import Box
+    from envs.jaxmarl import JaxMARLEnv
+
+    # Agents and landmarks far apart and at rest, so no contact force interferes.
+    positions = [(-0.8, -0.8), (0.8, -0.8), (-0.8, 0.8), (0.8, 0.8), (0.0, 0.4), (0.0, -0.4)]
+    discrete, state = scene(mpe_lowe.TASKS["predator_prey"], positions)
+    continuous = JaxMARLEnv(mpe_lowe.TASKS["predator_prey"], None, continuous=True)
+    assert continuous.spec.action_space == Box(-1.0, 1.0, (2,))
+    assert continuous.spec.behaviours[0].action_space == Box(-1.0, 1.0, (2,))
+    key = jax.random.PRNGKey(1)
+    # MPE's discrete pushes: 2 = +x, 3 = -y, 0 = none, 1 = -x
+    _, pushed, *_ = discrete.step_env(key, state, jnp.array([[2], [3], [0], [1]]))
+    forces = jnp.array([[1.0, 0.0], [0.0, -1.0], [0.0, 0.0], [-1.0, 0.0]])
+    _, forced, *_ = continuous.step_env(key, state, forces)
+    np.testing.assert_allclose(forced.p_vel, pushed.p_vel, atol=1e-6)
+    assert float(jnp.abs(forced.p_vel[0, 0])) > 0.0  # it did move
+    # A force between the axes moves an agent along it, in proportion.
+    _, half, *_ = continuous.step_env(key, state, forces.at[2].set(jnp.array([-0.5, 0.5])))
+    vx, vy = (float(v) for v in half.p_vel[2])
+    unit = float(forced.p_vel[0, 0])  # the same agent kind's velocity from a unit push
+    assert vx == pytest.approx(-vy) and vx == pytest.approx(-0.5 * unit, rel=1e-5)
+    with pytest.raises(ValueError, match="continuous actions are MPE's mode"):
+        JaxMARLEnv("SMAX", "3m", continuous=True)
+
+
+def test_a_pairing_trains_and_plays_with_continuous_forces(tmp_path):
+    folder = tmp_path / "maddpg_vs_ddpg_seed0_continuous"
+    run = mpe_lowe.trained_run(
+        "physical_deception", "maddpg", "ddpg", 0, 200, folder, TINY, continuous=True
+    )
+    assert run["env"].spec.action_space.shape == (2,)
+    assert json.loads((folder / "config.json").read_text())["continuous"] is True
+    adversary, agent = mpe_lowe.team_returns(
+        run["env"],
+        run["learner"].team_policy.policies,
+        (run["params"], run["params"]),
+        jax.random.PRNGKey(0),
+        4,
+    )
+    metrics = mpe_lowe.task_metrics("physical_deception", adversary, agent)
+    assert 0.0 < metrics["adversary_distance"] < 5.0  # a distance, paid every decision
