@@ -27,8 +27,17 @@ each other's current policy), DDPG being our MADDPG with ``critic: local``
 ``train.py`` defaults, ``LOWE_MADDPG``): Adam lr 1e-2, gamma 0.95, batch 1024, buffer 1e6,
 2 x 64 ReLU, tau 0.01, gradient-norm clip 0.5, one gradient step per 100 env steps after
 1024 x 25 transitions, 60,000 episodes (1.5M env steps) per team, no ensembles. Each run is
-then evaluated with the policies it trained (``as trained``) and, for the head-to-head
-verdict, every run's adversary team against every run's good team (``cross-play``).
+then evaluated with the policies it trained (``as trained``) and every run's adversary team
+against every run's good team (``cross-play``). The head-to-head verdict (``head_to_head``)
+compares, role by role, MADDPG's and DDPG's teams against the same opponents: the other
+runs' teams of the opposing role.
+
+Actions: JaxMARL's MPE takes five discrete pushes by default (none, or a full push along one
+axis), and the straight-through Gumbel-Softmax actor sends the env a one-hot push. The
+reference sent its soft Gumbel-Softmax sample, which MPE applies as a force anywhere in the
+square; ``--actions continuous`` trains with that (MPE's ``Continuous`` mode through
+``envs.jaxmarl``, a ``tanh`` actor with Gaussian noise), to tell whether the action mode
+explains a gap to the paper.
 
 The published figures beside ours are those of the paper's main text (``PUBLISHED_TOUCHES``,
 ``PUBLISHED_DECEPTION``); its appendix tables (every pairing) could not be read from this
@@ -53,6 +62,7 @@ from algos.base import scan_updates
 from algos.selfplay import SelfPlayConfig
 from envs import match
 from envs.jaxmarl import JaxMARLEnv
+from envs.policy import TeamPolicy
 from experiments.core import checkpoint
 
 TASKS = {"predator_prey": "MPE_simple_tag_v3", "physical_deception": "MPE_simple_adversary_v3"}
@@ -145,17 +155,29 @@ def team_returns(
 ) -> tuple[float, float]:
     """Mean episode return of one adversary and of one good agent over ``episodes`` parallel
     episodes, the adversary team playing ``policies[0]`` with a run's ``params[0]`` and the
-    good team ``policies[1]`` with ``params[1]`` (the same run's or another's). MADDPG and
-    DDPG differ only in their critics, so one learner's team policies play every run's
-    actors (and one compiled match serves every pairing)."""
+    good team ``policies[1]`` with ``params[1]`` (the same run's or another's; ``None`` for a
+    team that plays ``random_team``). MADDPG and DDPG differ only in their critics, so one
+    learner's team policies play every run's actors (and one compiled match serves every
+    pairing)."""
     spec = env.spec
-    team_params = [params[t][spec.team_behaviour[t]] for t in range(2)]
+    team_params = [None if params[t] is None else params[t][spec.team_behaviour[t]] for t in (0, 1)]
     result = match.play(env, policies, key, episodes, EPISODE, params=team_params)
     if not result.done[-1].all():
         raise RuntimeError(f"{env.env_id}: episodes did not end after {EPISODE} decisions")
     returns = result.episode_return[-1]  # [episodes, agents]
     adversary, agent = (np.asarray(spec.team_agents(t)) for t in range(2))
     return float(returns[:, adversary].mean()), float(returns[:, agent].mean())
+
+
+def random_team(env: JaxMARLEnv) -> TeamPolicy:
+    """A team acting uniformly at random in the env's action space: the yardstick that tells
+    how much each trained team learned (a trained side against it, and it against them)."""
+
+    def act(params: Any, obs: jax.Array, key: jax.Array) -> jax.Array:
+        del params
+        return env.spec.action_space.sample(key, obs.shape[:1])
+
+    return act
 
 
 def task_metrics(task: str, adversary_return: float, agent_return: float) -> dict[str, float]:
@@ -259,6 +281,22 @@ def run_task(
                 **task_metrics(task, *ret),
             )
         )
+    rand = random_team(env)
+    against_random = [
+        dict(run=list(r), side=side, algo=r[t], **task_metrics(task, *ret))
+        for r, run in runs.items()
+        for t, side in enumerate(("adversary", "agent"))
+        for ret in [
+            team_returns(
+                env,
+                (policies[0], rand) if t == 0 else (rand, policies[1]),
+                (run["params"], None) if t == 0 else (None, run["params"]),
+                key,
+                episodes,
+            )
+        ]
+    ]
+    both_random = task_metrics(task, *team_returns(env, (rand, rand), (None, None), key, episodes))
     return {
         "task": task,
         "env_id": TASKS[task],
@@ -270,6 +308,8 @@ def run_task(
             for (a, g, s), r in runs.items()
         ],
         "pairings": cross,
+        "against_random": against_random,
+        "both_random": both_random,
     }
 
 
@@ -329,6 +369,28 @@ def _better_word(verdict: dict[str, Any]) -> str:
     return "higher" if verdict["higher_is_better"] else "lower"
 
 
+def _random_table(result: dict[str, Any]) -> list[str]:
+    """Each role's measure for MADDPG's and DDPG's trained teams against a random team, and
+    for two random teams."""
+    task, rows = result["task"], result.get("against_random")
+    if not rows:
+        return []
+    lines = [
+        f"**{task}**, each trained team against a uniformly random team (what each side learned):",
+        "",
+        "| role | measure | MADDPG | DDPG | random vs random |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for role, side, metric, _ in ROLES[task]:
+        means = [
+            np.mean([r[metric] for r in rows if r["side"] == side and r["algo"] == algo])
+            for algo in CRITICS
+        ]
+        cells = " | ".join(f"{m:.3f}" for m in means)
+        lines.append(f"| {role} | {metric} | {cells} | {result['both_random'][metric]:.3f} |")
+    return [*lines, ""]
+
+
 def report(results: list[dict[str, Any]]) -> str:
     """Markdown: per task, each combination as trained and in cross-play, beside the paper."""
     lines = [
@@ -361,6 +423,7 @@ def report(results: list[dict[str, Any]]) -> str:
                     *rows,
                     "",
                 ]
+        lines += _random_table(result)
         verdict = head_to_head(task, result["pairings"])
         if verdict:
             lines += [

@@ -211,3 +211,36 @@ def test_a_pairing_trains_and_plays_with_continuous_forces(tmp_path):
     )
     metrics = mpe_lowe.task_metrics("physical_deception", adversary, agent)
     assert 0.0 < metrics["adversary_distance"] < 5.0  # a distance, paid every decision
+
+
+def test_a_random_team_acts_in_the_action_space_and_the_report_sets_runs_against_it():
+    from envs.jaxmarl import JaxMARLEnv
+
+    for continuous in (False, True):
+        env = JaxMARLEnv(mpe_lowe.TASKS["predator_prey"], None, continuous)
+        acts = mpe_lowe.random_team(env)(None, jnp.zeros((3, 16)), jax.random.PRNGKey(0))
+        assert acts.shape == (3, *env.spec.action_space.shape)
+        assert bool(env.spec.action_space.contains(acts))
+        assert len({tuple(np.asarray(a).ravel()) for a in acts}) > 1  # not one fixed action
+    rows = [
+        dict(side=side, algo=algo, touches=t)
+        for side, algo, t in (
+            ("adversary", "maddpg", 5.0),
+            ("adversary", "maddpg", 4.0),
+            ("adversary", "ddpg", 3.0),
+            ("agent", "maddpg", 0.1),
+            ("agent", "ddpg", 0.3),
+        )
+    ]
+    result = dict(
+        task="predator_prey",
+        env_id=mpe_lowe.TASKS["predator_prey"],
+        env_steps_per_team=10,
+        episodes=5,
+        pairings=[],
+        against_random=rows,
+        both_random={"touches": 0.4},
+    )
+    text = mpe_lowe.report([result])
+    assert "| predators | touches | 4.500 | 3.000 | 0.400 |" in text
+    assert "| prey | touches | 0.100 | 0.300 | 0.400 |" in text
