@@ -237,6 +237,35 @@ def trained_run(
     return dict(env=env, learner=learner, params=params, **saved)
 
 
+def random_yardstick(
+    task: str,
+    env: JaxMARLEnv,
+    policies: tuple[Any, ...],
+    runs: dict[tuple[str, str, int], dict[str, Any]],
+    key: jax.Array,
+    episodes: int,
+) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """Each run's adversary team against random agents and its agents against a random
+    adversary team (one row each: ``side`` is the trained team), and two random teams."""
+    rand = random_team(env)
+
+    def row(adversary: TeamPolicy, agent: TeamPolicy, params: tuple[Any, Any]) -> dict[str, Any]:
+        ret = team_returns(env, (adversary, agent), params, key, episodes)
+        return dict(adversary_return=ret[0], agent_return=ret[1], **task_metrics(task, *ret))
+
+    rows = []
+    for r, run in runs.items():
+        rows.append(
+            dict(run=list(r), side="adversary", algo=r[0])
+            | row(policies[0], rand, (run["params"], None))
+        )
+        rows.append(
+            dict(run=list(r), side="agent", algo=r[1])
+            | row(rand, policies[1], (None, run["params"]))
+        )
+    return rows, row(rand, rand, (None, None))
+
+
 def run_task(
     task: str,
     seeds: list[int],
@@ -281,22 +310,7 @@ def run_task(
                 **task_metrics(task, *ret),
             )
         )
-    rand = random_team(env)
-    against_random = [
-        dict(run=list(r), side=side, algo=r[t], **task_metrics(task, *ret))
-        for r, run in runs.items()
-        for t, side in enumerate(("adversary", "agent"))
-        for ret in [
-            team_returns(
-                env,
-                (policies[0], rand) if t == 0 else (rand, policies[1]),
-                (run["params"], None) if t == 0 else (None, run["params"]),
-                key,
-                episodes,
-            )
-        ]
-    ]
-    both_random = task_metrics(task, *team_returns(env, (rand, rand), (None, None), key, episodes))
+    against_random, both_random = random_yardstick(task, env, policies, runs, key, episodes)
     return {
         "task": task,
         "env_id": TASKS[task],

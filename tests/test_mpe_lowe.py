@@ -93,6 +93,25 @@ def test_a_trained_pairing_is_saved_and_a_rerun_loads_it(tmp_path):
         8,
     )
     assert returns[0] >= 0.0 and returns[1] <= 0.0  # predators gain what the prey loses
+    runs = {("maddpg", "ddpg", 0): first}
+    rows, both = mpe_lowe.random_yardstick(
+        "predator_prey",
+        first["env"],
+        first["learner"].team_policy.policies,
+        runs,
+        jax.random.PRNGKey(0),
+        8,
+    )
+    assert [(r["side"], r["algo"]) for r in rows] == [("adversary", "maddpg"), ("agent", "ddpg")]
+    for r in [*rows, both]:  # every measure a report reads, from real play
+        assert r["touches"] == pytest.approx(r["adversary_return"] / 10.0) and r["touches"] >= 0
+        assert {"adversary_return", "agent_return"} <= set(r)
+    assert (
+        "| predators | touches |"
+        in mpe_lowe._random_table(
+            dict(task="predator_prey", against_random=rows, both_random=both)
+        )[-3]
+    )
     (folder / "params").rename(folder / "params_gone")
     with pytest.raises(checkpoint.CheckpointError, match="no saved policy"):
         mpe_lowe.trained_run("predator_prey", "maddpg", "ddpg", 0, 400, folder, TINY)
