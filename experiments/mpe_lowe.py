@@ -230,8 +230,7 @@ def trained_run(
         },
     }
     if folder is not None:
-        config = {"task": task, "adversary": adversary, "agent": agent, "seed": seed}
-        config |= {"continuous": continuous}
+        config = dict(task=task, adversary=adversary, agent=agent, seed=seed, continuous=continuous)
         checkpoint.save_policy(folder, params, config | {"algo": dict(cfg or LOWE_MADDPG)})
         (folder / "run.json").write_text(json.dumps(saved))
     return dict(env=env, learner=learner, params=params, **saved)
