@@ -306,7 +306,9 @@ class Cooperative:
 
     def metrics(self, sp: Alone, episodes: rollout.Episodes) -> dict[str, jax.Array]:
         means = rollout.episode_metrics(episodes)
-        return {k: v for k, v in means.items() if k not in ("win_rate", "loss_rate")}
+        return {
+            k: v for k, v in means.items() if k not in ("win_rate", "loss_rate", "decided_games")
+        }
 
 
 Play = Symmetric | Asymmetric | Concurrent | Cooperative

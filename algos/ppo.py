@@ -67,6 +67,10 @@ class PPOConfig:
     num_minibatches: int = 10
     max_grad_norm: float | None = 0.5  # None: no clipping (ML-Agents clips nothing)
     normalize_advantages: bool = True
+    # Standardised advantages are divided by max(std, floor): a batch in which no game was
+    # decided (all rewards zero) holds only value noise, which division by its own tiny std
+    # would turn into unit-sized steps in random directions. 0: ML-Agents' (std + 1e-10).
+    advantage_std_floor: float = 0.01
     mirror_symmetric: bool = False  # actor equivariant to the env's reflection (EnvSpec.mirror)
 
 
@@ -275,8 +279,9 @@ class PPO(Learner):
             rollout.own_view(runner.obs[:, learners], self.obs_shape[0]),
             runner.active[:, learners],
         )
+        advantage_std = jnp.sqrt(masked_variance(advantage, steps.active))
         if cfg.normalize_advantages:
-            advantage = standardise(advantage, steps.active)
+            advantage = standardise(advantage, steps.active, cfg.advantage_std_floor)
         batch = PPOBatch(
             obs=steps.obs,
             action=steps.action,
@@ -321,7 +326,12 @@ class PPO(Learner):
         obs_norm = obs_norm.update(steps.obs)
         snapshot = {"actor": new_params["actor"], "obs_norm": obs_norm}
         sp = self.play.advance(sp, snapshot, k_swap, self.env_steps_per_update)
-        metrics = {**metrics, **critic_metrics, **self.play.metrics(sp, episodes)}
+        metrics = {
+            **metrics,
+            **critic_metrics,
+            "advantage_std": advantage_std,  # before standardising: the batch's signal scale
+            **self.play.metrics(sp, episodes),
+        }
         state = state.replace(
             params=new_params,
             obs_norm=obs_norm,
@@ -395,10 +405,14 @@ def masked_mean(x: jax.Array, mask: Mask = None) -> jax.Array:
     return jnp.sum(jnp.where(mask, x, 0.0)) / jnp.maximum(jnp.sum(mask), 1)
 
 
-def standardise(x: jax.Array, mask: Mask = None) -> jax.Array:
-    mean = masked_mean(x, mask)
-    std = jnp.sqrt(masked_mean((x - mean) ** 2, mask))
-    return (x - mean) / (std + 1e-8)
+def masked_variance(x: jax.Array, mask: Mask = None) -> jax.Array:
+    return masked_mean((x - masked_mean(x, mask)) ** 2, mask)
+
+
+def standardise(x: jax.Array, mask: Mask = None, std_floor: float = 0.0) -> jax.Array:
+    """Zero mean and unit std, or less than unit std where the std is below ``std_floor``."""
+    std = jnp.sqrt(masked_variance(x, mask))
+    return (x - masked_mean(x, mask)) / (jnp.maximum(std, std_floor) + 1e-8)
 
 
 def clipped_surrogate(

@@ -213,6 +213,8 @@ def collect(
 EPISODE_MEANS = ("episode_return", "episode_best_return", "episode_length", "win_rate", "loss_rate")
 """Keys of ``episode_metrics`` that are means over episodes: a log that merges several updates
 weights them by ``episodes`` (the count of episodes they finished)."""
+EPISODE_COUNTS = ("episodes", "decided_games")
+"""Keys of ``episode_metrics`` that count: a log that merges several updates sums them."""
 
 
 def episode_metrics(episodes: Episodes) -> dict[str, jax.Array]:
@@ -227,6 +229,9 @@ def episode_metrics(episodes: Episodes) -> dict[str, jax.Array]:
     result = game_result(episodes).mean(-1)
     return {
         "episodes": count,
+        # games ended by the rules (a goal, a fault), not by the time limit: in a game whose
+        # only rewards are its results, none of them means an update without a learning signal
+        "decided_games": jnp.sum(decided),
         "episode_return": jnp.sum(episodes.episode_return.mean(-1) * ended) / denom,
         "episode_best_return": jnp.sum(episodes.best_return * ended) / denom,
         "episode_length": jnp.sum(episodes.episode_length * ended) / denom,

@@ -26,6 +26,7 @@ from omegaconf import OmegaConf
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 EVAL_FILE = "eval.json"
+HOST_FILE = "host.jsonl"  # one row per invocation of a run: the machine and threading it ran on
 MATCH_DB = "matches.sqlite"
 LEAGUE_REPLAYS = "replays/replays.json"  # a league site's replays, beside its index.html
 RUN_IDENTITY = ("algo", "env", "seed")  # what makes two runs the same experiment

@@ -15,7 +15,7 @@ import envs
 from algos import ppo
 from algos.base import scan_updates
 from algos.selfplay import SelfPlayConfig
-from tests.toy_games import DominantDuel
+from tests.toy_games import DominantDuel, Stalemate
 
 
 def gae_loop(reward, value, done, last_value, gamma, lam):
@@ -236,3 +236,40 @@ def test_initial_gaussian_policy_sends_ml_agents_action_spread(mode):
     else:
         assert 0.68 < actions.std() < 0.76 and 0.29 < on_bounds < 0.345
     assert np.all(np.abs(actions) <= 1.0)
+
+
+def test_standardising_leaves_value_noise_small_and_real_advantages_at_unit_scale():
+    rng = np.random.default_rng(0)
+    noise = jnp.asarray(1e-3 * rng.standard_normal(4096))  # a batch with no reward in it
+    signal = jnp.asarray(0.5 * rng.standard_normal(4096))
+    assert float(jnp.std(ppo.standardise(noise))) == pytest.approx(1.0, rel=1e-3)  # ML-Agents
+    scaled = float(jnp.std(ppo.standardise(noise, std_floor=0.01)))
+    assert scaled == pytest.approx(float(jnp.std(noise)) / 0.01, rel=1e-3)
+    assert float(jnp.std(ppo.standardise(signal, std_floor=0.01))) == pytest.approx(1.0, rel=1e-3)
+
+
+def test_with_no_decided_game_the_floor_lets_the_entropy_bonus_steer_not_the_value_noise():
+    """A stalled run's updates (README § Stalls), in a game that is never decided: once the
+    critic has learned that nothing is paid, its advantages are noise. Standardised to unit
+    scale (ML-Agents'), they walk the policy at random, and entropy drifts down, as it fell
+    from 2.95 to 2.04 in a stalled SoccerTwos run; under the floor the entropy bonus is the
+    only signal left and the policy returns to exploring (maximum entropy ln 3)."""
+    sp = SelfPlayConfig(save_steps=200, team_change=500, swap_steps=100, window=3)
+    final = {}
+    for floor in (0.01, 0.0):
+        cfg = {**TINY, "advantage_std_floor": floor}
+        learner = algos.make("ippo", Stalemate(), cfg, sp, 10**6)
+        state = learner.init(jax.random.PRNGKey(0))
+        # start from a settled policy: logits (2, 0, -2), entropy 0.44
+        peaked = jax.tree.map(
+            lambda p: jnp.array([2.0, 0.0, -2.0]) if p.shape == (3,) else p,
+            state.params["actor"],
+        )
+        params = {**state.params, "actor": peaked}
+        state = state.replace(params=params, opt_state=learner.tx.init(params))
+        _, metrics = jax.jit(scan_updates(learner, 150))(state)
+        assert int(np.sum(metrics["decided_games"])) == 0
+        assert float(metrics["advantage_std"][-1]) < 1e-3  # the critic has settled on zero
+        final[floor] = float(np.mean(metrics["entropy"][-10:]))
+    assert final[0.01] > 0.95 * np.log(3)
+    assert final[0.0] < 0.75 * np.log(3)

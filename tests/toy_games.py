@@ -300,3 +300,38 @@ class Handshake(MultiAgentEnv):
             terminal_obs=jnp.eye(2),
         )
         return jnp.eye(2), DuelState(state.steps + 1), jnp.zeros((2,)), done, info
+
+
+@dataclass(frozen=True)
+class Stalemate(MultiAgentEnv):
+    """A 1 vs 1 game that is never decided: every episode runs to the time limit (4
+    decisions) with zero reward, whatever is played; what a stalled self-play run sees.
+    Three actions; the observation is constant."""
+
+    @property
+    def spec(self) -> EnvSpec:  # type: ignore[override]
+        return EnvSpec(
+            name="stalemate",
+            num_agents=2,
+            teams=(0, 1),
+            agent_names=("left", "right"),
+            obs_shape=(3,),
+            obs_low=0.0,
+            obs_high=1.0,
+            action_space=MultiDiscrete((3,)),
+            max_steps=4,
+        )
+
+    def reset(self, key: jax.Array):
+        return jnp.ones((2, 3)), DuelState(jnp.zeros((), jnp.int32))
+
+    def step_env(self, key, state, actions):
+        steps = state.steps + 1
+        over = jnp.full((2,), steps >= self.spec.max_steps)
+        info = StepInfo(
+            group_reward=jnp.zeros((2,)),
+            terminated=jnp.zeros((2,), bool),
+            truncated=over,
+            terminal_obs=jnp.ones((2, 3)),
+        )
+        return jnp.ones((2, 3)), DuelState(steps), jnp.zeros((2,)), over, info

@@ -10,6 +10,7 @@ histories.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from pathlib import Path
@@ -83,10 +84,18 @@ class RunLogger:
             "elo": ("elo", ".1f"),
             "episode_return": ("ret", ".3f"),
             "win_rate": ("win", ".2f"),
+            "decided_games": ("decided", ".0f"),  # games ended by the rules in the chunk
         }
         self._bar.set_postfix(
             {s: format(row[k], f) for k, (s, f) in shown.items() if row.get(k) is not None}
         )
+
+    def warn(self, message: str) -> None:
+        """News for the user: on the console and in the run's log (Hydra writes the root
+        logger to both) and in wandb's run summary."""
+        logging.getLogger(__name__).warning(message)
+        if self._wandb is not None:
+            self._wandb.summary["warning"] = message
 
     def summary(self, values: dict[str, Any]) -> None:
         """Final numbers (evaluation) into wandb's run summary."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
+import platform
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,15 @@ from omegaconf import DictConfig, OmegaConf
 
 from algos import rollout
 from algos.base import scan_updates
-from analysis.formats import CONFIG_FILE, EVAL_FILE, read_config, read_metrics, run_identity
+from analysis import stalls
+from analysis.formats import (
+    CONFIG_FILE,
+    EVAL_FILE,
+    HOST_FILE,
+    read_config,
+    read_metrics,
+    run_identity,
+)
 from analysis.learning_curves import solved_at
 from envs.registry import find
 from experiments.core.build import build, chunk_updates
@@ -67,7 +77,7 @@ def summarise(metrics: dict[str, np.ndarray]) -> dict[str, float]:
             if key.startswith(mean + "_") and "episodes" + key[len(mean) :] in metrics:
                 base, count_key = mean, "episodes" + key[len(mean) :]
         counts = np.asarray(metrics.get(count_key, 0.0), np.float64)
-        if key == "episodes" or key.startswith("episodes_"):
+        if any(key == c or key.startswith(c + "_") for c in rollout.EPISODE_COUNTS):
             row[key] = float(values.sum())
         elif base in rollout.EPISODE_MEANS and counts.sum() > 0:
             row[key] = float(np.sum(values * counts) / counts.sum())
@@ -86,6 +96,44 @@ def check_finite(metrics: dict[str, float], env_steps: int, run_dir: Path) -> No
         )
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux's /proc/cpuinfo), else what ``platform`` knows."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def record_host(run_dir: Path, env_steps: int) -> None:
+    """Append where this invocation runs: XLA's CPU threading changes the order of float sums,
+    so a seed's numbers repeat only on the same cores with the same flags."""
+    row = {
+        "from_env_steps": env_steps,
+        "cpus": len(os.sched_getaffinity(0)),
+        "cpu_count": os.cpu_count(),
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "processor": cpu_model(),
+        "jax": jax.__version__,
+        "backend": jax.default_backend(),
+    }
+    with (run_dir / HOST_FILE).open("a") as out:
+        out.write(json.dumps(row) + "\n")
+
+
+def stall_warning(quiet_env_steps: int, env_steps: int) -> str:
+    """What a user reads when self-play stops deciding games (README § Stalls)."""
+    return (
+        f"self-play has decided no game for {quiet_env_steps / 1e6:.2f}M env steps (since "
+        f"{(env_steps - quiet_env_steps) / 1e6:.2f}M): every game runs to the time limit, so the "
+        "rewards are all zero and the updates have no learning signal (a stall, README § "
+        "Stalls). A run may recover on its own; if it does not, stop it and resume from the "
+        "newest checkpoint before the stall with algo.advantage_std_floor=0.01 (the default "
+        "unless overridden), or try algo.learning_rate=3e-4"
+    )
+
+
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Run (or resume) training in ``run_dir``; returns the evaluation summary."""
     logging.getLogger("absl").setLevel(logging.WARNING)  # orbax's per-save INFO lines
@@ -93,6 +141,10 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     updates = chunk_updates(cfg, learner)
     steps_per_chunk = learner.env_steps_per_update * updates
     num_chunks = max(1, math.ceil(int(cfg.total_env_steps) / steps_per_chunk))
+    # `stop_env_steps` ends this invocation early with the run's schedule unchanged (the
+    # learning rate still decays over total_env_steps); resume=<run dir> continues it.
+    stop = cfg.get("stop_env_steps")
+    last_chunk = num_chunks if stop is None else min(num_chunks, -(-int(stop) // steps_per_chunk))
     config = OmegaConf.to_container(cfg, resolve=True)
     meta_config = {**config, **run_identity(cfg)}
 
@@ -115,6 +167,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     # The config beside the checkpoints rebuilds their learner, also before `final/` exists
     # (experiments.checkpoint_curve reads it); written once a resume has been accepted.
     (run_dir / CONFIG_FILE).write_text(json.dumps(config, indent=1))
+    record_host(run_dir, start_chunk * steps_per_chunk)
 
     logger = RunLogger(
         run_dir,
@@ -127,26 +180,32 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     )
     # Agent-steps of the learning team; in an asymmetric game each behaviour logs its own.
     team_size = None if env.spec.asymmetric else len(env.spec.team_agents(0))
+    stall_env_steps = cfg.env.get("stall_env_steps")  # null: the game may never decide one
+    rows, warned = read_metrics(run_dir), False  # the kept history of a resumed run
     t0 = time.perf_counter() - wall_offset
     try:
-        for chunk in range(start_chunk, num_chunks):
+        for chunk in range(start_chunk, last_chunk):
             t_chunk = time.perf_counter()
             state, metrics = chunk_fn(state)
             metrics = summarise(jax.device_get(metrics))
             chunk_s = time.perf_counter() - t_chunk
             env_steps = (chunk + 1) * steps_per_chunk
             check_finite(metrics, env_steps, run_dir)
-            logger.log(
-                {
-                    "env_steps": env_steps,
-                    "agent_steps": env_steps * env.spec.num_agents,
-                    **({} if team_size is None else {"learner_agent_steps": env_steps * team_size}),
-                    "wall_s": time.perf_counter() - t0,
-                    "sps": steps_per_chunk / chunk_s,
-                    **metrics,
-                }
-            )
-            last = chunk + 1 == num_chunks
+            row = {
+                "env_steps": env_steps,
+                "agent_steps": env_steps * env.spec.num_agents,
+                **({} if team_size is None else {"learner_agent_steps": env_steps * team_size}),
+                "wall_s": time.perf_counter() - t0,
+                "sps": steps_per_chunk / chunk_s,
+                **metrics,
+            }
+            logger.log(row)
+            rows.append(row)
+            quiet = stalls.ongoing(rows)
+            if stall_env_steps and not warned and quiet >= int(stall_env_steps):
+                logger.warn(stall_warning(quiet, env_steps))
+                warned = True
+            last = chunk + 1 == last_chunk
             if (chunk + 1) % int(cfg.checkpoint.every_chunks) == 0 or last:
                 meta = {
                     "chunk": chunk + 1,
@@ -156,7 +215,12 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
                 }
                 checkpointer.save(chunk + 1, state, meta)
         checkpointer.close()
-
+        if last_chunk < num_chunks:
+            print(
+                f"{run_dir}\nstopped at {last_chunk * steps_per_chunk} env steps (stop_env_steps); "
+                f"resume={run_dir} continues"
+            )
+            return {}
         save_policy(run_dir / "final", learner.policy_params(state), config)
         summary = evaluate_policy(
             env,
@@ -171,6 +235,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         if record is not None and record.solved_score is not None:
             summary["solved_score"] = record.solved_score
             summary["solved_at"] = solved_at(read_metrics(run_dir), record.solved_score)
+        if stall_env_steps:
+            summary["stall"] = stalls.summary(rows, int(stall_env_steps))
         summary["compile_s"] = compile_s
         summary["train_wall_s"] = time.perf_counter() - t0
         (run_dir / EVAL_FILE).write_text(json.dumps(summary, indent=1))
@@ -179,4 +245,6 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         logger.close()
         env.close()
     print(f"{run_dir}\n{describe(summary)}")
+    if "stall" in summary:
+        print(stalls.describe(summary["stall"]))
     return summary
