@@ -14,7 +14,7 @@ from hydra.errors import MissingConfigException
 import algos
 import envs
 from algos.base import scan_updates
-from analysis.formats import read_metrics
+from analysis.formats import HOST_FILE, read_jsonl, read_metrics
 from experiments import evaluate
 from experiments.core import training
 from experiments.core.build import build, chunk_updates
@@ -127,6 +127,18 @@ def test_resume_gives_the_same_numbers_as_an_uninterrupted_run(tmp_path, algo):
     # The saved policy reloads and plays through the evaluation CLI (the path is algo-agnostic).
     if algo == "ippo":
         evaluate.main([str(full), "--games", "2", "--decisions", "10", "--against", str(part)])
+
+
+def test_a_run_stopped_early_keeps_its_schedule_and_resumes_to_the_same_numbers(tmp_path):
+    full, part = tmp_path / "full", tmp_path / "part"
+    small = (*tiny(), "env=tennis", "algo.anneal_lr=true")  # the schedule spans the budget
+    training.train(config(*small), full)
+    assert training.train(config(*small, "stop_env_steps=100"), part) == {}  # chunks 1-2 of 4
+    assert len(read_metrics(part)) == 2 and not (part / "final").exists()
+    assert (part / "checkpoints" / "2").is_dir()
+    training.train(config(*small, f"resume={part}"), part)
+    assert strip_timing(read_metrics(full)) == strip_timing(read_metrics(part))
+    assert [h["from_env_steps"] for h in read_jsonl(part / HOST_FILE)] == [0, 128]
 
 
 def test_resume_rejects_mismatched_and_corrupt_checkpoints(tmp_path):

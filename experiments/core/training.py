@@ -122,16 +122,27 @@ def record_host(run_dir: Path, env_steps: int) -> None:
         out.write(json.dumps(row) + "\n")
 
 
-def stall_warning(quiet_env_steps: int, env_steps: int) -> str:
+def stall_warning(quiet_env_steps: int, env_steps: int, floor: float | None) -> str:
     """What a user reads when self-play stops deciding games (README § Stalls)."""
-    return (
+    message = (
         f"self-play has decided no game for {quiet_env_steps / 1e6:.2f}M env steps (since "
-        f"{(env_steps - quiet_env_steps) / 1e6:.2f}M): every game runs to the time limit, so the "
-        "rewards are all zero and the updates have no learning signal (a stall, README § "
-        "Stalls). A run may recover on its own; if it does not, stop it and resume from the "
-        "newest checkpoint before the stall with algo.advantage_std_floor=0.01 (the default "
-        "unless overridden), or try algo.learning_rate=3e-4"
+        f"{(env_steps - quiet_env_steps) / 1e6:.2f}M): every game runs to the time limit, so "
+        "the rewards are all zero and the updates have nothing to learn from (a stall, README "
+        "§ Stalls). "
     )
+    if floor == 0:
+        return message + (
+            "This run standardises advantages as ML-Agents does (algo.advantage_std_floor=0), "
+            "which turns value noise into full-size policy steps; resume=<this run> with "
+            "algo.advantage_std_floor=0.01 lets the entropy bonus restore exploration."
+        )
+    if floor is not None:
+        return message + (
+            "The advantage floor lets the entropy bonus restore exploration, which took under "
+            "0.2M env steps in the stalls measured; if this one lasts, the run is unlike "
+            "those: please report it with its metrics.jsonl."
+        )
+    return message + "This learner has no remedy of its own for it yet."
 
 
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
@@ -203,7 +214,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             rows.append(row)
             quiet = stalls.ongoing(rows)
             if stall_env_steps and not warned and quiet >= int(stall_env_steps):
-                logger.warn(stall_warning(quiet, env_steps))
+                floor = cfg.algo.get("advantage_std_floor")
+                logger.warn(stall_warning(quiet, env_steps, floor))
                 warned = True
             last = chunk + 1 == last_chunk
             if (chunk + 1) % int(cfg.checkpoint.every_chunks) == 0 or last:
