@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import jax
 import jax.numpy as jnp
@@ -310,17 +310,8 @@ class Stalemate(MultiAgentEnv):
 
     @property
     def spec(self) -> EnvSpec:  # type: ignore[override]
-        return EnvSpec(
-            name="stalemate",
-            num_agents=2,
-            teams=(0, 1),
-            agent_names=("left", "right"),
-            obs_shape=(3,),
-            obs_low=0.0,
-            obs_high=1.0,
-            action_space=MultiDiscrete((3,)),
-            max_steps=4,
-        )
+        duel = DominantDuel().spec
+        return replace(duel, name="stalemate", action_space=MultiDiscrete((3,)), max_steps=4)
 
     def reset(self, key: jax.Array):
         return jnp.ones((2, 3)), DuelState(jnp.zeros((), jnp.int32))
