@@ -138,9 +138,9 @@ def stall_warning(quiet_env_steps: int, env_steps: int, floor: float | None) -> 
         )
     if floor is not None:
         return message + (
-            "The advantage floor lets the entropy bonus restore exploration, which took under "
-            "0.2M env steps in the stalls measured; if this one lasts, the run is unlike "
-            "those: please report it with its metrics.jsonl."
+            "The advantage floor lets the entropy bonus restore exploration: in the stall "
+            "measured, goals came back within 0.1M env steps. If this one lasts, the run is "
+            "unlike that one: please report it with its metrics.jsonl."
         )
     return message + "This learner has no remedy of its own for it yet."
 
