@@ -122,27 +122,17 @@ def record_host(run_dir: Path, env_steps: int) -> None:
         out.write(json.dumps(row) + "\n")
 
 
-def stall_warning(quiet_env_steps: int, env_steps: int, floor: float | None) -> str:
+def stall_warning(quiet_env_steps: int, env_steps: int) -> str:
     """What a user reads when self-play stops deciding games (README § Stalls)."""
-    message = (
+    return (
         f"self-play has decided no game for {quiet_env_steps / 1e6:.2f}M env steps (since "
         f"{(env_steps - quiet_env_steps) / 1e6:.2f}M): every game runs to the time limit, so "
         "the rewards are all zero and the updates have nothing to learn from (a stall, README "
-        "§ Stalls). "
+        "§ Stalls). For POCA and IPPO, algo.advantage_std_floor > 0 (0.01 by default) lets the "
+        "entropy bonus bring back exploration; if this run has it at 0 (ML-Agents' rule), "
+        "resume=<this run> with algo.advantage_std_floor=0.01. If a stall lasts with the "
+        "floor on, please report the run with its metrics.jsonl."
     )
-    if floor == 0:
-        return message + (
-            "This run standardises advantages as ML-Agents does (algo.advantage_std_floor=0), "
-            "which turns value noise into full-size policy steps; resume=<this run> with "
-            "algo.advantage_std_floor=0.01 lets the entropy bonus restore exploration."
-        )
-    if floor is not None:
-        return message + (
-            "The advantage floor lets the entropy bonus restore exploration: in the stall "
-            "measured, goals came back within 0.1M env steps. If this one lasts, the run is "
-            "unlike that one: please report it with its metrics.jsonl."
-        )
-    return message + "This learner has no remedy of its own for it yet."
 
 
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
@@ -214,8 +204,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             rows.append(row)
             quiet = stalls.ongoing(rows)
             if stall_env_steps and not warned and quiet >= int(stall_env_steps):
-                floor = cfg.algo.get("advantage_std_floor")
-                logger.warn(stall_warning(quiet, env_steps, floor))
+                logger.warn(stall_warning(quiet, env_steps))
                 warned = True
             last = chunk + 1 == last_chunk
             if (chunk + 1) % int(cfg.checkpoint.every_chunks) == 0 or last:
