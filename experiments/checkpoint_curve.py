@@ -12,6 +12,7 @@ one result. The key is the one ``experiments.run`` gives its final evaluation, s
 same games and decisions the last checkpoint's row equals ``eval.json``.
 
     python -m experiments.checkpoint_curve outputs/2026-12-01/12-00-00 --opponents chaser
+    python -m experiments.checkpoint_curve RUN_DIR --opponents path/to/SoccerTwos.onnx
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", help="a run directory written by experiments.run")
     parser.add_argument(
-        "--opponents", nargs="+", default=None, help="scripted opponents (default: the run's eval)"
+        "--opponents",
+        nargs="+",
+        default=None,
+        help="scripted players, run directories, .onnx files or model folders (default: the run's "
+        "eval)",
     )
     parser.add_argument("--games", type=int, default=None, help="parallel envs per side")
     parser.add_argument("--decisions", type=int, default=None, help="decisions per env")

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 
+import jax
 import pytest
 
 from experiments.core import checkpoint_curve as curve
 from experiments.core import training
+from experiments.core.evaluation import head_to_head
+from experiments.core.players import load_run, side
 from tests.tiny import config, tiny
 
 
@@ -62,3 +65,27 @@ def test_bad_input_says_what_is_valid(tennis_run, tmp_path):
     with pytest.raises(FileNotFoundError, match="config"):
         (tmp_path / "checkpoints").mkdir()
         curve.checkpoint_curve(tmp_path, ["random"])
+
+
+def test_a_run_directory_is_an_opponent(tennis_run, tmp_path):
+    """Any player the evaluator loads (here the run's own final policy) is a curve opponent,
+    played over both sides with a fixed key per name."""
+    src, _ = tennis_run
+    run_dir = tmp_path / "copy"
+    shutil.copytree(src, run_dir)
+    (run_dir / curve.CURVE_FILE).unlink(missing_ok=True)
+    opponent = str(src)
+    rows = curve.checkpoint_curve(run_dir, [opponent], games=2, decisions=40)
+    assert [(r["chunk"], r["opponent"]) for r in rows] == [(2, opponent), (4, opponent)]
+    env, learner, params = load_run(src)
+    other = side(env.spec.name, opponent)
+    seed = int(curve.run_config(src)["seed"])
+    key = curve.opponent_key(
+        jax.random.PRNGKey(seed + 1), opponent, ["random"], ["random", "tracker"]
+    )
+    direct = head_to_head(env, learner.team_policy, params, other.policy, other.params, 2, 40, key)
+    assert {k: rows[1][k] for k in ("wins", "draws", "losses")} == {
+        k: direct[k] for k in ("wins", "draws", "losses")
+    }
+    with pytest.raises(ValueError, match=r"unknown opponent 'nowhere'.*valid: \['random'"):
+        curve.checkpoint_curve(run_dir, ["nowhere"])

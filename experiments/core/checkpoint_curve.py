@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,8 @@ from analysis.formats import CONFIG_FILE, read_config, read_jsonl, run_identity
 from envs import scripted
 from experiments.core.build import build_offline
 from experiments.core.checkpoint import Checkpointer, CheckpointError
-from experiments.core.evaluation import vs_scripted
+from experiments.core.evaluation import head_to_head, vs_scripted
+from experiments.core.players import Player, side
 
 CURVE_FILE = "checkpoint_curve.jsonl"
 
@@ -42,7 +44,9 @@ def opponent_key(
     opponent, in ``eval.opponents`` order); a fixed key per name for any other opponent."""
     if name in eval_order:
         return jax.random.split(key, len(eval_order) + 1)[list(eval_order).index(name)]
-    return jax.random.fold_in(key, list(all_names).index(name))
+    if name in all_names:
+        return jax.random.fold_in(key, list(all_names).index(name))
+    return jax.random.fold_in(key, zlib.crc32(name.encode()) & 0x7FFFFFFF)
 
 
 def checkpoint_curve(
@@ -53,9 +57,12 @@ def checkpoint_curve(
 ) -> list[dict[str, Any]]:
     """Evaluate every checkpoint against every opponent not yet in the curve file; all rows.
 
-    ``games`` (parallel envs per side) and ``decisions`` default to the run's ``eval``
-    settings. Rows: ``chunk``, ``env_steps``, ``wall_s`` (training time at the save),
-    ``opponent``, ``games_per_side``, ``decisions`` and ``head_to_head``'s counts and rates.
+    An opponent is a scripted player's name, or a run directory, ML-Agents ``.onnx`` file or
+    model folder (``experiments.core.players``; its row's ``opponent`` is the path as given),
+    e.g. Unity's shipped model, to see when a run passes it. ``games`` (parallel envs per side)
+    and ``decisions`` default to the run's ``eval`` settings. Rows: ``chunk``, ``env_steps``,
+    ``wall_s`` (training time at the save), ``opponent``, ``games_per_side``, ``decisions``
+    and ``head_to_head``'s counts and rates.
     """
     run_dir = Path(run_dir).absolute()
     if not (run_dir / "checkpoints").is_dir():
@@ -65,10 +72,21 @@ def checkpoint_curve(
     decisions = int(decisions or config["eval"]["decisions"])
     env, learner = build_offline(config, run_dir)
     valid = scripted.names(env.spec.name)
-    unknown = [name for name in opponents if name not in valid]
-    if unknown or not opponents:
-        given = f"unknown opponents {unknown}" if unknown else "no opponents given"
-        raise ValueError(f"{given} for {env.spec.name}; valid: {sorted(valid)}")
+    if not opponents:
+        raise ValueError(
+            f"no opponents given for {env.spec.name}; valid: {sorted(valid)}, or a run "
+            "directory, .onnx file or model folder"
+        )
+    players: dict[str, Player] = {}
+    for name in opponents:
+        if name not in valid:
+            try:
+                players[name] = side(env.spec.name, name)
+            except (ValueError, FileNotFoundError) as error:
+                raise ValueError(
+                    f"unknown opponent {name!r} for {env.spec.name}; valid: {sorted(valid)}, or "
+                    f"a run directory, .onnx file or model folder ({error})"
+                ) from error
 
     rows = read_curve(run_dir)
     # Rewrite what was readable, so rows appended now do not follow a torn line.
@@ -89,7 +107,22 @@ def checkpoint_curve(
             params = learner.policy_params(state)
             for name in todo:
                 k = opponent_key(key, name, config["eval"]["opponents"], sorted(valid))
-                result = vs_scripted(env, learner.team_policy, params, name, games, decisions, k)
+                if name in players:
+                    other = players[name]
+                    result = head_to_head(
+                        env,
+                        learner.team_policy,
+                        params,
+                        other.policy,
+                        other.params,
+                        games,
+                        decisions,
+                        k,
+                    )
+                else:
+                    result = vs_scripted(
+                        env, learner.team_policy, params, name, games, decisions, k
+                    )
                 row = {
                     "chunk": step,
                     "env_steps": meta["env_steps"],
