@@ -1,10 +1,10 @@
 """Network parts shared by the algorithms: MLP torso, action heads, observation normaliser.
 
-Action heads return distrax distributions so losses read the same for discrete and
+Action heads return ``algos.distributions`` so losses read the same for discrete and
 continuous games: a multi-discrete head is one categorical per Unity branch, a continuous head
-a diagonal Gaussian with a state-independent log-std, both ``distrax.Independent`` so that
-``dist.log_prob`` sums over branches / dimensions and ``dist.distribution.log_prob`` keeps one
-per branch (ML-Agents' per-action PPO ratio). The Gaussian is sampled unsquashed, and the env
+a diagonal Gaussian with a state-independent log-std; ``dist.log_prob`` sums over branches /
+dimensions and ``dist.branch_log_prob`` keeps one per branch (ML-Agents' per-action PPO
+ratio). The Gaussian is sampled unsquashed, and the env
 receives ML-Agents' ``clamp(a, -3, 3) / 3`` of the sample (``env_action``).
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import distrax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -21,6 +20,7 @@ import numpy as np
 from flax import struct
 
 from algos.base import ActorArrays
+from algos.distributions import Categorical, Distribution, Gaussian
 from envs.base import ActionSpace, Box, Mirror, MultiDiscrete
 
 ACTIVATIONS = {"relu": nn.relu, "tanh": nn.tanh, "swish": nn.swish, "gelu": nn.gelu}
@@ -52,7 +52,7 @@ class MultiDiscreteHead(nn.Module):
     branches: tuple[int, ...]
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> distrax.Distribution:
+    def __call__(self, x: jax.Array) -> Distribution:
         width = max(self.branches)
         logits = nn.Dense(len(self.branches) * width, kernel_init=nn.initializers.orthogonal(0.01))(
             x
@@ -60,7 +60,7 @@ class MultiDiscreteHead(nn.Module):
         logits = logits.reshape(*x.shape[:-1], len(self.branches), width)
         valid = np.arange(width)[None, :] < np.asarray(self.branches)[:, None]
         logits = jnp.where(valid, logits, -1e9)
-        return distrax.Independent(distrax.Categorical(logits=logits), 1)
+        return Categorical.from_logits(logits)
 
 
 class GaussianHead(nn.Module):
@@ -70,11 +70,11 @@ class GaussianHead(nn.Module):
     init_log_std: float = 0.0
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> distrax.Distribution:
+    def __call__(self, x: jax.Array) -> Distribution:
         mean = nn.Dense(self.size, kernel_init=nn.initializers.orthogonal(0.01))(x)
         log_std = self.param("log_std", nn.initializers.constant(self.init_log_std), (self.size,))
         std = jnp.broadcast_to(jnp.exp(log_std), mean.shape)
-        return distrax.Independent(distrax.Normal(mean, std), 1)
+        return Gaussian(mean, std)
 
 
 def action_head(space: ActionSpace) -> nn.Module:
@@ -100,17 +100,17 @@ class Actor(nn.Module):
     mirror: Mirror | None = None
 
     @nn.compact
-    def __call__(self, obs: jax.Array) -> distrax.Distribution:
+    def __call__(self, obs: jax.Array) -> Distribution:
         torso, head = MLP(self.hidden, self.activation), action_head(self.space)
         if self.mirror is None:
             return head(torso(obs))
         if not isinstance(self.space, MultiDiscrete):
             raise ValueError("a mirror-symmetric actor needs discrete action branches")
         logits = head(torso(jnp.stack([obs, obs[..., np.asarray(self.mirror.obs_index)]])))
-        logits = logits.distribution.logits  # [2, ..., branches, width]
+        logits = logits.logits  # [2, ..., branches, width]
         index = self.mirror.action_table(logits.shape[-1])
         reflected = logits[1][..., np.arange(len(index))[:, None], index]
-        return distrax.Independent(distrax.Categorical(logits=0.5 * (logits[0] + reflected)), 1)
+        return Categorical.from_logits(0.5 * (logits[0] + reflected))
 
     def arrays(self, actor: Any, obs_norm: ObsNorm, continuous: str = "mlagents") -> ActorArrays:
         """These params of this actor (and the normaliser) as plain arrays, for export;

@@ -202,14 +202,14 @@ class PPO(Learner):
     def _sample(self, actor: Any, obs: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
         """An action and its log-probability per branch / dimension ``[..., C]``."""
         dist = self.actor.apply(actor, obs)
-        action = dist.sample(seed=key)
-        return action, dist.distribution.log_prob(action)
+        action = dist.sample(key)
+        return action, dist.branch_log_prob(action)
 
     def _evaluate(
         self, actor: Any, obs: jax.Array, action: jax.Array
     ) -> tuple[jax.Array, jax.Array]:
         dist = self.actor.apply(actor, obs)
-        return dist.distribution.log_prob(action), dist.entropy()
+        return dist.branch_log_prob(action), dist.entropy()
 
     def _team_sample(self, policy: Any, obs: jax.Array, key: jax.Array):
         """Sample for ``obs [B, n, ...]`` with deployable params ``{actor, obs_norm}``."""
@@ -363,7 +363,7 @@ class PPO(Learner):
         del sub_policy
         dist = self.actor.apply(self._member_actor(params, agent), params["obs_norm"](obs))
         if isinstance(self.space, MultiDiscrete):
-            return np.asarray(dist.distribution.logits)
+            return np.asarray(dist.logits)
         return np.asarray(self._env_action(dist.mean()))
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 
-import distrax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,6 +13,7 @@ import algos
 import envs
 from algos import ppo
 from algos.base import scan_updates
+from algos.distributions import Categorical
 from algos.selfplay import SelfPlayConfig
 from tests.toy_games import DominantDuel, Stalemate
 
@@ -62,21 +62,21 @@ def bandit_run(sign: float) -> float:
     opt_state = tx.init(params)
 
     def loss_fn(p, mb):
-        dist = distrax.Categorical(logits=p["logits"])
+        dist = Categorical.from_logits(p["logits"])
         surrogate, _ = ppo.clipped_surrogate(
-            dist.log_prob(mb["action"]), mb["log_prob"], mb["advantage"], 0.2
+            dist.branch_log_prob(mb["action"]), mb["log_prob"], mb["advantage"], 0.2
         )
         return sign * surrogate, {}
 
     key = jax.random.PRNGKey(0)
     for _ in range(30):
         key, k_act, k_epochs = jax.random.split(key, 3)
-        dist = distrax.Categorical(logits=params["logits"])
-        action = dist.sample(seed=k_act, sample_shape=(256,))
+        dist = Categorical.from_logits(jnp.broadcast_to(params["logits"], (256, 1, 2)))
+        action = dist.sample(k_act)[:, 0]  # 256 draws of the one branch
         reward = action.astype(jnp.float32)
         batch = {
             "action": action,
-            "log_prob": dist.log_prob(action),
+            "log_prob": dist.log_prob(action[:, None]),
             "advantage": ppo.standardise(reward),
         }
         params, opt_state, _ = ppo.minibatch_epochs(
@@ -172,8 +172,8 @@ def test_mirror_symmetric_actor_is_equivariant_and_keeps_its_params():
     obs = jax.random.normal(jax.random.PRNGKey(0), (7, 5))
     params = sym.init(jax.random.PRNGKey(1), obs)
     assert jax.tree.structure(params) == jax.tree.structure(plain.init(jax.random.PRNGKey(1), obs))
-    probs = sym.apply(params, obs).distribution.probs
-    probs_m = sym.apply(params, obs[:, index]).distribution.probs
+    probs = jnp.exp(sym.apply(params, obs).logits)
+    probs_m = jnp.exp(sym.apply(params, obs[:, index]).logits)
     np.testing.assert_allclose(probs_m[:, 0], probs[:, 0][:, [0, 2, 1]], atol=1e-6)
     np.testing.assert_allclose(probs_m[:, 1, :2], probs[:, 1, [1, 0]], atol=1e-6)
     assert not np.allclose(probs, probs_m, atol=1e-3)  # and the policy is not trivially flat

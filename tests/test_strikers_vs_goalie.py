@@ -285,7 +285,7 @@ def _ball_speed_after_touch(env, agent: int, action: list[int]) -> float:
     agents = list(FAR)
     sign = 1.0 if agent < 2 else -1.0  # strikers face +x, the goalie -x
     agents[agent] = (0.0, 0.0)
-    gap = svg.RADIUS[agent] + soccer.BALL_RADIUS + 0.05
+    gap = svg.FIELD.radius[agent] + soccer.BALL_RADIUS + 0.05
     state = scene(env, agents=agents, ball=(sign * gap, 0.0), ball_vel=(-sign * 10.0, 0.0))
     _, nxt, *_ = env.step_env(jax.random.PRNGKey(0), state, IDLE.at[agent].set(jnp.array(action)))
     return sign * float(nxt.pitch.vx[svg.BALL])

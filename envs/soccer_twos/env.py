@@ -153,33 +153,33 @@ CONTACT_RADII = np.array(
 
 
 BALL = NUM_AGENTS  # index of the ball among the bodies
-RADIUS = np.array([AGENT_RADIUS] * NUM_AGENTS + [BALL_RADIUS], np.float32)
-INV_MASS = np.array([1.0 / AGENT_MASS] * NUM_AGENTS + [1.0 / BALL_MASS], np.float32)
-_IS_BALL = np.arange(NUM_AGENTS + 1) == BALL
-# Agents' default material has bounciness 0; the ball's 0.8 wins every "max" combine.
-PAIR_RESTITUTION = np.where(_IS_BALL[:, None] | _IS_BALL[None, :], BALL_BOUNCE, 0.0)
-WALL_RESTITUTION = np.where(_IS_BALL, BALL_BOUNCE, 0.0).astype(np.float32)
+
+
+def bodies(num_agents: int) -> dict[str, np.ndarray]:
+    """``Field``'s per-body arrays for ``num_agents`` agents, then the ball. Agents' default
+    material has bounciness 0; the ball's 0.8 wins every "max" combine."""
+    is_ball = np.arange(num_agents + 1) == num_agents
+    return {
+        "radius": np.array([AGENT_RADIUS] * num_agents + [BALL_RADIUS], np.float32),
+        "inv_mass": np.array([1.0 / AGENT_MASS] * num_agents + [1.0 / BALL_MASS], np.float32),
+        "damping": np.array([AGENT_DAMPING] * num_agents + [BALL_DAMPING], np.float32),
+        "pair_restitution": np.where(is_ball[:, None] | is_ball[None, :], BALL_BOUNCE, 0.0),
+        "wall_restitution": np.where(is_ball, BALL_BOUNCE, 0.0).astype(np.float32),
+    }
 
 
 @struct.dataclass
 class Pitch:
-    """Everything the physics moves, bodies in structure-of-arrays form: 0-3 agents, 4 ball."""
+    """Everything the physics moves, bodies in structure-of-arrays form: the agents, then the
+    ball (SoccerTwos: 0-3 agents, 4 ball)."""
 
-    x: jax.Array  # [5]
-    z: jax.Array  # [5]
-    vx: jax.Array  # [5]
-    vz: jax.Array  # [5]
-    yaw: jax.Array  # [4] degrees, Unity convention
-    ball_contact: jax.Array  # [4] bool, agent touched the ball last physics step
+    x: jax.Array  # [bodies]
+    z: jax.Array  # [bodies]
+    vx: jax.Array  # [bodies]
+    vz: jax.Array  # [bodies]
+    yaw: jax.Array  # [agents] degrees, Unity convention
+    ball_contact: jax.Array  # [agents] bool, agent touched the ball last physics step
     timer: jax.Array  # int32, physics steps since the kick-off (Unity's m_ResetTimer)
-
-    @property
-    def agent_pos(self) -> jax.Array:
-        return jnp.stack([self.x[:BALL], self.z[:BALL]], -1)
-
-    @property
-    def ball_pos(self) -> jax.Array:
-        return jnp.stack([self.x[BALL], self.z[BALL]], -1)
 
 
 @struct.dataclass
@@ -239,11 +239,7 @@ class Field:
 FIELD = Field(
     walls=WALLS,
     posts=POSTS,
-    radius=RADIUS,
-    inv_mass=INV_MASS,
-    damping=np.array([AGENT_DAMPING] * NUM_AGENTS + [BALL_DAMPING], np.float32),
-    pair_restitution=PAIR_RESTITUTION,
-    wall_restitution=WALL_RESTITUTION,
+    **bodies(NUM_AGENTS),
     forward_speed=FORWARD_SPEED,
     lateral_speed=LATERAL_SPEED,
 )
@@ -321,6 +317,55 @@ def play_decision(
     return pitch, scored, touches
 
 
+def kickoff(key: jax.Array, base_x: jax.Array, z: jax.Array, team_sign: np.ndarray) -> Pitch:
+    """SoccerEnvController.ResetScene, shared by the soccer scenes: each agent at its prefab
+    x plus U(-5, 5) in x and its prefab z, facing its attacking direction with
+    yaw = team sign * U(80, 100); the ball at (0, 0) + U(-2.5, 2.5) in x and z."""
+    num_agents = len(team_sign)
+    k_x, k_yaw, k_ball = jax.random.split(key, 3)
+    x = base_x + jax.random.uniform(k_x, (num_agents,), minval=-5.0, maxval=5.0)
+    yaw = jnp.asarray(team_sign) * jax.random.uniform(
+        k_yaw, (num_agents,), minval=80.0, maxval=100.0
+    )
+    ball = jax.random.uniform(k_ball, (2,), minval=-2.5, maxval=2.5)
+    return Pitch(
+        x=jnp.concatenate([x, ball[:1]]),
+        z=jnp.concatenate([z, ball[1:]]),
+        vx=jnp.zeros(num_agents + 1),
+        vz=jnp.zeros(num_agents + 1),
+        yaw=yaw,
+        ball_contact=jnp.zeros(num_agents, bool),
+        timer=jnp.int32(0),
+    )
+
+
+def goal_outcome(
+    scored: jax.Array, pitch: Pitch, team_sign: np.ndarray, max_physics_steps: int
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """A decision's ``(goal, timeout, group reward)`` in the soccer scenes: the scoring team's
+    agents get ``1 - timer / MaxEnvironmentSteps``, the other team's -1; no goal by
+    ``max_physics_steps`` is a timeout (truncation, no reward)."""
+    goal = scored != 0.0
+    timeout = ~goal & (pitch.timer >= max_physics_steps)
+    scorer_sign = scored * jnp.asarray(team_sign)  # +1 for the scoring team's agents
+    win_reward = 1.0 - pitch.timer.astype(jnp.float32) / max_physics_steps
+    group_reward = jnp.where(scorer_sign > 0, win_reward, jnp.where(scorer_sign < 0, -1.0, 0.0))
+    return goal, timeout, group_reward
+
+
+def decision_info(
+    obs: jax.Array, goal: jax.Array, timeout: jax.Array, group_reward: jax.Array
+) -> StepInfo:
+    """A goal ends the game for every agent (terminated), the time limit truncates it."""
+    num_agents = obs.shape[0]
+    return StepInfo(
+        group_reward=group_reward,
+        terminated=jnp.full(num_agents, goal),
+        truncated=jnp.full(num_agents, timeout),
+        terminal_obs=obs,
+    )
+
+
 @dataclass(frozen=True)
 class SoccerTwos(MultiAgentEnv):
     """2 vs 2 soccer: obs ``[4, 336]`` ray casts, actions ``[4, 3]`` in three branches of 3.
@@ -377,23 +422,8 @@ class SoccerTwos(MultiAgentEnv):
 
     # ----------------------------------------------------------------- reset
     def reset(self, key: jax.Array) -> tuple[jax.Array, SoccerState]:
-        k_x, k_yaw, k_ball = jax.random.split(key, 3)
         base_x = -8.19 * jnp.asarray(TEAM_SIGN)
-        x = base_x + jax.random.uniform(k_x, (NUM_AGENTS,), minval=-5.0, maxval=5.0)
-        z = jnp.array([1.2, -1.2, 1.2, -1.2])
-        yaw = jnp.asarray(TEAM_SIGN) * jax.random.uniform(
-            k_yaw, (NUM_AGENTS,), minval=80.0, maxval=100.0
-        )
-        ball = jax.random.uniform(k_ball, (2,), minval=-2.5, maxval=2.5)
-        pitch = Pitch(
-            x=jnp.concatenate([x, ball[:1]]),
-            z=jnp.concatenate([z, ball[1:]]),
-            vx=jnp.zeros(NUM_AGENTS + 1),
-            vz=jnp.zeros(NUM_AGENTS + 1),
-            yaw=yaw,
-            ball_contact=jnp.zeros(NUM_AGENTS, bool),
-            timer=jnp.int32(0),
-        )
+        pitch = kickoff(key, base_x, jnp.array([1.2, -1.2, 1.2, -1.2]), TEAM_SIGN)
         state = SoccerState(
             pitch=pitch,
             steps=jnp.int32(0),
@@ -414,22 +444,11 @@ class SoccerTwos(MultiAgentEnv):
         ball_x = state.pitch.x[BALL]
         state = state.replace(pitch=pitch, steps=state.steps + 1)
 
-        goal = scored != 0.0
-        timeout = ~goal & (pitch.timer >= self.max_physics_steps)
-        scorer_sign = scored * jnp.asarray(TEAM_SIGN)  # +1 for the scoring team's agents
-        win_reward = 1.0 - pitch.timer.astype(jnp.float32) / self.max_physics_steps
-        group_reward = jnp.where(scorer_sign > 0, win_reward, jnp.where(scorer_sign < 0, -1.0, 0.0))
+        goal, timeout, group_reward = goal_outcome(scored, pitch, TEAM_SIGN, self.max_physics_steps)
         advance = (pitch.x[BALL] - ball_x) / GOAL_LINE_X
         group_reward = group_reward + self.ball_progress * advance * jnp.asarray(TEAM_SIGN)
         reward = 0.2 * self.ball_touch * touches.astype(jnp.float32)
 
         obs, state = self._observe(state)
-        terminated = jnp.full(NUM_AGENTS, goal)
-        truncated = jnp.full(NUM_AGENTS, timeout)
-        info = StepInfo(
-            group_reward=group_reward,
-            terminated=terminated,
-            truncated=truncated,
-            terminal_obs=obs,
-        )
-        return obs, state, reward, terminated | truncated, info
+        info = decision_info(obs, goal, timeout, group_reward)
+        return obs, state, reward, info.terminated | info.truncated, info

@@ -27,12 +27,7 @@ from envs import physics, ray_perception
 from envs.base import Behaviour, EnvSpec, MultiAgentEnv, MultiDiscrete, StepInfo, stack_frame
 from envs.soccer_twos import env as soccer
 from envs.soccer_twos.env import (
-    AGENT_DAMPING,
-    AGENT_MASS,
     AGENT_RADIUS,
-    BALL_BOUNCE,
-    BALL_DAMPING,
-    BALL_MASS,
     BALL_RADIUS,
     CAST_RADIUS,
     RAY_LENGTH,
@@ -118,30 +113,10 @@ CONTACT_RADII = np.array(
     np.float32,
 )
 
-RADIUS = np.array([AGENT_RADIUS] * NUM_AGENTS + [BALL_RADIUS], np.float32)
-INV_MASS = np.array([1.0 / AGENT_MASS] * NUM_AGENTS + [1.0 / BALL_MASS], np.float32)
-DAMPING = np.array([AGENT_DAMPING] * NUM_AGENTS + [BALL_DAMPING], np.float32)
-_IS_BALL = np.arange(NUM_AGENTS + 1) == BALL
-PAIR_RESTITUTION = np.where(_IS_BALL[:, None] | _IS_BALL[None, :], BALL_BOUNCE, 0.0)
-WALL_RESTITUTION = np.where(_IS_BALL, BALL_BOUNCE, 0.0).astype(np.float32)
-
-
-@struct.dataclass
-class Pitch:
-    """Everything the physics moves: bodies 0-1 strikers, 2 goalie, 3 ball."""
-
-    x: jax.Array  # [4]
-    z: jax.Array  # [4]
-    vx: jax.Array  # [4]
-    vz: jax.Array  # [4]
-    yaw: jax.Array  # [3] degrees, Unity convention
-    ball_contact: jax.Array  # [3] bool, agent touched the ball last physics step
-    timer: jax.Array  # int32, physics steps since the kick-off (Unity's m_ResetTimer)
-
 
 @struct.dataclass
 class StrikersVsGoalieState:
-    pitch: Pitch
+    pitch: soccer.Pitch  # bodies 0-1 strikers, 2 goalie, 3 ball
     steps: jax.Array  # int32, decisions since the kick-off
     stack_fwd: jax.Array  # [2, stacks, 77] strikers' forward sensor, oldest frame first
     stack_rev: jax.Array  # [2, stacks, 21] strikers' reverse sensor
@@ -178,11 +153,7 @@ def ray_frames(
 FIELD = soccer.Field(
     walls=WALLS,
     posts=POSTS,
-    radius=RADIUS,
-    inv_mass=INV_MASS,
-    damping=DAMPING,
-    pair_restitution=PAIR_RESTITUTION,
-    wall_restitution=WALL_RESTITUTION,
+    **soccer.bodies(NUM_AGENTS),
     forward_speed=FORWARD_SPEED,
     lateral_speed=LATERAL_SPEED,
     always_kicks=ALWAYS_KICKS,
@@ -257,25 +228,10 @@ class StrikersVsGoalie(MultiAgentEnv):
 
     # ----------------------------------------------------------------- reset
     def reset(self, key: jax.Array) -> tuple[jax.Array, StrikersVsGoalieState]:
-        """SoccerEnvController.ResetScene: prefab x -5 (Blue) / +5 (Purple), + U(-5, 5) in x,
-        yaw = team sign * U(80, 100); the ball at (0, 0) + U(-2.5, 2.5) in x and z."""
-        k_x, k_yaw, k_ball = jax.random.split(key, 3)
+        """SoccerTwos' kick-off (``soccer.kickoff``) from this scene's prefab positions, moved
+        -5 (Blue) / +5 (Purple) in x by SoccerEnvController.ResetScene."""
         base_x = jnp.array([-3.19 - 5.0, -3.19 - 5.0, 4.0 + 5.0])  # prefab x -3.19 / 4
-        x = base_x + jax.random.uniform(k_x, (NUM_AGENTS,), minval=-5.0, maxval=5.0)
-        z = jnp.array([1.2, -1.2, 0.0])
-        yaw = jnp.asarray(TEAM_SIGN) * jax.random.uniform(
-            k_yaw, (NUM_AGENTS,), minval=80.0, maxval=100.0
-        )
-        ball = jax.random.uniform(k_ball, (2,), minval=-2.5, maxval=2.5)
-        pitch = Pitch(
-            x=jnp.concatenate([x, ball[:1]]),
-            z=jnp.concatenate([z, ball[1:]]),
-            vx=jnp.zeros(NUM_AGENTS + 1),
-            vz=jnp.zeros(NUM_AGENTS + 1),
-            yaw=yaw,
-            ball_contact=jnp.zeros(NUM_AGENTS, bool),
-            timer=jnp.int32(0),
-        )
+        pitch = soccer.kickoff(key, base_x, jnp.array([1.2, -1.2, 0.0]), TEAM_SIGN)
         state = StrikersVsGoalieState(
             pitch=pitch,
             steps=jnp.int32(0),
@@ -299,21 +255,12 @@ class StrikersVsGoalie(MultiAgentEnv):
         simulated = (pitch.timer - state.pitch.timer).astype(jnp.float32)  # < 5 at a goal
         state = state.replace(pitch=pitch, steps=state.steps + 1)
 
-        goal = scored != 0.0
-        timeout = ~goal & (pitch.timer >= self.max_physics_steps)
-        scorer_sign = scored * jnp.asarray(TEAM_SIGN)  # +1 for the scoring team's agents
-        win_reward = 1.0 - pitch.timer.astype(jnp.float32) / self.max_physics_steps
-        group_reward = jnp.where(scorer_sign > 0, win_reward, jnp.where(scorer_sign < 0, -1.0, 0.0))
+        goal, timeout, group_reward = soccer.goal_outcome(
+            scored, pitch, TEAM_SIGN, self.max_physics_steps
+        )
         existential = jnp.asarray(EXISTENTIAL_SIGN) * simulated / self.max_physics_steps
         reward = existential + 0.2 * self.ball_touch * touches.astype(jnp.float32)
 
         obs, state = self._observe(state)
-        terminated = jnp.full(NUM_AGENTS, goal)
-        truncated = jnp.full(NUM_AGENTS, timeout)
-        info = StepInfo(
-            group_reward=group_reward,
-            terminated=terminated,
-            truncated=truncated,
-            terminal_obs=obs,
-        )
-        return obs, state, reward, terminated | truncated, info
+        info = soccer.decision_info(obs, goal, timeout, group_reward)
+        return obs, state, reward, info.terminated | info.truncated, info

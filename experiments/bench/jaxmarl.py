@@ -33,7 +33,6 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import distrax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -42,6 +41,7 @@ import optax
 from flax.training.train_state import TrainState
 
 import algos
+from algos.distributions import Categorical
 from algos.selfplay import SelfPlayConfig
 from envs.jaxmarl import JaxMARLEnv, make_jaxmarl
 from experiments.bench import env as bench_env
@@ -56,7 +56,7 @@ class ActorCritic(nn.Module):
     activation: str = "tanh"
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> tuple[distrax.Categorical, jax.Array]:
+    def __call__(self, x: jax.Array) -> tuple[Categorical, jax.Array]:
         act = nn.relu if self.activation == "relu" else nn.tanh
         init = nn.initializers.orthogonal(np.sqrt(2))
         a, v = x, x
@@ -66,7 +66,7 @@ class ActorCritic(nn.Module):
         for width in self.hidden:
             v = act(nn.Dense(width, kernel_init=init)(v))
         value = nn.Dense(1, kernel_init=nn.initializers.orthogonal(1.0))(v)
-        return distrax.Categorical(logits=logits), value[..., 0]
+        return Categorical.from_logits(logits[..., None, :]), value[..., 0]  # one branch
 
 
 class Transition(NamedTuple):
@@ -114,7 +114,7 @@ def jaxmarl_style_ippo(
         key, k_act, k_env = jax.random.split(key, 3)
         obs_batch = batchify(obs).astype(jnp.float32)
         pi, value = net.apply(train_state.params, obs_batch)
-        action = pi.sample(seed=k_act)
+        action = pi.sample(k_act)[..., 0]
         env_act = {a: action.reshape(len(agents), num_envs)[i] for i, a in enumerate(agents)}
         obs, env_state, reward, done, info = jax.vmap(env.step)(
             jax.random.split(k_env, num_envs), env_state, env_act
@@ -122,7 +122,7 @@ def jaxmarl_style_ippo(
         step = Transition(
             obs_batch,
             action,
-            pi.log_prob(action),
+            pi.log_prob(action[..., None]),
             value,
             batchify(reward)[:, 0],
             batchify(done)[:, 0],
@@ -139,7 +139,7 @@ def jaxmarl_style_ippo(
             0.5
             * jnp.maximum(jnp.square(value - targets), jnp.square(value_clipped - targets)).mean()
         )
-        ratio = jnp.exp(pi.log_prob(traj.action) - traj.log_prob)
+        ratio = jnp.exp(pi.log_prob(traj.action[..., None]) - traj.log_prob)
         gae = (gae - gae.mean()) / (gae.std() + 1e-8)
         actor_loss = -jnp.minimum(ratio * gae, jnp.clip(ratio, 1 - clip, 1 + clip) * gae).mean()
         return actor_loss + cfg["vf_coef"] * value_loss - cfg["ent_coef"] * pi.entropy().mean()

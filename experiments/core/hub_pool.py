@@ -24,7 +24,10 @@ def hub_models(
     log: Callable[[str], None] = print,
 ) -> list[tuple[str, Path]]:
     """``(repo_id, local folder)`` of every model tagged ``tag`` that could be fetched."""
-    from huggingface_hub import HfApi, snapshot_download
+    try:
+        from huggingface_hub import HfApi, snapshot_download
+    except ImportError as err:  # the optional extra
+        raise SystemExit("--hub-tag needs huggingface_hub: pip install -e '.[unity]'") from err
 
     api = HfApi(endpoint=endpoint)
     cache = Path(cache)
