@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from algos.asymmetric import Asymmetric
-from algos.base import Learner
+from algos.learner import Learner
 from algos.selfplay import SelfPlayConfig
 from envs.base import MultiAgentEnv
 

@@ -34,7 +34,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from algos import play, rollout
-from algos.base import ActorArrays, Learner
+from algos.learner import ActorArrays, Learner
 from algos.selfplay import SelfPlayConfig
 from envs.base import MultiAgentEnv
 from envs.policy import Roles, own_view_policy

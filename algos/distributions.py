@@ -59,8 +59,8 @@ class Gaussian:
     scale: jax.Array
 
     def sample(self, key: jax.Array) -> jax.Array:
-        noise = jax.random.normal(key, (1, *self.loc.shape), self.loc.dtype)[0]
-        return self.scale * noise + self.loc
+        noise = jax.random.normal(key, (1, *self.loc.shape), self.loc.dtype)
+        return (self.scale[None] * noise + self.loc[None]).reshape(self.loc.shape)
 
     def branch_log_prob(self, action: jax.Array) -> jax.Array:
         """``log pi(a_d)`` per dimension ``[..., dims]``."""

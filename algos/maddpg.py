@@ -44,7 +44,7 @@ import optax
 from flax import struct
 
 from algos import rollout, selfplay
-from algos.base import ActorArrays, Learner
+from algos.learner import ActorArrays, Learner
 from algos.networks import MLP, ObsNorm, action_features, dense_stack
 from algos.optim import optimizer
 from envs.base import Box, MultiAgentEnv, MultiDiscrete

@@ -19,8 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from algos.base import ActorArrays
 from algos.distributions import Categorical, Distribution, Gaussian
+from algos.learner import ActorArrays
 from envs.base import ActionSpace, Box, Mirror, MultiDiscrete
 
 ACTIVATIONS = {"relu": nn.relu, "tanh": nn.tanh, "swish": nn.swish, "gelu": nn.gelu}

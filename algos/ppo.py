@@ -37,7 +37,7 @@ import optax
 from flax import struct
 
 from algos import rollout, selfplay
-from algos.base import ActorArrays, Learner
+from algos.learner import ActorArrays, Learner
 from algos.networks import CONTINUOUS_ACTIONS, Actor, ObsNorm, env_action
 from algos.optim import optimizer
 from envs.base import MultiAgentEnv, MultiDiscrete
@@ -103,7 +103,7 @@ def over_agents(fn: Callable, params: Any, shared: bool, *xs: jax.Array) -> Any:
 
     Shared params see one flat ``[B * n, ...]`` batch: XLA on CPU runs the dense layers'
     gradients of a 3-D batch as transposes and strided products, and the flat batch made
-    IPPO's learning phase 1.6x faster (``experiments.bench.jaxmarl``).
+    IPPO's learning phase 1.6x faster (``experiments.bench.vs_jaxmarl``).
     """
     if shared:
         b, n = xs[0].shape[:2]

@@ -18,7 +18,7 @@ the MPE of Lowe et al. (2017) applied its soft (Gumbel-Softmax) actions. Our ``B
 decodes back to ``(x, y)``.
 
 It exists so that a training loop written the JaxMARL way and ours can run on the *same* env
-in one process (``experiments/bench/jaxmarl.py``), and so that our learners can be checked
+in one process (``experiments/bench/vs_jaxmarl.py``), and so that our learners can be checked
 against results published on JaxMARL's tasks.
 
 JaxMARL does not tell time-outs from outcomes, so every episode end is ``terminated``

@@ -24,6 +24,20 @@ from envs.policy import AgentPolicy
 
 
 @dataclass(frozen=True)
+class BallGame:
+    """What a goal report reads of a game played with a ball (``experiments.goal_report``).
+
+    ``counting(env)`` is the same game with its individual reward counting ball touches (one
+    per touch, no shaping), and ``ball_distances(state) -> [A]`` each agent's distance to the
+    ball, so who touched the ball last and who was nearest at kick-off need no field of
+    ``StepInfo``.
+    """
+
+    counting: Callable[[MultiAgentEnv], MultiAgentEnv]
+    ball_distances: Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
 class Game:
     """What a game is besides its rules.
 
@@ -45,6 +59,7 @@ class Game:
     # An episode's score from each agent's summed reward ``[..., A] -> [...]`` (what
     # ``solved_score`` is compared with; Tennis: the larger of the two).
     episode_score: Callable[[Any], Any] | None = None
+    ball: BallGame | None = None  # a ball game: goals can be attributed (goal report)
     adapter: bool = False
 
 

@@ -21,7 +21,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from experiments.core.checkpoint_curve import CURVE_FILE, checkpoint_curve, run_config
+from experiments.core.curves import CURVE_FILE, checkpoint_curve, run_config
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -7,7 +7,7 @@ python -m experiments.league --pool more_models/ --db league.sqlite --out site/ 
 The pool is every run directory, ML-Agents ``.onnx`` file and model folder under each
 ``--pool`` folder, every Hub model tagged ``--hub-tag`` (downloaded once into ``--cache``),
 and the game's scripted players (``--scripted``). Entries that do not fit the game are skipped
-with the reason. Matchmaking, restarts and ratings: ``experiments.core.league``; the site
+with the reason. Matchmaking, restarts and ratings: ``experiments.core.pool``; the site
 (``--out``, opens from ``file://``): ``analysis.league_site``.
 """
 
@@ -23,15 +23,15 @@ import envs
 from analysis.league_site import write_site
 from envs import scripted
 from experiments.core.hub_pool import hub_models
-from experiments.core.league import (
+from experiments.core.onnx_import import UnsupportedModel
+from experiments.core.players import model_game, onnx_player, scripted_player
+from experiments.core.pool import (
     pool_entries,
     pool_players,
     run_league,
     unique_names,
     write_replays,
 )
-from experiments.core.onnx_import import UnsupportedModel
-from experiments.core.players import model_game, onnx_player, scripted_player
 
 
 def main(argv: Sequence[str] | None = None) -> None:

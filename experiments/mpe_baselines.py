@@ -10,7 +10,7 @@ c793d09: 16 envs x 128 steps, 4 epochs x 4 minibatches, lr 2.5e-4 annealed to 0,
 and critic shared by the agents; ``TOTAL_TIMESTEPS`` 1e7 vectorised env steps, 2e6 before
 2024-03):
 
-- ``jaxmarl``: JaxMARL's IPPO-FF loop (``experiments.bench.jaxmarl.jaxmarl_style_ippo``) on
+- ``jaxmarl``: JaxMARL's IPPO-FF loop (``experiments.bench.vs_jaxmarl.jaxmarl_style_ippo``) on
   JaxMARL's env wrapped in JaxMARL's ``MPELogWrapper``, logging what its script logs:
   ``returned_episode_returns`` (each agent's reward x 3, so the team's summed return),
   averaged over every step of the rollout;
@@ -34,10 +34,10 @@ import jax
 import numpy as np
 
 import algos
-from algos.base import scan_updates
+from algos.learner import scan_updates
 from algos.selfplay import SelfPlayConfig
 from envs.jaxmarl import JaxMARLEnv, make_jaxmarl
-from experiments.bench.jaxmarl import DEFAULTS, jaxmarl_style_ippo
+from experiments.bench.vs_jaxmarl import DEFAULTS, jaxmarl_style_ippo
 
 SPREAD = "MPE_simple_spread_v3"
 # ippo_ff_mpe.yaml in our key names: the IPPO-FF defaults of the side-by-side benchmark

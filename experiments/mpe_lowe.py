@@ -58,7 +58,7 @@ import numpy as np
 
 import algos
 from algos.asymmetric import Asymmetric
-from algos.base import scan_updates
+from algos.learner import scan_updates
 from algos.selfplay import SelfPlayConfig
 from envs import match
 from envs.jaxmarl import JaxMARLEnv

@@ -12,7 +12,7 @@ import pytest
 
 import algos
 from algos import play, rollout, selfplay
-from algos.base import scan_updates
+from algos.learner import scan_updates
 from algos.selfplay import SelfPlayConfig
 from tests.toy_games import Handshake, Shootout
 

@@ -12,7 +12,7 @@ import pytest
 
 import algos
 import envs
-from algos.base import scan_updates
+from algos.learner import scan_updates
 from algos.selfplay import SelfPlayConfig
 from experiments.bench.flops import count_flops
 from experiments.bench.profile import achievable_rate, shape_rates
@@ -139,7 +139,7 @@ def test_jaxmarl_adapter_on_a_hand_built_smax_scene() -> None:
 
 def test_jaxmarl_side_by_side_pairs_the_loops_on_one_env() -> None:
     pytest.importorskip("jaxmarl")
-    from experiments.bench import jaxmarl as bench_jaxmarl
+    from experiments.bench import vs_jaxmarl as bench_jaxmarl
 
     cfg = bench_jaxmarl.DEFAULTS | {"num_envs": 4, "rollout_len": 8, "hidden": [16]}
     rows = bench_jaxmarl.compare("coin_game", None, cfg, updates=1, chunks=1)
@@ -167,7 +167,7 @@ def compiled_flops(fn, *args) -> float:
 def test_the_env_benchmark_times_the_observations() -> None:
     from toy_games import HeavyObservation
 
-    from experiments.bench.env import make_rollout
+    from experiments.bench.env_steps import make_rollout
 
     key = jax.random.PRNGKey(0)
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import jax
 import numpy as np
+import pytest
 
 import envs
 from envs import scripted
 from experiments.core import goals as gr
+from experiments.core.evaluation import scripted_opponent
 
 TEAMS = (0, 0, 1, 1)
 
@@ -75,3 +77,21 @@ def test_scripted_match_every_goal_has_a_toucher():
     s = gr.summarise([(g, 0) for g in played])
     assert s["win_rate"] > 0.6, "the chaser beats random"
     assert sum(s["goals"].values()) == s["decided"] == len(goals)
+
+
+def test_strikers_vs_goalie_goals_are_attributed_from_its_record():
+    """The report reads the ball from the game record, so the asymmetric soccer scene has one
+    too: the scripted strikers score against the random goalie, each goal after a touch, and
+    only into Purple's goal (Blue's is blocked)."""
+    env = envs.make("strikers_vs_goalie")
+    opponent = scripted_opponent(env, "random")
+    policy = scripted_opponent(env, "scripted")
+    s = gr.report(env, policy, [None, None], opponent, 16, 150, jax.random.PRNGKey(0))
+    assert s["decided"] >= 5
+    assert sum(s["goals"].values()) == s["decided"]
+    assert s["win_rate"] > 0.5, "scripted strikers and goalie beat random ones"
+
+
+def test_a_game_without_a_ball_is_refused_with_the_valid_ones():
+    with pytest.raises(ValueError, match="valid: soccer_twos, strikers_vs_goalie"):
+        gr.trace(envs.make("tennis"), [None, None], [None, None], jax.random.PRNGKey(0), 1, 1)

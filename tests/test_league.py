@@ -16,19 +16,20 @@ from hub_standin import HubStandin
 from tiny import config, tiny
 
 import envs
-from analysis.formats import read_matches, read_players
+from analysis.formats import read_matches, read_players, read_roles
 from analysis.league_site import write_site
+from analysis.ratings import role_rating_table
 from experiments import league as league_cli
 from experiments.core import training
-from experiments.core.league import (
+from experiments.core.model_folder import package
+from experiments.core.players import scripted_player
+from experiments.core.pool import (
     matchmaking_round,
     pool_entries,
     pool_players,
     run_league,
     write_replays,
 )
-from experiments.core.model_folder import package
-from experiments.core.players import scripted_player
 
 GAMES, DECISIONS = 4, 60  # Tennis rallies end fast: a few decisions give decided games
 CHROMIUM_FLAGS = [
@@ -240,3 +241,26 @@ def test_replays_are_kept_across_calls(tmp_path, tennis_pool):
     stamp = gif.stat().st_mtime_ns
     assert write_replays(env, players, table, tmp_path, top=2, steps=10) == index
     assert gif.stat().st_mtime_ns == stamp
+
+
+def test_a_strikers_vs_goalie_league_keeps_per_role_ratings(tmp_path):
+    """The league plays through the tournament's match engine, so it records the role each
+    team plays and every player is rated as striker and as goalie, on one scale."""
+    env = envs.make("strikers_vs_goalie")
+    players = [scripted_player(env.spec.name, n) for n in ("random", "scripted")]
+    db = tmp_path / "roles.sqlite"
+    run_league(env, players, db, games=2, decisions=20)
+    roles = read_roles(db)
+    assert roles == {"strikers_vs_goalie": ["Striker", "Goalie"]}
+    matches = read_matches(db, env.spec.name)
+    assert len(matches) == 2  # one pair, both sides
+    table = role_rating_table(matches, roles[env.spec.name], resamples=0)
+    names = [p.name for p in players]
+    assert sorted(zip(table["player"], table["behaviour"], strict=True)) == sorted(
+        (n, b) for n in names for b in ("Striker", "Goalie")
+    )
+    # each role player's games are the ones its player played in that role
+    games = table.set_index("name")["games"]
+    for row in matches.itertuples():
+        played = row.wins0 + row.draws + row.wins1
+        assert games[f"{row.player0}/Striker"] == games[f"{row.player1}/Goalie"] == played

@@ -11,7 +11,7 @@ from toy_games import SplitTheTarget
 
 import algos
 from algos import maddpg, optim
-from algos.base import scan_updates
+from algos.learner import scan_updates
 from algos.selfplay import SelfPlayConfig
 
 SELFPLAY = SelfPlayConfig(save_steps=200, team_change=500, swap_steps=100, window=3)

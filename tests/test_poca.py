@@ -9,7 +9,7 @@ import pytest
 
 import algos
 from algos import rollout
-from algos.base import scan_updates
+from algos.learner import scan_updates
 from algos.networks import action_features
 from algos.poca import POCACritic, counterfactual_advantages
 from algos.selfplay import SelfPlayConfig

@@ -12,8 +12,8 @@ import pytest
 import algos
 import envs
 from algos import ppo
-from algos.base import scan_updates
 from algos.distributions import Categorical
+from algos.learner import scan_updates
 from algos.selfplay import SelfPlayConfig
 from tests.toy_games import DominantDuel, Stalemate
 

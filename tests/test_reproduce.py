@@ -75,7 +75,7 @@ def test_a_second_run_finds_the_training_done(smoke_study):
     assert {p: p.stat().st_mtime for p in logs} == logs  # no run was started again
 
 
-@pytest.mark.parametrize("notebook", ["training_curves", "tournament"])
+@pytest.mark.parametrize("notebook", ["training_curves", "tournament_ratings"])
 def test_notebooks_execute_on_the_smoke_results(smoke_study, notebook, monkeypatch, tmp_path):
     monkeypatch.setenv("STUDY_DIR", str(smoke_study))
     monkeypatch.setenv("FIGURES_DIR", str(tmp_path))

@@ -13,7 +13,7 @@ from hydra.errors import MissingConfigException
 
 import algos
 import envs
-from algos.base import scan_updates
+from algos.learner import scan_updates
 from analysis.formats import HOST_FILE, read_jsonl, read_metrics
 from experiments import evaluate
 from experiments.core import training

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from envs.registry import Game
+from envs.registry import BallGame, Game
 from envs.soccer_twos import render, scripted
-from envs.soccer_twos.env import SoccerTwos
+from envs.soccer_twos.env import SoccerTwos, ball_distances, touch_counting
 
 GAME = Game(
     name="soccer_twos",
@@ -12,4 +12,5 @@ GAME = Game(
     scripted={"random": scripted.random, "chaser": scripted.chaser, "goalie": scripted.goalie},
     render=render.frame,
     behaviour="SoccerTwos",
+    ball=BallGame(counting=touch_counting, ball_distances=ball_distances),
 )

@@ -3,7 +3,8 @@ role and its picture. Asymmetric: Blue plays behaviour ``Striker``, Purple ``Goa
 
 from __future__ import annotations
 
-from envs.registry import Game
+from envs.registry import BallGame, Game
+from envs.soccer_twos.env import ball_distances, touch_counting
 from envs.strikers_vs_goalie import render, scripted
 from envs.strikers_vs_goalie.env import StrikersVsGoalie
 
@@ -15,4 +16,5 @@ GAME = Game(
         "scripted": {"Striker": scripted.striker, "Goalie": scripted.goalie},
     },
     render=render.frame,
+    ball=BallGame(counting=touch_counting, ball_distances=ball_distances),
 )

@@ -47,6 +47,7 @@ PER_ALGO = {
     "poca": ["algo.rollout_len=16", "algo.num_minibatches=2"],
     "maddpg": ["algo.learning_starts=64", "algo.buffer_size=2048", "algo.batch_size=32"],
 }
+TIMINGS = ("compile_s", "train_wall_s")  # in eval.json, but not numbers of the run
 STRIKERS_ROLES = ["~env.selfplay.behaviours"]  # the per-role swaps: shortened with the rest
 
 
@@ -96,6 +97,7 @@ def fingerprint(overrides: Sequence[str]) -> dict[str, Any]:
         rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
         _, _, params = load_run(run_dir)
     last = {k: v for k, v in rows[-1].items() if k not in ("wall_s", "sps", "agent_sps")}
+    summary = {k: v for k, v in summary.items() if k not in TIMINGS}
     return {"metrics": last, "eval": summary, "policy": digest(params)}
 
 
@@ -107,7 +109,10 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
             lines.append(f"{name}: only in {'after' if name in after else 'before'}")
             continue
         for part in ("policy", "metrics", "eval"):
-            if before[name][part] != after[name][part]:
+            b, a = before[name][part], after[name][part]
+            if part == "eval":  # timings are not numbers of the run
+                b, a = ({k: v for k, v in x.items() if k not in TIMINGS} for x in (b, a))
+            if b != a:
                 lines.append(f"{name}: {part} differs")
     return lines
 
@@ -136,7 +141,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"{name}: policy {results[name]['policy'][:12]}", flush=True)
     Path(args.out).write_text(json.dumps(results, indent=1, sort_keys=True, default=str))
     if args.compare:
-        differences = compare(json.loads(Path(args.compare).read_text()), results)
+        before = json.loads(Path(args.compare).read_text())
+        if args.only:  # only the cases run now
+            before = {k: v for k, v in before.items() if k in results}
+        differences = compare(before, results)
         print("\n".join(differences) or "same numbers in every case")
 
 

@@ -5,7 +5,7 @@ Two measurements of the learner ``experiments.run`` builds (same config, same ji
 1. **Rollout vs learning.** The chunk timed as configured, and again with ``num_epochs=0``
    (the rollout, the ghost's forward pass, the returns and the bookkeeping, but no gradient
    step). The difference is the learning phase. The env's own share comes from
-   ``experiments.bench.env`` at the learner's ``num_envs``.
+   ``experiments.bench.env_steps`` at the learner's ``num_envs``.
 2. **The matmuls at their own shapes.** Every ``dot_general`` of one update, counted on the
    jaxpr by shape (batch, rows, contracted, columns), and each shape timed standalone with
    ``matmul_rate``. Dividing the total matmul FLOPs by the time the shapes take standalone gives
@@ -25,7 +25,7 @@ from typing import Any
 
 import jax
 
-from experiments.bench import env as bench_env
+from experiments.bench import env_steps as bench_env
 from experiments.bench import train as bench_train
 from experiments.bench.flops import MatmulShape, count_flops, matmul_peak, matmul_rate
 from experiments.core.build import build

@@ -9,7 +9,7 @@ In one process, so every number shares the machine's state:
    agent-steps/s, matmul FLOPs per update, the achieved fraction of the matmul rate, the share
    of the time that stepping the envs alone would take, XLA's memory plan and peak RSS;
 4. seeds per program: the default algorithm and game with the chunk ``vmap``-ed over S seeds;
-5. JaxMARL side by side (``experiments.bench.jaxmarl``) when the ``bench`` extra is installed,
+5. JaxMARL side by side (``experiments.bench.vs_jaxmarl``) when the ``bench`` extra is installed,
    each update split into env, acting and learning;
 6. the default algorithm's profile (``experiments.bench.profile``): rollout vs learning, and
    the matmul rate its own matmul shapes reach standalone.
@@ -31,10 +31,10 @@ from typing import Any
 import jax
 
 import envs
-from experiments.bench import env as bench_env
-from experiments.bench import jaxmarl as bench_jaxmarl
+from experiments.bench import env_steps as bench_env
 from experiments.bench import profile as bench_profile
 from experiments.bench import train as bench_train
+from experiments.bench import vs_jaxmarl as bench_jaxmarl
 from experiments.bench.flops import matmul_peak
 from experiments.core.config import algo_names
 

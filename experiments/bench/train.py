@@ -25,7 +25,7 @@ from typing import Any
 import jax
 
 import envs
-from algos.base import scan_updates
+from algos.learner import scan_updates
 from experiments.bench.flops import count_flops
 from experiments.core.build import build, chunk_updates
 from experiments.core.config import algo_names, compose

@@ -9,7 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import algos
 import envs
-from algos.base import Learner, config_from
+from algos.learner import Learner, config_from
 from algos.selfplay import SelfPlayConfig
 
 

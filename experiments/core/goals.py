@@ -1,8 +1,11 @@
-"""Goal attribution in SoccerTwos (the library of ``experiments.goal_report``)."""
+"""Goal attribution in a ball game (the library of ``experiments.goal_report``).
+
+What the report needs of a game comes from its record (``envs.registry.BallGame``): the
+soccer scenes, SoccerTwos and StrikersVsGoalie, have it.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -11,8 +14,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from envs import match
-from envs.policy import TeamPolicy
-from envs.soccer_twos import env as soccer
+from envs.base import MultiAgentEnv
+from envs.policy import Roles, TeamPolicy, for_team
+from envs.registry import BallGame, find, names
 
 LENGTH_BINS = ((1, 10), (11, 20), (21, 50), (51, 100), (101, 300), (301, 10**9))
 
@@ -35,17 +39,17 @@ class PlayedGame(NamedTuple):
     kickoff_nearest: int  # team nearest the ball at kick-off
 
 
-def counting_env(env: soccer.SoccerTwos) -> soccer.SoccerTwos:
-    """The same game with the touch reward set to count touches (0.2 x 5 = 1 per touch).
-
-    The env's individual reward then *is* the touch count, so the trace needs no new field
-    in ``StepInfo``; shaping is switched off, so the group reward is the goal alone.
-    """
-    return dataclasses.replace(env, ball_touch=5.0, ball_progress=0.0)
+def ball_game(env: MultiAgentEnv) -> BallGame:
+    """The record's ball-game facts; a game without them names the games that have them."""
+    record = find(env.spec.name)
+    if record is None or record.ball is None:
+        valid = [n for n in names() if (r := find(n)) is not None and r.ball is not None]
+        raise ValueError(f"{env.spec.name} has no goals to attribute; valid: {', '.join(valid)}")
+    return record.ball
 
 
 def trace(
-    env: soccer.SoccerTwos,
+    env: MultiAgentEnv,
     policies: Sequence[TeamPolicy],
     params: Sequence[Any],
     key: jax.Array,
@@ -53,7 +57,8 @@ def trace(
     num_steps: int,
 ) -> Trace:
     """Play ``num_envs`` games for ``num_steps`` decisions (one jitted scan) and record them."""
-    env = counting_env(env)
+    ball = ball_game(env)
+    env = ball.counting(env)
     act = match.team_actions(env, policies)
     teams = jnp.asarray(env.spec.teams)
 
@@ -64,12 +69,7 @@ def trace(
         def body(carry, k):
             obs, state = carry
             k_act, k_step = jax.random.split(k)
-            pitch = state.pitch
-            dist = jnp.hypot(
-                pitch.x[:, : soccer.BALL] - pitch.x[:, soccer.BALL, None],
-                pitch.z[:, : soccer.BALL] - pitch.z[:, soccer.BALL, None],
-            )
-            nearest = teams[jnp.argmin(dist, axis=-1)]
+            nearest = teams[jnp.argmin(jax.vmap(ball.ball_distances)(state), axis=-1)]
             actions = jax.vmap(act, in_axes=(None, 0, 0))(
                 params, obs, jax.random.split(k_act, num_envs)
             )
@@ -155,10 +155,10 @@ def summarise(played: Sequence[tuple[PlayedGame, int]]) -> dict[str, Any]:
 
 
 def report(
-    env: soccer.SoccerTwos,
-    policy: TeamPolicy,
+    env: MultiAgentEnv,
+    policy: TeamPolicy | Roles,
     params: Any,
-    opponent: TeamPolicy,
+    opponent: TeamPolicy | Roles,
     games_per_side: int,
     decisions: int,
     key: jax.Array,
@@ -166,9 +166,13 @@ def report(
     """The policy as team 0, then as team 1, against ``opponent``; one summary of both."""
     played = []
     for side, k in enumerate(jax.random.split(key, 2)):
-        pair = [policy, opponent] if side == 0 else [opponent, policy]
-        pair_params = [params, None] if side == 0 else [None, params]
-        record = trace(env, pair, pair_params, k, games_per_side, decisions)
+        none = [None, None] if isinstance(opponent, Roles) else None  # scripted: no params
+        mine = for_team(policy, params, side)
+        theirs = for_team(opponent, none, 1 - side)
+        pair = [mine, theirs] if side == 0 else [theirs, mine]
+        record = trace(
+            env, [p for p, _ in pair], [q for _, q in pair], k, games_per_side, decisions
+        )
         played += [(g, side) for g in games(record, env.spec.teams)]
     return summarise(played)
 

@@ -1,7 +1,13 @@
-"""AI-vs-AI tournaments: schedules, one compiled program per line-up, results into the table.
+"""The one match engine: tournaments and the league play and record matches through ``Arena``.
 
 A *match* is one line-up (``player0`` as team 0, ``player1`` as team 1) played in ``games``
-vmapped envs for ``decisions`` decisions; every pair plays on both sides. Schedules:
+vmapped envs for ``decisions`` decisions, with a seed that is a hash of its id, so its result
+depends only on its players and id. ``Arena`` compiles one program for every line-up of a set
+of players (``Lineup``) and records the players, the role each team plays in an asymmetric
+game (per-role ratings read it back, ``analysis.ratings.role_rating_table``) and one committed
+row per match. What differs is only which matches are played, in which order: tournaments
+here (every pair plays on both sides), the league's matchmaking in
+``experiments.core.pool``. Tournament schedules:
 
 - ``round_robin``: every pair, every round.
 - ``ladder``: round 0 is a round robin; each later round refits the ratings on the rounds
@@ -117,6 +123,80 @@ def pairings(
     return [line_up for a, b in pairs for line_up in ((a, b), (b, a))]
 
 
+class Arena:
+    """Players, their compiled match program and the table their matches go to.
+
+    ``what`` names the caller in errors ("tournament", "league"). Use as a context manager
+    (the table's connection is closed at the end).
+    """
+
+    def __init__(
+        self,
+        env: MultiAgentEnv,
+        players: Sequence[Player],
+        db: str | Path,
+        games: int,
+        decisions: int,
+        seed: int,
+        what: str = "tournament",
+    ) -> None:
+        self.names = [p.name for p in players]
+        if len(set(self.names)) != len(self.names):
+            raise ValueError(f"player names must be unique, got {self.names}")
+        if len(players) < 2:
+            raise ValueError(f"a {what} needs at least two players")
+        self.env, self.db, self.decisions, self.seed = env, db, decisions, seed
+        self.by_name = {p.name: p for p in players}
+        self.lineup = Lineup(env, players, games, decisions)
+        self.conn = match_table.connect(db)
+        spec = env.spec
+        match_table.add_players(self.conn, spec.name, players)
+        if spec.asymmetric:  # per-behaviour ratings read which role each side played
+            teams = range(spec.num_teams)
+            roles = [spec.behaviour_specs[spec.behaviour_of(t)].name for t in teams]
+            match_table.add_roles(self.conn, spec.name, roles)
+
+    def __enter__(self) -> Arena:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.close()
+
+    def played(self) -> pd.DataFrame:
+        """Every match of this env in the table (also other players' and earlier calls')."""
+        return read_matches(self.db, self.env.spec.name)
+
+    def play(self, mid: str, round_: int, name0: str, name1: str) -> dict[str, Any]:
+        """Play match ``mid`` (``name0`` as team 0) and commit its row; returns the row."""
+        match_seed = zlib.crc32(f"{self.seed}|{mid}".encode())
+        t = time.perf_counter()
+        result = self.lineup.play(
+            self.by_name[name0], self.by_name[name1], jax.random.PRNGKey(match_seed)
+        )
+        counts = result.counts()
+        row = {
+            "match_id": mid,
+            "env": self.env.spec.name,
+            "round": round_,
+            "player0": name0,
+            "player1": name1,
+            "wins0": counts["team0"],
+            "draws": counts["draw"],
+            "wins1": counts["team1"],
+            "games": counts["episodes"],
+            "decisions": self.decisions,
+            "seed": match_seed,
+            "wall_s": time.perf_counter() - t,
+            "finished_at": datetime.datetime.now(datetime.UTC).isoformat(),
+        }
+        match_table.add_match(self.conn, row)
+        return row
+
+    def ratings(self) -> pd.DataFrame:
+        """The rating table of these players, from every match of theirs in the table."""
+        return rating_table(self.played(), self.names)
+
+
 def run_tournament(
     env: MultiAgentEnv,
     players: Sequence[Player],
@@ -132,53 +212,20 @@ def run_tournament(
 
     ``on_match`` is called after each committed match (progress output, tests).
     """
-    names = [p.name for p in players]
-    if len(set(names)) != len(names):
-        raise ValueError(f"player names must be unique, got {names}")
-    if len(players) < 2:
-        raise ValueError("a tournament needs at least two players")
-    by_name = {p.name: p for p in players}
-    env_name = env.spec.name
-    lineup = Lineup(env, players, games, decisions)
-    conn = match_table.connect(db)
-    try:
-        match_table.add_players(conn, env_name, players)
-        spec = env.spec
-        if spec.asymmetric:  # per-behaviour ratings read which role each side played
-            teams = range(spec.num_teams)
-            roles = [spec.behaviour_specs[spec.behaviour_of(t)].name for t in teams]
-            match_table.add_roles(conn, env_name, roles)
+    if schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    with Arena(env, players, db, games, decisions, seed) as arena:
+        names = arena.names
         for round_ in range(rounds):
-            table = read_matches(db, env_name)
+            table = arena.played()
             done = set(table["match_id"])
             earlier = table[(table["round"] < round_) & table["player0"].isin(names)]
             earlier = earlier[earlier["player1"].isin(names)]
             for name0, name1 in pairings(schedule, round_, names, earlier):
-                mid = match_id(env_name, round_, name0, name1)
+                mid = match_id(env.spec.name, round_, name0, name1)
                 if mid in done:
                     continue
-                p0, p1 = by_name[name0], by_name[name1]
-                match_seed = zlib.crc32(f"{seed}|{mid}".encode())
-                t = time.perf_counter()
-                counts = lineup.play(p0, p1, jax.random.PRNGKey(match_seed)).counts()
-                row = {
-                    "match_id": mid,
-                    "env": env_name,
-                    "round": round_,
-                    "player0": name0,
-                    "player1": name1,
-                    "wins0": counts["team0"],
-                    "draws": counts["draw"],
-                    "wins1": counts["team1"],
-                    "games": counts["episodes"],
-                    "decisions": decisions,
-                    "seed": match_seed,
-                    "wall_s": time.perf_counter() - t,
-                    "finished_at": datetime.datetime.now(datetime.UTC).isoformat(),
-                }
-                match_table.add_match(conn, row)
+                row = arena.play(mid, round_, name0, name1)
                 if on_match is not None:
                     on_match(row)
-    finally:
-        conn.close()
-    return rating_table(read_matches(db, env_name), names)
+        return arena.ratings()

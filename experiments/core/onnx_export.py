@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from algos.base import ActorArrays, Learner
+from algos.learner import ActorArrays, Learner
 from envs.base import EnvSpec, MultiDiscrete
 from envs.registry import find
 from experiments.core.players import load_run

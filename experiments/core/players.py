@@ -23,7 +23,7 @@ import yaml
 from omegaconf import OmegaConf
 
 import envs
-from algos.base import Learner
+from algos.learner import Learner
 from analysis.formats import CONFIG_FILE
 from envs import scripted
 from envs.base import EnvSpec, MultiAgentEnv

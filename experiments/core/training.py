@@ -17,7 +17,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from algos import rollout
-from algos.base import scan_updates
+from algos.learner import scan_updates
 from analysis import stalls
 from analysis.formats import (
     CONFIG_FILE,

@@ -13,7 +13,7 @@
 # Everything here is recomputed from the tournament's SQLite match table
 # (`<study>/matches.sqlite`): Bradley–Terry ratings with bootstrap intervals, algorithm vs
 # algorithm scores with intervals over seeds, and rliable aggregates over scripted opponents.
-# Run: `STUDY_DIR=results/paper python analysis/notebooks/tournament.py`.
+# Run: `STUDY_DIR=results/paper python analysis/notebooks/tournament_ratings.py`.
 
 # %%
 import os

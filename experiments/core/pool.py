@@ -16,15 +16,13 @@ the pairs the newcomers are in. ``rounds`` caps how many matchmaking rounds a ca
 
 Ratings are recomputed from the table (``analysis.ratings.rating_table``: ELO as the HF
 leaderboard computes it, start 1200, one update per game result 1/0.5/0 with K = 16, and the
-Bradley–Terry fit with bootstrap intervals); every finished match is one committed row, as in
-``experiments.core.matches``.
+Bradley–Terry fit with bootstrap intervals). Matches are played and recorded by the one match
+engine, ``experiments.core.matches.Arena``, as a tournament's are.
 """
 
 from __future__ import annotations
 
-import datetime
 import json
-import time
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,12 +32,11 @@ import jax
 import numpy as np
 import pandas as pd
 
-from analysis.formats import LEAGUE_REPLAYS, read_matches
+from analysis.formats import LEAGUE_REPLAYS
 from analysis.ratings import rating_table
 from envs import match, render
 from envs.base import MultiAgentEnv
-from experiments.core import match_table
-from experiments.core.matches import Lineup
+from experiments.core.matches import Arena
 from experiments.core.players import Player, is_model, onnx_player, trained_player
 
 ROUND = -1  # the ``round`` column of league rows: a pair is played once, not per round
@@ -150,20 +147,12 @@ def run_league(
 ) -> pd.DataFrame:
     """Play the pool's unplayed pairs (both sides each) in matchmaking order; returns the
     rating table of the pool."""
-    names = [p.name for p in players]
-    if len(set(names)) != len(names):
-        raise ValueError(f"player names must be unique, got {names}")
-    if len(players) < 2:
-        raise ValueError("a league needs at least two players")
-    by_name = {p.name: p for p in players}
     env_name = env.spec.name
-    lineup = Lineup(env, players, games, decisions)
-    conn = match_table.connect(db)
     played = 0
-    try:
-        match_table.add_players(conn, env_name, players)
+    with Arena(env, players, db, games, decisions, seed, what="league") as arena:
+        names = arena.names
         while rounds is None or played < rounds:
-            table = read_matches(db, env_name)
+            table = arena.played()
             done = set(table["match_id"])
             unplayed = {
                 frozenset((a, b))
@@ -183,38 +172,11 @@ def run_league(
                     mid = league_match_id(env_name, name0, name1)
                     if mid in done:
                         continue
-                    row = play_match(lineup, by_name[name0], by_name[name1], mid, env_name, seed)
-                    row["decisions"] = decisions
-                    match_table.add_match(conn, row)
+                    row = arena.play(mid, ROUND, name0, name1)
                     if on_match is not None:
                         on_match(row)
             played += 1
-    finally:
-        conn.close()
-    return rating_table(read_matches(db, env_name), names)
-
-
-def play_match(
-    lineup: Lineup, p0: Player, p1: Player, mid: str, env_name: str, seed: int
-) -> dict[str, Any]:
-    """One match's row (``decisions`` is the caller's)."""
-    match_seed = zlib.crc32(f"{seed}|{mid}".encode())
-    t = time.perf_counter()
-    counts = lineup.play(p0, p1, jax.random.PRNGKey(match_seed)).counts()
-    return {
-        "match_id": mid,
-        "env": env_name,
-        "round": ROUND,
-        "player0": p0.name,
-        "player1": p1.name,
-        "wins0": counts["team0"],
-        "draws": counts["draw"],
-        "wins1": counts["team1"],
-        "games": counts["episodes"],
-        "seed": match_seed,
-        "wall_s": time.perf_counter() - t,
-        "finished_at": datetime.datetime.now(datetime.UTC).isoformat(),
-    }
+        return arena.ratings()
 
 
 def write_replays(

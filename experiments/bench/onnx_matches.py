@@ -9,9 +9,9 @@ shipped SoccerTwos model), imported through ``experiments.core.onnx_import``; th
 plays the learners' own ``act`` with the same parameters, so the ratio is the cost of reading
 the graph instead of the flax module. ``--models`` plays two given players instead.
 
-    python -m experiments.bench.league
-    python -m experiments.bench.league --games 256 --decisions 1000 --hidden 512 512
-    python -m experiments.bench.league --models a/SoccerTwos.onnx b/SoccerTwos.onnx
+    python -m experiments.bench.onnx_matches
+    python -m experiments.bench.onnx_matches --games 256 --decisions 1000 --hidden 512 512
+    python -m experiments.bench.onnx_matches --models a/SoccerTwos.onnx b/SoccerTwos.onnx
 """
 
 from __future__ import annotations

@@ -21,8 +21,8 @@ our ghost, bookkeeping, advantages) and the learning phase, so a ratio comes wit
 time goes.
 
     pip install -e ".[bench]"
-    python -m experiments.bench.jaxmarl                       # SMAX 3m (3 vs 3)
-    python -m experiments.bench.jaxmarl --env coin_game --scenario none --json out.json
+    python -m experiments.bench.vs_jaxmarl                       # SMAX 3m (3 vs 3)
+    python -m experiments.bench.vs_jaxmarl --env coin_game --scenario none --json out.json
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ import algos
 from algos.distributions import Categorical
 from algos.selfplay import SelfPlayConfig
 from envs.jaxmarl import JaxMARLEnv, make_jaxmarl
-from experiments.bench import env as bench_env
+from experiments.bench import env_steps as bench_env
 from experiments.bench.flops import count_flops
 
 
@@ -212,7 +212,7 @@ def env_seconds(
     env: Any, num_envs: int, num_steps: int, chunks: int, reset_form: str = "ended"
 ) -> float:
     """Seconds for ``num_steps`` random-action steps of ``num_envs`` envs of ``env`` (our
-    protocol), every output consumed, with ``experiments.bench.env``'s ``reset_form``."""
+    protocol), every output consumed, with ``experiments.bench.env_steps``'s ``reset_form``."""
     run = bench_env.make_rollout(env, num_envs, num_steps, reset_form)
     jax.block_until_ready(run(jax.random.PRNGKey(0)))
     best = float("inf")

@@ -10,9 +10,9 @@ Compile time is measured and reported separately.
 episode ended, what training runs) or ``every_step`` (``vmap(step)``: a reset computed for
 every env on every step and selected where an episode ended, the textbook form).
 
-    python -m experiments.bench.env                      # both games, default sizes
-    python -m experiments.bench.env --env soccer_twos --num-envs 1024 --steps 200
-    python -m experiments.bench.env --reset-form ended every_step
+    python -m experiments.bench.env_steps                      # both games, default sizes
+    python -m experiments.bench.env_steps --env soccer_twos --num-envs 1024 --steps 200
+    python -m experiments.bench.env_steps --reset-form ended every_step
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import shutil
 import jax
 import pytest
 
-from experiments.core import checkpoint_curve as curve
+from experiments.core import curves as curve
 from experiments.core import training
 from experiments.core.evaluation import head_to_head
 from experiments.core.players import load_run, side
