@@ -1,6 +1,7 @@
 """The algorithms: a module of ``algos/`` that defines ``LEARNER`` (a ``Learner`` subclass)
-is an algorithm, named by its module; ``conf/algo/<name>.yaml`` configures it. Adding one is
-that module plus its YAML, and nothing else."""
+is an algorithm, named by its module; ``conf/algo/<name>.yaml`` configures it and is the one
+source of its defaults (the config dataclasses declare fields, not values; BenchMARL's rule).
+Adding one is that module plus its YAML, and nothing else."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import pkgutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from algos.asymmetric import Asymmetric
 from algos.learner import Learner
@@ -34,6 +37,20 @@ def learner_class(name: str) -> type[Learner]:
     return importlib.import_module(f"algos.{name}").LEARNER
 
 
+CONF_ALGO = Path(__file__).resolve().parents[1] / "conf" / "algo"
+
+
+def defaults(name: str) -> dict[str, Any]:
+    """``conf/algo/<name>.yaml``'s values (without ``name``): every setting of the algorithm."""
+    learner_class(name)  # an unknown name lists the valid ones
+    path = CONF_ALGO / f"{name}.yaml"
+    if not path.is_file():
+        raise FileNotFoundError(f"algo {name!r} has no {path}: add its defaults there")
+    values = yaml.safe_load(path.read_text()) or {}
+    values.pop("name", None)
+    return values
+
+
 def make(
     name: str,
     env: MultiAgentEnv,
@@ -41,12 +58,12 @@ def make(
     selfplay: SelfPlayConfig | Sequence[SelfPlayConfig],
     total_env_steps: int,
 ) -> Learner:
-    """Build the learner ``name`` for ``env`` from its config mapping: one learner, or in a
-    game whose teams play different behaviours one per behaviour (``algos.asymmetric``,
-    ``selfplay`` then one config per behaviour, ``cfg["behaviours"][name]`` a behaviour's
-    settings over the shared ones)."""
+    """Build the learner ``name`` for ``env`` from its config mapping over its defaults
+    (``defaults``): one learner, or in a game whose teams play different behaviours one per
+    behaviour (``algos.asymmetric``, ``selfplay`` then one config per behaviour,
+    ``cfg["behaviours"][name]`` a behaviour's settings over the shared ones)."""
     cls = learner_class(name)
-    cfg = dict(cfg)
+    cfg = {**defaults(name), **cfg}
     overrides = cfg.pop("behaviours", None) or {}
     if env.spec.asymmetric:
         cfgs = (
@@ -63,4 +80,4 @@ def make(
     return cls(env, cfg, selfplay, total_env_steps)
 
 
-__all__ = ["Learner", "learner_class", "make", "names"]
+__all__ = ["Learner", "defaults", "learner_class", "make", "names"]

@@ -28,7 +28,7 @@ from envs.base import MultiAgentEnv
 
 @dataclass(frozen=True)
 class IPPOConfig(PPOConfig):
-    share_params: bool = True  # one actor/critic for all agents of the learning team
+    share_params: bool  # one actor/critic for all agents of the learning team
 
 
 @struct.dataclass

@@ -62,13 +62,9 @@ class Learner(abc.ABC):
 
     env: MultiAgentEnv
     env_steps_per_update: int
-    config_class: type  # the frozen dataclass ``conf/algo/<name>.yaml`` fills
+    config_class: type  # the frozen dataclass ``conf/algo/<name>.yaml`` fills (no defaults)
     # ML-Agents' trainer_type in a model folder's configuration.yaml (None: the algo's name)
     mlagents_trainer: str | None = None
-
-    @classmethod
-    def config_defaults(cls) -> dict[str, Any]:
-        return {f.name: f.default for f in dataclasses.fields(cls.config_class)}
 
     def __init__(
         self,
@@ -157,11 +153,22 @@ C = TypeVar("C")
 
 
 def config_from(cls: type[C], values: Mapping[str, Any], where: str) -> C:
-    """Build a config dataclass from a mapping; unknown keys name the valid ones."""
+    """Build a config dataclass from a mapping; unknown keys name the valid ones, missing
+    ones name themselves (the defaults are ``conf/algo/<name>.yaml``'s, ``algos.make``)."""
     valid = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - valid)
     if unknown:
         raise ValueError(
             f"unknown key(s) {', '.join(unknown)} in {where}; valid: {', '.join(sorted(valid))}"
+        )
+    fields = dataclasses.fields(cls)
+    no_default = dataclasses.MISSING
+    required = {
+        f.name for f in fields if no_default is f.default and no_default is f.default_factory
+    }
+    missing = sorted(required - set(values))
+    if missing:
+        raise ValueError(
+            f"{where} has no value for {', '.join(missing)}: give it in conf/algo/<name>.yaml"
         )
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})

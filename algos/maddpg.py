@@ -52,28 +52,28 @@ from envs.base import Box, MultiAgentEnv, MultiDiscrete
 
 @dataclass(frozen=True)
 class MADDPGConfig:
-    num_envs: int = 16  # parallel envs
-    rollout_len: int = 4  # decisions per env between learning phases
-    grad_steps: int = 4  # gradient steps per learning phase
-    ensemble_size: int = 3  # K sub-policies per agent (1: plain MADDPG)
-    buffer_size: int = 100_000  # env steps kept (all envs together)
-    batch_size: int = 256  # samples per sub-policy per gradient step
-    learning_starts: int = 4096  # env steps stored before the first gradient step
-    actor_lr: float = 1e-3
-    critic_lr: float = 1e-3
-    gamma: float = 0.95
-    tau: float = 0.01  # Polyak factor of the target networks
-    hidden: tuple[int, ...] = (64, 64)  # actor
-    critic_hidden: tuple[int, ...] = (64, 64)
-    activation: str = "relu"
-    noise_std: float = 0.1  # Gaussian exploration noise on continuous actions
-    gumbel_temperature: float = 1.0
-    max_grad_norm: float | None = 0.5  # the reference clips the gradient norm at 0.5
-    grad_clip: str = "per_variable"  # as the reference; "per_network", or "global" (all nets)
-    reward_scale: float = 1.0  # rewards are multiplied by this before learning
-    logit_reg: float = 1e-3  # weight of mean(pre-activation^2) in the actor loss
-    normalize_obs: bool = False
-    critic: str = "central"  # "central": Q_i over every agent (MADDPG); "local": own only (DDPG)
+    num_envs: int  # parallel envs
+    rollout_len: int  # decisions per env between learning phases
+    grad_steps: int  # gradient steps per learning phase
+    ensemble_size: int  # K sub-policies per agent (1: plain MADDPG)
+    buffer_size: int  # env steps kept (all envs together)
+    batch_size: int  # samples per sub-policy per gradient step
+    learning_starts: int  # env steps stored before the first gradient step
+    actor_lr: float
+    critic_lr: float
+    gamma: float
+    tau: float  # Polyak factor of the target networks
+    hidden: tuple[int, ...]  # actor
+    critic_hidden: tuple[int, ...]
+    activation: str
+    noise_std: float  # Gaussian exploration noise on continuous actions
+    gumbel_temperature: float
+    max_grad_norm: float | None  # the reference clips the gradient norm at 0.5
+    grad_clip: str  # as the reference; "per_network", or "global" (all nets)
+    reward_scale: float  # rewards are multiplied by this before learning
+    logit_reg: float  # weight of mean(pre-activation^2) in the actor loss
+    normalize_obs: bool
+    critic: str  # "central": Q_i over every agent (MADDPG); "local": own only (DDPG)
 
     def __post_init__(self) -> None:
         if self.critic not in CRITICS:

@@ -40,10 +40,10 @@ from envs.base import MultiAgentEnv
 
 @dataclass(frozen=True)
 class POCAConfig(PPOConfig):
-    critic_hidden: int = 64  # entity embedding, attention and encoder width
-    critic_layers: int = 2
-    attention_heads: int = 4
-    baseline_coef: float = 0.5
+    critic_hidden: int  # entity embedding, attention and encoder width
+    critic_layers: int
+    attention_heads: int
+    baseline_coef: float
 
 
 class POCACritic(nn.Module):

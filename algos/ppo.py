@@ -49,29 +49,29 @@ RATIOS = ("per_action", "joint")
 class PPOConfig:
     """What every PPO-family learner is configured by (``conf/algo/<name>.yaml``)."""
 
-    num_envs: int = 64  # parallel envs
-    rollout_len: int = 160  # decisions per env per update (num_envs x rollout_len env steps)
-    hidden: tuple[int, ...] = (128, 128)  # actor (and IPPO's critic); ML-Agents: 512 x 2
-    activation: str = "relu"
-    learning_rate: float = 3e-4
-    anneal_lr: bool = False  # linear decay to 0 over the run (ML-Agents' "linear" schedule)
-    normalize_obs: bool = False
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    clip_eps: float = 0.2
-    vf_coef: float = 0.5
-    ent_coef: float = 0.005  # ML-Agents' beta (with the per-action ratio)
-    ratio: str = "per_action"  # ML-Agents: one clipped ratio per branch/dimension; or "joint"
-    continuous_actions: str = "mlagents"  # env gets clamp(a, -3, 3) / 3; "clip": a to the box
-    num_epochs: int = 3
-    num_minibatches: int = 10
-    max_grad_norm: float | None = 0.5  # None: no clipping (ML-Agents clips nothing)
-    normalize_advantages: bool = True
+    num_envs: int  # parallel envs
+    rollout_len: int  # decisions per env per update (num_envs x rollout_len env steps)
+    hidden: tuple[int, ...]  # actor (and IPPO's critic); ML-Agents: 512 x 2
+    activation: str
+    learning_rate: float
+    anneal_lr: bool  # linear decay to 0 over the run (ML-Agents' "linear" schedule)
+    normalize_obs: bool
+    gamma: float
+    gae_lambda: float
+    clip_eps: float
+    vf_coef: float
+    ent_coef: float  # ML-Agents' beta (with the per-action ratio)
+    ratio: str  # ML-Agents: one clipped ratio per branch/dimension; or "joint"
+    continuous_actions: str  # env gets clamp(a, -3, 3) / 3; "clip": a to the box
+    num_epochs: int
+    num_minibatches: int
+    max_grad_norm: float | None  # None: no clipping (ML-Agents clips nothing)
+    normalize_advantages: bool
     # Standardised advantages are divided by max(std, floor): a batch in which no game was
     # decided (all rewards zero) holds only value noise, which division by its own tiny std
     # would turn into unit-sized steps in random directions. 0: ML-Agents' (std + 1e-10).
-    advantage_std_floor: float = 0.01
-    mirror_symmetric: bool = False  # actor equivariant to the env's reflection (EnvSpec.mirror)
+    advantage_std_floor: float
+    mirror_symmetric: bool  # actor equivariant to the env's reflection (EnvSpec.mirror)
 
 
 @struct.dataclass

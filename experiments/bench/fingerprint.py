@@ -8,6 +8,9 @@ and concurrent) and Tennis, and a cooperative JaxMARL task when JaxMARL is insta
 
     python -m experiments.bench.fingerprint --out before.json        # on the old commit
     python -m experiments.bench.fingerprint --out after.json --compare before.json
+
+A case that fails records its error (and the others still run); the file is written after
+every case, and a rerun with the same ``--out`` runs only the cases it lacks.
 """
 
 from __future__ import annotations
@@ -108,6 +111,13 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         if name not in before or name not in after:
             lines.append(f"{name}: only in {'after' if name in after else 'before'}")
             continue
+        if "error" in before[name] or "error" in after[name]:
+            if before[name].get("error") != after[name].get("error"):
+                lines.append(
+                    f"{name}: error before {before[name].get('error')!r}, after "
+                    f"{after[name].get('error')!r}"
+                )
+            continue
         for part in ("policy", "metrics", "eval"):
             b, a = before[name][part], after[name][part]
             if part == "eval":  # timings are not numbers of the run
@@ -133,13 +143,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     unknown = sorted(set(args.only or []) - set(todo))
     if unknown:
         raise SystemExit(f"unknown case(s) {unknown}; valid: {sorted(todo)}")
-    results = {}
+    out = Path(args.out)
+    results = json.loads(out.read_text()) if out.exists() else {}  # resumable: kept cases
     for name, overrides in todo.items():
-        if args.only and name not in args.only:
+        if (args.only and name not in args.only) or name in results:
             continue
-        results[name] = fingerprint(overrides)
-        print(f"{name}: policy {results[name]['policy'][:12]}", flush=True)
-    Path(args.out).write_text(json.dumps(results, indent=1, sort_keys=True, default=str))
+        try:
+            results[name] = fingerprint(overrides)
+            print(f"{name}: policy {results[name]['policy'][:12]}", flush=True)
+        except Exception as error:  # a failing case is a result too: the others still run
+            results[name] = {"error": f"{type(error).__name__}: {error}"[:500]}
+            print(f"{name}: {results[name]['error']}", flush=True)
+        out.write_text(json.dumps(results, indent=1, sort_keys=True, default=str))
     if args.compare:
         before = json.loads(Path(args.compare).read_text())
         if args.only:  # only the cases run now

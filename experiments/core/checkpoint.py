@@ -11,10 +11,12 @@ message that says which.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import orbax.checkpoint as ocp
 
 from analysis.formats import CONFIG_FILE, RUN_IDENTITY
@@ -25,7 +27,23 @@ class CheckpointError(RuntimeError):
 
 
 def _abstract(state: Any) -> Any:
-    return jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
+    return jax.tree.map(ocp.utils.to_shape_dtype_struct, _storable(state))
+
+
+def _storable(tree: Any) -> Any:
+    """Orbax refuses zero-size arrays (MADDPG's replay holds empty ghost records in a game
+    with no opponent): each is stored as one zero, and ``_restored`` puts it back."""
+    return jax.tree.map(lambda x: jnp.zeros((1,), x.dtype) if _empty(x) else x, tree)
+
+
+def _restored(tree: Any, template: Any) -> Any:
+    return jax.tree.map(
+        lambda x, t: jnp.zeros(t.shape, t.dtype) if _empty(t) else x, tree, template
+    )
+
+
+def _empty(x: Any) -> bool:
+    return math.prod(x.shape) == 0
 
 
 class Checkpointer:
@@ -48,7 +66,7 @@ class Checkpointer:
         self._manager.save(
             step,
             args=ocp.args.Composite(
-                state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta)
+                state=ocp.args.StandardSave(_storable(state)), meta=ocp.args.JsonSave(meta)
             ),
         )
         self._manager.wait_until_finished()
@@ -87,7 +105,7 @@ class Checkpointer:
                 f"({type(err).__name__}: {err}); was it written by another algo, env or network "
                 "size? Resume with the config it was written with, or start afresh"
             ) from err
-        return restored["state"], meta
+        return _restored(restored["state"], template), meta
 
     def close(self) -> None:
         self._manager.close()
@@ -98,7 +116,7 @@ def save_policy(directory: str | Path, params: Any, config: dict[str, Any]) -> N
     directory = Path(directory).absolute()
     directory.mkdir(parents=True, exist_ok=True)
     with ocp.StandardCheckpointer() as ckpt:
-        ckpt.save(directory / "params", params, force=True)
+        ckpt.save(directory / "params", _storable(params), force=True)
     (directory / CONFIG_FILE).write_text(json.dumps(config, indent=1))
 
 
@@ -108,7 +126,7 @@ def load_policy(directory: str | Path, template: Any) -> Any:
         raise CheckpointError(f"no saved policy in {directory} (expected {directory}/params)")
     try:
         with ocp.StandardCheckpointer() as ckpt:
-            return ckpt.restore(directory / "params", _abstract(template))
+            return _restored(ckpt.restore(directory / "params", _abstract(template)), template)
     except Exception as err:
         raise CheckpointError(
             f"policy in {directory} does not fit the network its config.json describes "
