@@ -13,9 +13,9 @@ from typing import Any
 
 import yaml
 
-from algos.asymmetric import Asymmetric
 from algos.learner import Learner
 from algos.selfplay import SelfPlayConfig
+from algos.trainer import Trainer, build
 from envs.base import MultiAgentEnv
 
 
@@ -57,27 +57,15 @@ def make(
     cfg: Mapping[str, Any],
     selfplay: SelfPlayConfig | Sequence[SelfPlayConfig],
     total_env_steps: int,
-) -> Learner:
-    """Build the learner ``name`` for ``env`` from its config mapping over its defaults
-    (``defaults``): one learner, or in a game whose teams play different behaviours one per
-    behaviour (``algos.asymmetric``, ``selfplay`` then one config per behaviour,
-    ``cfg["behaviours"][name]`` a behaviour's settings over the shared ones)."""
+) -> Trainer:
+    """The trainer of algorithm ``name`` for ``env`` (``algos.trainer.build``), its learners
+    configured by ``cfg`` over the algorithm's defaults (``defaults``). In a game whose teams
+    play different behaviours ``selfplay`` may be one config per behaviour, and
+    ``cfg["behaviours"][name]`` a behaviour's settings over the shared ones."""
     cls = learner_class(name)
     cfg = {**defaults(name), **cfg}
     overrides = cfg.pop("behaviours", None) or {}
-    if env.spec.asymmetric:
-        cfgs = (
-            [selfplay] * len(env.spec.behaviour_specs)
-            if isinstance(selfplay, SelfPlayConfig)
-            else list(selfplay)
-        )
-        return Asymmetric(cls, env, cfg, cfgs, total_env_steps, overrides)
-    if overrides:
-        raise ValueError(
-            f"algo.behaviours gives settings for {', '.join(sorted(overrides))}, but every team "
-            f"of {env.spec.name} plays one behaviour: set them on algo directly"
-        )
-    return cls(env, cfg, selfplay, total_env_steps)
+    return build(cls, env, cfg, selfplay, total_env_steps, overrides)
 
 
-__all__ = ["Learner", "defaults", "learner_class", "make", "names"]
+__all__ = ["Learner", "Trainer", "defaults", "learner_class", "make", "names"]

@@ -11,7 +11,7 @@ actor with that snapshot's own observation statistics.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,9 +20,9 @@ import jax.numpy as jnp
 from flax import struct
 
 from algos import rollout
+from algos.learner import Seating
 from algos.networks import Critic, ObsNorm
 from algos.ppo import PPO, PPOBatch, PPOConfig, clipped_value_loss, gae, over_agents
-from algos.selfplay import SelfPlayConfig
 from envs.base import MultiAgentEnv
 
 
@@ -48,11 +48,11 @@ class IPPO(PPO):
         self,
         env: MultiAgentEnv,
         cfg: Mapping[str, Any],
-        selfplay_cfg: SelfPlayConfig | Sequence[SelfPlayConfig],
+        seating: Seating,
         total_env_steps: int,
         behaviour: int = 0,
     ) -> None:
-        super().__init__(env, cfg, selfplay_cfg, total_env_steps, behaviour)
+        super().__init__(env, cfg, seating, total_env_steps, behaviour)
         self.critic = Critic(self.cfg.hidden, self.cfg.activation)
 
     @property

@@ -1,33 +1,69 @@
-"""The interface every algorithm implements, so runs, evaluation and self-play never care which.
+"""What an algorithm is to the rest of the package: a ``Learner`` acts, learns from a batch and
+snapshots itself; ``algos.trainer`` arranges who plays whom.
 
-A learner is built from ``(env, cfg, selfplay, total_env_steps)``; all its mutable data lives in
-one pytree state, so ``update`` can be scanned inside a jitted chunk (``scan_updates``) and the
-whole state checkpointed and restored bit for bit. ``act`` is the deployable *team* policy
-(``envs.policy.TeamPolicy``): it takes the observations of one team's agents
-``[n, *obs_shape]`` and returns their env actions, which covers shared and per-agent
-parameters alike (and MADDPG's per-agent actors). For ONNX export a learner also describes
-one member's actor as plain arrays (``actor_arrays``) and what it computes before sampling
-(``actor_outputs``), so the exporter only builds a graph.
+A learner keeps only its own state (networks, optimiser, normaliser, replay): the live envs,
+the self-play pools and the rng of a run belong to its trainer, which collects a rollout with
+the learner's ``acting`` functions and hands it to ``learn``. So one learner class serves a
+symmetric ghost, each behaviour of an asymmetric game and a cooperative team alike: what it
+is told of its games is a ``Seating`` (its team's size, the team it faces).
+
+``act`` is the deployable *team* policy (``envs.policy.Policy``): one team's observations
+``[n, *obs_shape]`` to their env actions. For ONNX export a learner also describes one
+member's actor as plain arrays (``actor_arrays``) and what it computes before sampling
+(``actor_outputs``), so the exporter only builds a graph (``Exportable``).
 
 A learner module defines ``LEARNER = <its class>``; ``algos.make(name, ...)`` finds it as
-``algos.<name>.LEARNER``.
+``algos.<name>.LEARNER`` and puts it in a trainer.
 """
 
 from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+import functools
+from collections.abc import Mapping
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import jax
 import numpy as np
+from flax import struct
 
-from algos import play
-from algos.selfplay import SelfPlayConfig
-from envs import scripted
-from envs.base import Mirror, MultiAgentEnv
-from envs.policy import Roles, TeamPolicy
+from algos import rollout
+from envs.base import ActionSpace, Mirror, MultiAgentEnv
+from envs.policy import SnapshotPolicy
+
+
+@dataclasses.dataclass(frozen=True)
+class Seating:
+    """What a learner is told of its games: how many agents its team seats, and the size,
+    view and action space of the team it faces (its ghost, the other behaviour's team, or
+    nobody: ``ghost_size`` 0). A centralised critic reads the other team's records."""
+
+    team_size: int
+    ghost_size: int
+    ghost_obs_shape: tuple[int, ...]
+    ghost_space: ActionSpace
+
+
+@dataclasses.dataclass(frozen=True)
+class Acting:
+    """How a learner plays while its trainer collects: ``act`` (env actions, what to learn
+    from, extras to store), ``value`` (for the final observation of a time-out) and whether
+    the rollout records the other team's observations and actions."""
+
+    act: rollout.LearnerAct
+    value: rollout.ValueFn | None = None
+    record_ghost: bool = False
+
+
+@struct.dataclass
+class Rollout:
+    """What a learner learns from: its team's steps and where the team stood after them."""
+
+    steps: rollout.Step  # [T, E, n, ...]
+    last_obs: jax.Array  # [E, n, ...] the team's own view after its last step
+    last_active: jax.Array  # [E, n]
+    learning_team: jax.Array  # int32: the team it played (its records' side of the pitch)
 
 
 @dataclasses.dataclass
@@ -57,78 +93,84 @@ class ActorArrays:
 
 
 class Learner(abc.ABC):
-    """Subclasses call ``super().__init__``, set ``env_steps_per_update`` and implement the
-    four methods."""
+    """What a trainer needs of an algorithm: the abstract methods below, and ``num_envs`` and
+    ``rollout_len`` in its config (the live envs it learns from and the decisions per env per
+    update); all else is the learner's own."""
 
-    env: MultiAgentEnv
-    env_steps_per_update: int
     config_class: type  # the frozen dataclass ``conf/algo/<name>.yaml`` fills (no defaults)
     # ML-Agents' trainer_type in a model folder's configuration.yaml (None: the algo's name)
     mlagents_trainer: str | None = None
+    init_keys = 1  # PRNG keys ``init`` takes
 
     def __init__(
         self,
         env: MultiAgentEnv,
         cfg: Mapping[str, Any],
-        selfplay: SelfPlayConfig | Sequence[SelfPlayConfig],
+        seating: Seating,
         total_env_steps: int,
         behaviour: int = 0,
     ) -> None:
         """What every learner keeps: the env, its validated config, the behaviour it learns
-        (its spaces), how its rollouts are played (``algos.play``: against its ghost, another
-        behaviour's, or nobody) and the scripted opponents the league may draw.
-
-        ``selfplay`` is one config, or one per behaviour of an asymmetric game.
-        """
-        del total_env_steps  # for learners with schedules over the run
-        cfgs = (selfplay,) if isinstance(selfplay, SelfPlayConfig) else tuple(selfplay)
+        (its spaces) and its seating. ``total_env_steps``: for schedules over the run."""
+        del total_env_steps
         self.env = env
         self.cfg = config_from(self.config_class, cfg, f"algo ({type(self).__name__.lower()})")
-        self.selfplay_cfg = cfgs[behaviour] if len(cfgs) > 1 else cfgs[0]
         self.behaviour = env.spec.behaviour_specs[behaviour]
         self.spec = env.spec.for_behaviour(behaviour)  # the game as this learner sees it
         self.space = self.behaviour.action_space
         self.obs_shape = self.behaviour.obs_shape
-        self.scripted_ghosts = [scripted.team(env.spec.name, n) for n in self.selfplay_cfg.scripted]
-        self.play = play.for_learner(env, behaviour, cfgs, self.scripted_ghosts)
-        self.team_size = self.play.team_size
+        self.seating = seating
+        self.team_size = seating.team_size
+        self.num_envs, self.rollout_len = int(self.cfg.num_envs), int(self.cfg.rollout_len)
+
+    @property
+    def env_steps_per_update(self) -> int:
+        return self.num_envs * self.rollout_len
 
     @abc.abstractmethod
-    def init(self, key: jax.Array) -> Any:
-        """The whole training state (params, optimiser, live envs, self-play, rng)."""
+    def init(self, *keys: jax.Array) -> Any:
+        """The learner's state (networks, optimiser, ...) from ``init_keys`` keys."""
 
     @abc.abstractmethod
-    def update(self, state: Any) -> tuple[Any, dict[str, jax.Array]]:
-        """One iteration: collect against the ghost, learn, advance self-play. Jit-able."""
+    def acting(self, state: Any) -> Acting:
+        """How the learner plays its team while its trainer collects."""
 
     @abc.abstractmethod
-    def act(self, params: Any, obs: jax.Array, key: jax.Array) -> jax.Array:
-        """Team policy ``(params, obs [n, ...], key) -> env actions [n, ...]``."""
+    def learn(self, state: Any, batch: Rollout, key: jax.Array) -> tuple[Any, dict[str, jax.Array]]:
+        """One update from a rollout; ``metrics`` has ``loss`` (a NaN there stops the run)."""
 
     @abc.abstractmethod
     def policy_params(self, state: Any) -> Any:
         """What ``act`` needs: the params saved as the final policy and used as ghosts."""
 
     @abc.abstractmethod
-    def play_snapshot(
+    def act(self, params: Any, obs: jax.Array, key: jax.Array) -> jax.Array:
+        """Team policy ``(params, obs [n, ...], key) -> env actions [n, ...]``."""
+
+    @abc.abstractmethod
+    def snapshot_act(
         self, context: Any, params: Any, obs: jax.Array, key: jax.Array, episode_id: jax.Array
     ) -> jax.Array:
-        """How a frozen snapshot ``params`` plays as a ghost in a rollout (a
+        """How a frozen snapshot ``params`` plays as a ghost, ``obs [E, n, ...]`` (a
         ``SnapshotPolicy`` once ``context``, from ``ghost_context``, is bound)."""
 
     def ghost_context(self, state: Any) -> Any:
-        """What ``play_snapshot`` reads from the learner's state besides the snapshot."""
+        """What ``snapshot_act`` reads from the learner's state besides the snapshot."""
         del state
         return None
 
-    @property
-    def team_policy(self) -> TeamPolicy | Roles:
-        """What plays a team in matches and evaluation: ``act`` for either team."""
-        return self.act
+    def ghost(self, state: Any) -> SnapshotPolicy:
+        """``snapshot_act`` with this state's context: how this learner's snapshots play."""
+        return functools.partial(self.snapshot_act, self.ghost_context(state))
+
+
+@runtime_checkable
+class Exportable(Protocol):
+    """A learner whose actors ``experiments.export`` can write as ML-Agents ONNX."""
 
     def actor_arrays(self, params: Any, agent: int = 0, sub_policy: int = 0) -> ActorArrays:
         """Team member ``agent``'s actor (ensemble member ``sub_policy``) as arrays."""
-        raise TypeError(f"{type(self).__name__} has no ONNX export (no actor_arrays)")
+        ...
 
     def actor_outputs(
         self, params: Any, obs: np.ndarray, agent: int = 0, sub_policy: int = 0
@@ -136,17 +178,7 @@ class Learner(abc.ABC):
         """What that actor computes for ``obs [batch, D]`` before sampling: branch logits
         ``[batch, branches, width]``, or the continuous action in [-1, 1]. An exported graph
         must reproduce it."""
-        raise TypeError(f"{type(self).__name__} has no ONNX export (no actor_outputs)")
-
-
-def scan_updates(learner: Learner, updates: int) -> Callable[[Any], tuple[Any, Any]]:
-    """``updates`` learner updates as one function of the state, ``(state, metrics [updates])``:
-    a training chunk, to be jitted."""
-
-    def run(state: Any) -> tuple[Any, Any]:
-        return jax.lax.scan(lambda s, _: learner.update(s), state, None, length=updates)
-
-    return run
+        ...
 
 
 C = TypeVar("C")

@@ -30,8 +30,7 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,8 +42,8 @@ import numpy as np
 import optax
 from flax import struct
 
-from algos import rollout, selfplay
-from algos.learner import ActorArrays, Learner
+from algos import rollout
+from algos.learner import Acting, ActorArrays, Learner, Rollout, Seating
 from algos.networks import MLP, ObsNorm, action_features, dense_stack
 from algos.optim import optimizer
 from envs.base import Box, MultiAgentEnv, MultiDiscrete
@@ -100,10 +99,7 @@ class MADDPGState:
     nets: Nets
     obs_norm: ObsNorm
     buffer: Any  # flashbax trajectory buffer state (time axis per env stream)
-    runner: rollout.EnvRunner
-    selfplay: Any  # algos.play: a SelfPlayState, a Pairing (asymmetric) or Alone
     ensemble_key: jax.Array  # fixed: hashes episode ids into sub-policy draws
-    key: jax.Array
     updates: jax.Array
 
 
@@ -173,18 +169,17 @@ class MADDPG(Learner):
 
     config_class = MADDPGConfig
     mlagents_trainer = "maddpg"  # not one of ML-Agents' trainers: named for what it is
+    init_keys = 3  # actors, critics, the ensemble draws
 
     def __init__(
         self,
         env: MultiAgentEnv,
         cfg: Mapping[str, Any],
-        selfplay_cfg: selfplay.SelfPlayConfig | Sequence[selfplay.SelfPlayConfig],
+        seating: Seating,
         total_env_steps: int,
         behaviour: int = 0,
     ) -> None:
-        super().__init__(
-            env, cfg, selfplay_cfg, total_env_steps, behaviour
-        )  # constant lr and noise
+        super().__init__(env, cfg, seating, total_env_steps, behaviour)  # constant lr and noise
         c = self.cfg
         if isinstance(self.space, MultiDiscrete):
             self.branches = self.space.branches
@@ -211,7 +206,6 @@ class MADDPG(Learner):
             min_length_time_axis=max(c.learning_starts // c.num_envs, 2),
             max_size=c.buffer_size - c.buffer_size % c.num_envs,
         )
-        self.env_steps_per_update = c.num_envs * c.rollout_len
 
     # -- actions ----------------------------------------------------------------------------
     def _features(self, env_act: jax.Array) -> jax.Array:
@@ -224,7 +218,7 @@ class MADDPG(Learner):
         """``(obs pair, feature pair)`` for ``CentralCritic``; the ghost's observations are
         normalised with the learner's statistics only when they are the same space."""
         ghost_norm = norm if ghost_obs.shape[-1] == obs.shape[-1] else (lambda x: x)
-        ghost_feat = action_features(self.play.ghost_space, ghost_act)
+        ghost_feat = action_features(self.seating.ghost_space, ghost_act)
         return (norm(obs), ghost_norm(ghost_obs)), (feat, ghost_feat)
 
     def _critic_view(
@@ -281,9 +275,8 @@ class MADDPG(Learner):
         return jax.vmap(slot, in_axes=(0, 1, 0, 1), out_axes=1)(actors, obs, keys, sub)
 
     # -- Learner interface ------------------------------------------------------------------
-    def init(self, key: jax.Array) -> MADDPGState:
+    def init(self, k_actor: jax.Array, k_critic: jax.Array, k_ens: jax.Array) -> MADDPGState:
         c = self.cfg
-        k_actor, k_critic, k_env, k_ens, k_run = jax.random.split(key, 5)
         n = self.team_size
         obs = jnp.zeros((1, *self.obs_shape))
         actor = jax.vmap(jax.vmap(lambda k: self.actor.init(k, obs)))(
@@ -297,7 +290,6 @@ class MADDPG(Learner):
         critic = jax.vmap(lambda k: self.critic.init(k, *self._critic_view(all_obs, feat, 0)))(
             jax.random.split(k_critic, n)
         )
-        runner = rollout.init_runner(self.env, k_env, c.num_envs)
         item = self._buffer_item(zero_step(self, c.num_envs), jnp.zeros((), jnp.int32), k_ens)
         buffer = self.buffer.init(jax.tree.map(lambda x: x[0], item))
         nets = Nets(
@@ -312,10 +304,7 @@ class MADDPG(Learner):
             nets=nets,
             obs_norm=obs_norm,
             buffer=buffer,
-            runner=runner,
-            selfplay=self.play.init({"actor": actor, "obs_norm": obs_norm}),
             ensemble_key=k_ens,
-            key=k_run,
             updates=jnp.zeros((), jnp.int32),
         )
 
@@ -326,7 +315,7 @@ class MADDPG(Learner):
         """The key that draws a ghost's sub-policy per episode (fixed for the run)."""
         return jax.random.fold_in(state.ensemble_key, 1)
 
-    def play_snapshot(
+    def snapshot_act(
         self, context: Any, params: Any, obs: jax.Array, key: jax.Array, episode_id: jax.Array
     ) -> jax.Array:
         sub = draw_subpolicies(context, episode_id, obs.shape[1], self.cfg.ensemble_size)
@@ -484,37 +473,33 @@ class MADDPG(Learner):
             "actor_grad_norm": optax.tree.norm(actor_grads),
         }
 
-    def update(self, state: MADDPGState) -> tuple[MADDPGState, dict[str, jax.Array]]:
-        c = self.cfg
-        key, k_roll, k_learn, k_swap = jax.random.split(state.key, 4)
-        sp, norm, n = state.selfplay, state.obs_norm, self.team_size
+    def acting(self, state: MADDPGState) -> Acting:
+        c, n = self.cfg, self.team_size
 
         def learner_act(obs: jax.Array, k: jax.Array, episode_id: jax.Array):
             sub = draw_subpolicies(state.ensemble_key, episode_id, n, c.ensemble_size)
-            action = self._team_act(state.nets.actor, norm, obs, k, sub, explore=True)
+            action = self._team_act(state.nets.actor, state.obs_norm, obs, k, sub, explore=True)
             return action, action, None
 
-        runner, steps, episodes, sp = self.play.collect(
-            state.runner,
-            sp,
-            k_roll,
-            c.rollout_len,
-            learner_act,
-            functools.partial(self.play_snapshot, self.ghost_context(state)),
-            record_ghost=True,
+        return Acting(learner_act, record_ghost=True)
+
+    def learn(
+        self, state: MADDPGState, batch: Rollout, key: jax.Array
+    ) -> tuple[MADDPGState, dict[str, jax.Array]]:
+        c, steps = self.cfg, batch.steps
+        items = jax.vmap(lambda s: self._buffer_item(s, batch.learning_team, state.ensemble_key))(
+            steps
         )
-        team = self.play.learning_team(sp)
-        items = jax.vmap(lambda s: self._buffer_item(s, team, state.ensemble_key))(steps)
         buffer = self.buffer.add(state.buffer, jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), items))
-        norm = norm.update(steps.obs)
+        norm = state.obs_norm.update(steps.obs)
 
         def gradient_step(nets: Nets, k: jax.Array):
             k_sample, k_step = jax.random.split(k)
-            batch = self.buffer.sample(buffer, k_sample).experience
-            return self._gradient_step(nets, norm, batch, k_step)
+            sample = self.buffer.sample(buffer, k_sample).experience
+            return self._gradient_step(nets, norm, sample, k_step)
 
         def learn(nets: Nets):
-            return jax.lax.scan(gradient_step, nets, jax.random.split(k_learn, c.grad_steps))
+            return jax.lax.scan(gradient_step, nets, jax.random.split(key, c.grad_steps))
 
         def wait(nets: Nets):
             shapes = jax.eval_shape(learn, nets)[1]
@@ -522,28 +507,14 @@ class MADDPG(Learner):
 
         nets, metrics = jax.lax.cond(self.buffer.can_sample(buffer), learn, wait, state.nets)
         metrics = jax.tree.map(jnp.mean, metrics)
-        policy = {"actor": nets.actor, "obs_norm": norm}
-        sp = self.play.advance(sp, policy, k_swap, self.env_steps_per_update)
-        metrics = {
-            **metrics,
-            "loss": metrics["critic_loss"] + metrics["actor_loss"],
-            **self.play.metrics(sp, episodes),
-        }
-        state = state.replace(
-            nets=nets,
-            obs_norm=norm,
-            buffer=buffer,
-            runner=runner,
-            selfplay=sp,
-            key=key,
-            updates=state.updates + 1,
-        )
+        metrics = {**metrics, "loss": metrics["critic_loss"] + metrics["actor_loss"]}
+        state = state.replace(nets=nets, obs_norm=norm, buffer=buffer, updates=state.updates + 1)
         return state, metrics
 
 
 def zero_step(learner: MADDPG, num_envs: int) -> rollout.Step:
     """An all-zero ``Step`` of ``num_envs`` envs with the ghost recorded: the buffer's layout."""
-    space, seats = learner.space, learner.play
+    space, seats = learner.space, learner.seating
     n, m = seats.team_size, seats.ghost_size
 
     def act_dtype(space: Any) -> Any:

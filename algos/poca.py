@@ -22,7 +22,7 @@ value and baseline losses (ML-Agents: 0.5 and 0.5).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,9 +32,9 @@ import jax.numpy as jnp
 from flax import struct
 
 from algos import rollout
+from algos.learner import Seating
 from algos.networks import MLP, ObsNorm, ResidualSelfAttention, action_features
 from algos.ppo import PPO, PPOBatch, PPOConfig, clipped_value_loss, gae
-from algos.selfplay import SelfPlayConfig
 from envs.base import MultiAgentEnv
 
 
@@ -142,18 +142,18 @@ class POCA(PPO):
     """The PPO family's actor with MA-POCA's critic and credit assignment."""
 
     config_class = POCAConfig
-    param_keys = 2  # actor, critic
+    init_keys = 2  # actor, critic
     mlagents_trainer = "poca"
 
     def __init__(
         self,
         env: MultiAgentEnv,
         cfg: Mapping[str, Any],
-        selfplay_cfg: SelfPlayConfig | Sequence[SelfPlayConfig],
+        seating: Seating,
         total_env_steps: int,
         behaviour: int = 0,
     ) -> None:
-        super().__init__(env, cfg, selfplay_cfg, total_env_steps, behaviour)
+        super().__init__(env, cfg, seating, total_env_steps, behaviour)
         c = self.cfg
         self.critic = POCACritic(c.critic_hidden, c.critic_layers, c.attention_heads, c.activation)
 

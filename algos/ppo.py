@@ -1,10 +1,10 @@
 """The PPO family: one base learner that IPPO and MA-POCA specialise with their critic.
 
 The base owns the actor (shared by the team or one per slot; optionally mirror-symmetric),
-the optimiser, sampling, the rollout against the self-play ghost, the minibatch epochs and
-the self-play advance. A sibling supplies five hooks:
+the optimiser, sampling and the minibatch epochs; its trainer (``algos.trainer``) plays the
+rollouts. A sibling supplies five hooks:
 
-- ``init_params(*keys)``: actor and critic parameters (``param_keys`` keys);
+- ``init_params(*keys)``: actor and critic parameters (``init_keys`` keys);
 - ``acting_value(critic, obs)`` and ``bootstrap_value(critic, obs, active)``: what the
   critic computes while acting (stored with the step) and for the last observation of a
   time-out;
@@ -25,8 +25,7 @@ update buffer, as ML-Agents does, not per minibatch.
 from __future__ import annotations
 
 import abc
-import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,8 +35,8 @@ import numpy as np
 import optax
 from flax import struct
 
-from algos import rollout, selfplay
-from algos.learner import ActorArrays, Learner
+from algos import rollout
+from algos.learner import Acting, ActorArrays, Learner, Rollout, Seating
 from algos.networks import CONTINUOUS_ACTIONS, Actor, ObsNorm, env_action
 from algos.optim import optimizer
 from envs.base import MultiAgentEnv, MultiDiscrete
@@ -79,9 +78,6 @@ class PPOState:
     params: Any  # {"actor": ..., "critic": ...}: what the optimiser trains
     obs_norm: ObsNorm
     opt_state: optax.OptState
-    runner: rollout.EnvRunner
-    selfplay: Any  # algos.play: a SelfPlayState, a Pairing (asymmetric) or Alone
-    key: jax.Array
     updates: jax.Array
 
 
@@ -116,18 +112,17 @@ class PPO(Learner):
     """The PPO family's base; see the module docstring for the hooks a sibling supplies."""
 
     config_class = PPOConfig
-    param_keys = 1  # PRNG keys ``init_params`` takes
     mlagents_trainer = "ppo"
 
     def __init__(
         self,
         env: MultiAgentEnv,
         cfg: Mapping[str, Any],
-        selfplay_cfg: selfplay.SelfPlayConfig | Sequence[selfplay.SelfPlayConfig],
+        seating: Seating,
         total_env_steps: int,
         behaviour: int = 0,
     ) -> None:
-        super().__init__(env, cfg, selfplay_cfg, total_env_steps, behaviour)
+        super().__init__(env, cfg, seating, total_env_steps, behaviour)
         if self.cfg.ratio not in RATIOS:
             raise ValueError(f"unknown ratio {self.cfg.ratio!r}; valid: {', '.join(RATIOS)}")
         if self.cfg.continuous_actions not in CONTINUOUS_ACTIONS:
@@ -144,7 +139,6 @@ class PPO(Learner):
                 )
             mirror = self.behaviour.mirror
         self.actor = Actor(self.space, self.cfg.hidden, self.cfg.activation, mirror)
-        self.env_steps_per_update = self.cfg.num_envs * self.cfg.rollout_len
         batch = self.env_steps_per_update
         if batch % self.cfg.num_minibatches:
             raise ValueError(
@@ -166,7 +160,7 @@ class PPO(Learner):
     # -- hooks ------------------------------------------------------------------------------
     @abc.abstractmethod
     def init_params(self, *keys: jax.Array) -> dict[str, Any]:
-        """``{"actor": ..., "critic": ...}`` from ``param_keys`` keys."""
+        """``{"actor": ..., "critic": ...}`` from ``init_keys`` keys."""
 
     @abc.abstractmethod
     def acting_value(self, critic: Any, obs: jax.Array) -> Any:
@@ -220,17 +214,12 @@ class PPO(Learner):
         return jax.vmap(self._sample, in_axes=(0, 1, 0), out_axes=1)(policy["actor"], obs, keys)
 
     # -- Learner interface ------------------------------------------------------------------
-    def init(self, key: jax.Array) -> PPOState:
-        *k_params, k_env, k_run = jax.random.split(key, self.param_keys + 2)
-        params = self.init_params(*k_params)
-        obs_norm = ObsNorm.create(self.obs_shape, self.cfg.normalize_obs)
+    def init(self, *keys: jax.Array) -> PPOState:
+        params = self.init_params(*keys)
         return PPOState(
             params=params,
-            obs_norm=obs_norm,
+            obs_norm=ObsNorm.create(self.obs_shape, self.cfg.normalize_obs),
             opt_state=self.tx.init(params),
-            runner=rollout.init_runner(self.env, k_env, self.cfg.num_envs),
-            selfplay=self.play.init({"actor": params["actor"], "obs_norm": obs_norm}),
-            key=k_run,
             updates=jnp.zeros((), jnp.int32),
         )
 
@@ -241,17 +230,15 @@ class PPO(Learner):
         action, _ = self._team_sample(params, obs[None], key)
         return self._env_action(action[0])
 
-    def play_snapshot(
+    def snapshot_act(
         self, context: Any, params: Any, obs: jax.Array, key: jax.Array, episode_id: jax.Array
     ) -> jax.Array:
         del context, episode_id  # a PPO policy keeps no per-episode choice
         return self._env_action(self._team_sample(params, obs, key)[0])
 
-    def update(self, state: PPOState) -> tuple[PPOState, dict[str, jax.Array]]:
-        cfg = self.cfg
-        key, k_roll, k_swap, k_epochs = jax.random.split(state.key, 4)
+    def acting(self, state: PPOState) -> Acting:
         params, obs_norm = state.params, state.obs_norm
-        policy = {"actor": params["actor"], "obs_norm": obs_norm}
+        policy = self.policy_params(state)
 
         def learner_act(obs: jax.Array, k: jax.Array, episode_id: jax.Array):
             del episode_id  # a PPO policy keeps no per-episode choice
@@ -262,27 +249,20 @@ class PPO(Learner):
         def value_fn(obs: jax.Array, active: jax.Array) -> jax.Array:
             return self.bootstrap_value(params["critic"], obs_norm(obs), active)
 
-        runner, steps, episodes, sp = self.play.collect(
-            state.runner,
-            state.selfplay,
-            k_roll,
-            cfg.rollout_len,
-            learner_act,
-            functools.partial(self.play_snapshot, None),
-            value_fn,
-        )
-        learners = self.play.learning_agents(sp)
+        return Acting(learner_act, value_fn)
+
+    def learn(
+        self, state: PPOState, batch: Rollout, key: jax.Array
+    ) -> tuple[PPOState, dict[str, jax.Array]]:
+        cfg, steps = self.cfg, batch.steps
+        params, obs_norm = state.params, state.obs_norm
         advantage, targets, critic_metrics = self.critic_targets(
-            params["critic"],
-            obs_norm,
-            steps,
-            rollout.own_view(runner.obs[:, learners], self.obs_shape[0]),
-            runner.active[:, learners],
+            params["critic"], obs_norm, steps, batch.last_obs, batch.last_active
         )
         advantage_std = jnp.sqrt(masked_variance(advantage, steps.active))
         if cfg.normalize_advantages:
             advantage = standardise(advantage, steps.active, cfg.advantage_std_floor)
-        batch = PPOBatch(
+        samples = PPOBatch(
             obs=steps.obs,
             action=steps.action,
             log_prob=steps.extras[0],
@@ -290,7 +270,7 @@ class PPO(Learner):
             advantage=advantage,
             critic=targets,
         )
-        batch = jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), batch)
+        samples = jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), samples)
 
         def loss_fn(p: Any, mb: PPOBatch):
             obs = obs_norm(mb.obs)
@@ -314,31 +294,24 @@ class PPO(Learner):
             }
 
         new_params, opt_state, metrics = minibatch_epochs(
-            k_epochs,
+            key,
             params,
             state.opt_state,
-            batch,
+            samples,
             loss_fn,
             self.tx,
             cfg.num_epochs,
             cfg.num_minibatches,
         )
-        obs_norm = obs_norm.update(steps.obs)
-        snapshot = {"actor": new_params["actor"], "obs_norm": obs_norm}
-        sp = self.play.advance(sp, snapshot, k_swap, self.env_steps_per_update)
         metrics = {
             **metrics,
             **critic_metrics,
             "advantage_std": advantage_std,  # before standardising: the batch's signal scale
-            **self.play.metrics(sp, episodes),
         }
         state = state.replace(
             params=new_params,
-            obs_norm=obs_norm,
+            obs_norm=obs_norm.update(steps.obs),
             opt_state=opt_state,
-            runner=runner,
-            selfplay=sp,
-            key=key,
             updates=state.updates + 1,
         )
         return state, metrics

@@ -42,7 +42,7 @@ from flax import struct
 
 from algos import rollout
 from envs.base import MultiAgentEnv
-from envs.policy import BatchPolicy, SnapshotPolicy, TeamPolicy, vmap_policy
+from envs.policy import BatchPolicy, Policy, SnapshotPolicy, vmap_policy
 
 
 @dataclass(frozen=True)
@@ -269,7 +269,7 @@ def record_games_between(
 
 
 def ghost_policy(
-    sp: SelfPlayState, network: SnapshotPolicy, scripted: Sequence[TeamPolicy] = ()
+    sp: SelfPlayState, network: SnapshotPolicy, scripted: Sequence[Policy] = ()
 ) -> BatchPolicy:
     """``(obs [E, n, ...], key, episode_id [E]) -> env actions``: the frozen network or the
     drawn scripted team.
@@ -288,7 +288,7 @@ def ghost_policy(
     def act(obs: jax.Array, key: jax.Array, episode_id: jax.Array) -> jax.Array:
         dtype = jax.eval_shape(play_network, obs, key, episode_id).dtype
 
-        def lift(policy: TeamPolicy) -> BatchPolicy:
+        def lift(policy: Policy) -> BatchPolicy:
             def play(obs: jax.Array, key: jax.Array, episode_id: jax.Array) -> jax.Array:
                 return vmap_policy(policy)(None, obs, key).astype(dtype)
 
@@ -309,7 +309,7 @@ def collect_vs_ghost(
     cfg: SelfPlayConfig,
     learner_act: rollout.LearnerAct,
     network_act: SnapshotPolicy,
-    scripted: Sequence[TeamPolicy] = (),
+    scripted: Sequence[Policy] = (),
     value_fn: rollout.ValueFn | None = None,
     record_ghost: bool = False,
 ) -> tuple[rollout.EnvRunner, rollout.Step, rollout.Episodes, SelfPlayState]:

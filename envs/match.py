@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from envs.base import MultiAgentEnv, pad_actions, winner
-from envs.policy import TeamPolicy
+from envs.policy import Policy
 
 
 class MatchResult(NamedTuple):
@@ -38,7 +38,7 @@ class MatchResult(NamedTuple):
         }
 
 
-def team_actions(env: MultiAgentEnv, policies: Sequence[TeamPolicy]):
+def team_actions(env: MultiAgentEnv, policies: Sequence[Policy]):
     """``act(params, obs [A, ...], key) -> actions [A, ...]``: each team's policy acts for its
     members, with ``params[t]`` the parameters of team ``t``'s policy."""
     members = [np.asarray(env.spec.team_agents(t)) for t in range(len(policies))]
@@ -59,7 +59,7 @@ def team_actions(env: MultiAgentEnv, policies: Sequence[TeamPolicy]):
 
 def match_fn(
     env: MultiAgentEnv,
-    policies: Sequence[TeamPolicy],
+    policies: Sequence[Policy],
     num_envs: int,
     num_steps: int,
     record_states: bool = False,
@@ -115,7 +115,7 @@ def match_fn(
 
 def play(
     env: MultiAgentEnv,
-    policies: Sequence[TeamPolicy],
+    policies: Sequence[Policy],
     key: jax.Array,
     num_envs: int,
     num_steps: int,
@@ -129,7 +129,7 @@ def play(
 
 
 @functools.cache
-def _program(env: MultiAgentEnv, policies: tuple[TeamPolicy, ...], *sizes: int) -> Callable:
+def _program(env: MultiAgentEnv, policies: tuple[Policy, ...], *sizes: int) -> Callable:
     """``match_fn`` kept per line-up and size, so repeated evaluations of the same policies
     (every checkpoint of a run, both sides of a pairing again) trace and compile once."""
     return match_fn(env, policies, *sizes)

@@ -1,9 +1,9 @@
 """The policy signatures, named once, and the one lift between them.
 
-- ``AgentPolicy``: ``(params, obs [*obs_shape], key) -> action`` for one agent (the scripted
-  players; ``params`` is ``None`` for them).
-- ``TeamPolicy``: ``(params, obs [n, *obs_shape], key) -> actions [n, ...]`` for one team's
-  ``n`` agents (``Learner.act``, what matches, tournaments and ghosts play).
+- ``Policy``: ``(params, obs, key) -> actions`` for the agents in ``obs``: one agent's
+  ``[*obs_shape]`` (a scripted player; ``params`` is ``None`` for them) or one team's
+  ``[n, *obs_shape]`` (``Learner.act``, what matches, tournaments and ghosts play);
+  ``vmap_policy`` makes the second from the first.
 - ``BatchPolicy``: ``(obs [E, n, ...], key, episode_id [E]) -> env actions [E, n, ...]`` for
   one team in ``E`` envs, its parameters closed over (the rollout's ghost; ``episode_id``
   lets a policy hold a choice for an episode, as MADDPG's sub-policy draw does).
@@ -26,13 +26,12 @@ from typing import Any, NamedTuple
 
 import jax
 
-AgentPolicy = Callable[[Any, jax.Array, jax.Array], jax.Array]
-TeamPolicy = Callable[[Any, jax.Array, jax.Array], jax.Array]
+Policy = Callable[[Any, jax.Array, jax.Array], jax.Array]
 BatchPolicy = Callable[[jax.Array, jax.Array, jax.Array], jax.Array]
 SnapshotPolicy = Callable[[Any, jax.Array, jax.Array, jax.Array], jax.Array]
 
 
-def vmap_policy(policy: Callable[[Any, jax.Array, jax.Array], jax.Array]) -> TeamPolicy:
+def vmap_policy(policy: Policy) -> Policy:
     """``policy`` over a leading axis of ``obs``: entry ``i`` acts on ``obs[i]`` with key ``i``
     of ``split(key, len(obs))``, all with the same ``params``."""
 
@@ -45,20 +44,21 @@ def vmap_policy(policy: Callable[[Any, jax.Array, jax.Array], jax.Array]) -> Tea
 
 class Roles(NamedTuple):
     """Team policies by team: team ``t`` plays ``policies[t]`` with ``params[param_index[t]]``
-    of a params sequence (one entry per behaviour, as ``algos.asymmetric`` saves them)."""
+    of a params sequence (one entry per behaviour, as a trainer of several behaviours saves
+    them)."""
 
-    policies: tuple[TeamPolicy, ...]
+    policies: tuple[Policy, ...]
     param_index: tuple[int, ...]
 
 
-def for_team(policy: TeamPolicy | Roles, params: Any, team: int) -> tuple[TeamPolicy, Any]:
+def for_team(policy: Policy | Roles, params: Any, team: int) -> tuple[Policy, Any]:
     """The policy and params that play ``team``: the same for every team unless ``Roles``."""
     if isinstance(policy, Roles):
         return policy.policies[team], params[policy.param_index[team]]
     return policy, params
 
 
-def own_view_policy(policy: TeamPolicy, width: int) -> TeamPolicy:
+def own_view_policy(policy: Policy, width: int) -> Policy:
     """``policy`` on the leading ``width`` floats of padded observation rows (a behaviour's
     own observation in an asymmetric game, ``envs.base.Behaviour``)."""
 

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from envs.base import MultiAgentEnv
-from envs.policy import AgentPolicy
+from envs.policy import Policy
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class Game:
     name: str
     env: type[MultiAgentEnv]
     # name -> policy; in an asymmetric game name -> {behaviour name: policy} (``envs.scripted``)
-    scripted: Mapping[str, AgentPolicy | Mapping[str, AgentPolicy]] = field(default_factory=dict)
+    scripted: Mapping[str, Policy | Mapping[str, Policy]] = field(default_factory=dict)
     render: Callable[[Any], np.ndarray] | None = None
     behaviour: str | None = None  # ML-Agents' behaviour name: the exported `<behaviour>.onnx`
     solved_score: float | None = None  # a score of this much or more "solves" the game

@@ -1,7 +1,7 @@
 """Scripted players by game and name, read from the games' records (``envs.registry``).
 
 Each game keeps its own in ``envs/<game>/scripted.py``; they are one-agent policies
-(``envs.policy.AgentPolicy``), so ``team`` lifts them to a team's. In an asymmetric game a
+(``envs.policy.Policy``), so ``team`` lifts them to a team's. In an asymmetric game a
 name stands for one player per role: ``Game.scripted[name]`` maps each behaviour's name to
 its policy, and ``get`` / ``team`` take the behaviour that plays it.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 
-from envs.policy import AgentPolicy, TeamPolicy, vmap_policy
+from envs.policy import Policy, vmap_policy
 from envs.registry import game
 
 
@@ -20,7 +20,7 @@ def names(env_name: str) -> list[str]:
     return sorted(game(env_name).scripted)
 
 
-def get(env_name: str, name: str, behaviour: str | None = None) -> AgentPolicy:
+def get(env_name: str, name: str, behaviour: str | None = None) -> Policy:
     """A scripted policy by env and name (and, in an asymmetric game, the behaviour that plays
     it); unknown names list the valid ones."""
     table = game(env_name).scripted
@@ -38,7 +38,7 @@ def get(env_name: str, name: str, behaviour: str | None = None) -> AgentPolicy:
 
 
 @functools.cache
-def team(env_name: str, name: str, behaviour: str | None = None) -> TeamPolicy:
+def team(env_name: str, name: str, behaviour: str | None = None) -> Policy:
     """``get`` lifted to a team policy (every member plays it on its own observation); the
     same function object each time, so compiled match programs are reused."""
     return vmap_policy(get(env_name, name, behaviour))

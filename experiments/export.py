@@ -51,8 +51,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     paths = export(args.run_dir, args.out, args.agent, args.sub_policy, args.behaviour)
-    _, learner, params = load_run(args.run_dir)  # the policy the files were made from
-    policies = behaviour_policies(learner, params, args.behaviour)
+    _, trainer, params = load_run(args.run_dir)  # the policy the files were made from
+    policies = behaviour_policies(trainer, params, args.behaviour)
     for path, (_, sub, sub_params) in zip(paths, policies, strict=True):
         print(f"wrote {path}")
         if args.check:

@@ -34,8 +34,8 @@ import jax
 import numpy as np
 
 import algos
-from algos.learner import scan_updates
 from algos.selfplay import SelfPlayConfig
+from algos.trainer import scan_updates
 from envs.jaxmarl import JaxMARLEnv, make_jaxmarl
 from experiments.bench.vs_jaxmarl import DEFAULTS, jaxmarl_style_ippo
 
@@ -70,9 +70,9 @@ def run_ours(seed: int, updates: int, cfg: dict[str, Any]) -> np.ndarray:
     update in which no episode finished."""
     env = JaxMARLEnv(SPREAD, None)
     total = updates * cfg["num_envs"] * cfg["rollout_len"]
-    learner = algos.make("ippo", env, cfg | {"anneal_lr": True}, SelfPlayConfig(), total)
-    run = jax.jit(scan_updates(learner, updates))
-    _, metrics = run(learner.init(jax.random.PRNGKey(seed)))
+    trainer = algos.make("ippo", env, cfg | {"anneal_lr": True}, SelfPlayConfig(), total)
+    run = jax.jit(scan_updates(trainer, updates))
+    _, metrics = run(trainer.init(jax.random.PRNGKey(seed)))
     returns = np.asarray(metrics["episode_return"]) * env.spec.num_agents
     return np.where(np.asarray(metrics["episodes"]) > 0, returns, np.nan)
 

@@ -21,8 +21,8 @@ before the step count moves), the reference 25: touches are per JaxMARL episode 
 time), distances per step.
 
 Every combination (MADDPG or DDPG predators/adversary x MADDPG or DDPG prey/agents) trains
-in ``concurrent`` mode (``algos.play.Concurrent``: both teams learn in every update against
-each other's current policy), DDPG being our MADDPG with ``critic: local``
+in ``concurrent`` mode (``algos.trainer.ConcurrentTrainer``: both teams learn in every update
+against each other's current policy), DDPG being our MADDPG with ``critic: local``
 (``algo.behaviours.<team>.critic``). Settings are the reference's (openai/maddpg
 ``train.py`` defaults, ``LOWE_MADDPG``): Adam lr 1e-2, gamma 0.95, batch 1024, buffer 1e6,
 2 x 64 ReLU, tau 0.01, gradient-norm clip 0.5, one gradient step per 100 env steps after
@@ -57,12 +57,11 @@ import jax
 import numpy as np
 
 import algos
-from algos.asymmetric import Asymmetric
-from algos.learner import scan_updates
 from algos.selfplay import SelfPlayConfig
+from algos.trainer import Trainer, scan_updates
 from envs import match
 from envs.jaxmarl import JaxMARLEnv
-from envs.policy import TeamPolicy
+from envs.policy import Policy
 from experiments.core import checkpoint
 
 TASKS = {"predator_prey": "MPE_simple_tag_v3", "physical_deception": "MPE_simple_adversary_v3"}
@@ -110,15 +109,15 @@ ROLES = {
 }
 
 
-def make_learner(
+def make_trainer(
     task: str,
     adversary: str,
     agent: str,
     env_steps: int,
     cfg: dict[str, Any] | None = None,
     continuous: bool = False,
-) -> tuple[JaxMARLEnv, Asymmetric]:
-    """``task``'s env and a learner whose ``adversary`` and ``agent`` teams (``maddpg`` or
+) -> tuple[JaxMARLEnv, Trainer]:
+    """``task``'s env and a trainer whose ``adversary`` and ``agent`` teams (``maddpg`` or
     ``ddpg``) learn together; ``env_steps``: each team's budget; ``continuous``: MPE's
     continuous forces (the reference's soft actions) instead of its discrete pushes."""
     for name in (adversary, agent):
@@ -134,16 +133,16 @@ def make_learner(
         }
     }
     sp = SelfPlayConfig(concurrent=True, window=1)
-    learner = algos.make("maddpg", env, cfg, [sp, sp], 2 * env_steps)
-    return env, learner
+    trainer = algos.make("maddpg", env, cfg, [sp, sp], 2 * env_steps)
+    return env, trainer
 
 
-def train(learner: Asymmetric, seed: int, env_steps: int) -> tuple[Any, dict[str, np.ndarray]]:
+def train(trainer: Trainer, seed: int, env_steps: int) -> tuple[Any, dict[str, np.ndarray]]:
     """Train both teams for ``env_steps`` each; the final params per behaviour and the
     per-update metrics."""
-    updates = max(1, 2 * env_steps // learner.env_steps_per_update)
-    state, metrics = jax.jit(scan_updates(learner, updates))(learner.init(jax.random.PRNGKey(seed)))
-    return learner.policy_params(state), jax.tree.map(np.asarray, metrics)
+    updates = max(1, 2 * env_steps // trainer.env_steps_per_update)
+    state, metrics = jax.jit(scan_updates(trainer, updates))(trainer.init(jax.random.PRNGKey(seed)))
+    return trainer.policy_params(state), jax.tree.map(np.asarray, metrics)
 
 
 def team_returns(
@@ -157,7 +156,7 @@ def team_returns(
     episodes, the adversary team playing ``policies[0]`` with a run's ``params[0]`` and the
     good team ``policies[1]`` with ``params[1]`` (the same run's or another's; ``None`` for a
     team that plays ``random_team``). MADDPG and DDPG differ only in their critics, so one
-    learner's team policies play every run's actors (and one compiled match serves every
+    trainer's team policies play every run's actors (and one compiled match serves every
     pairing)."""
     spec = env.spec
     team_params = [None if params[t] is None else params[t][spec.team_behaviour[t]] for t in (0, 1)]
@@ -169,7 +168,7 @@ def team_returns(
     return float(returns[:, adversary].mean()), float(returns[:, agent].mean())
 
 
-def random_team(env: JaxMARLEnv) -> TeamPolicy:
+def random_team(env: JaxMARLEnv) -> Policy:
     """A team acting uniformly at random in the env's action space: the yardstick that tells
     how much each trained team learned (a trained side against it, and it against them)."""
 
@@ -208,14 +207,14 @@ def trained_run(
 ) -> dict[str, Any]:
     """One trained combination: loaded from ``folder`` if a finished run is saved there,
     else trained and saved there, so a killed study loses at most the run in progress."""
-    env, learner = make_learner(task, adversary, agent, env_steps, cfg, continuous)
+    env, trainer = make_trainer(task, adversary, agent, env_steps, cfg, continuous)
     if folder is not None and (folder / "run.json").exists():
-        template = jax.eval_shape(lambda: learner.policy_params(learner.init(jax.random.key(0))))
+        template = jax.eval_shape(lambda: trainer.policy_params(trainer.init(jax.random.key(0))))
         saved = json.loads((folder / "run.json").read_text())
         params = checkpoint.load_policy(folder, template)
-        return dict(env=env, learner=learner, params=params, **saved)
+        return dict(env=env, trainer=trainer, params=params, **saved)
     t0 = time.perf_counter()
-    params, metrics = train(learner, seed, env_steps)
+    params, metrics = train(trainer, seed, env_steps)
     jax.clear_caches()  # one compiled training program per run: do not keep them all
     saved = {
         "wall_s": time.perf_counter() - t0,
@@ -233,7 +232,7 @@ def trained_run(
         config = dict(task=task, adversary=adversary, agent=agent, seed=seed, continuous=continuous)
         checkpoint.save_policy(folder, params, config | {"algo": dict(cfg or LOWE_MADDPG)})
         (folder / "run.json").write_text(json.dumps(saved))
-    return dict(env=env, learner=learner, params=params, **saved)
+    return dict(env=env, trainer=trainer, params=params, **saved)
 
 
 def random_yardstick(
@@ -248,7 +247,7 @@ def random_yardstick(
     adversary team (one row each: ``side`` is the trained team), and two random teams."""
     rand = random_team(env)
 
-    def row(adversary: TeamPolicy, agent: TeamPolicy, params: tuple[Any, Any]) -> dict[str, Any]:
+    def row(adversary: Policy, agent: Policy, params: tuple[Any, Any]) -> dict[str, Any]:
         ret = team_returns(env, (adversary, agent), params, key, episodes)
         return dict(adversary_return=ret[0], agent_return=ret[1], **task_metrics(task, *ret))
 
@@ -292,7 +291,7 @@ def run_task(
             continuous,
         )
     env = next(iter(runs.values()))["env"]
-    policies = next(iter(runs.values()))["learner"].team_policy.policies
+    policies = next(iter(runs.values()))["trainer"].team_policy.policies
     key = jax.random.PRNGKey(10_000)
     cross = []
     for (a_run, a), (g_run, g) in itertools.product(runs.items(), runs.items()):

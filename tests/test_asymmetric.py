@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 import algos
-from algos import play, rollout, selfplay
-from algos.learner import scan_updates
+from algos import rollout, selfplay
+from algos.learner import Acting
 from algos.selfplay import SelfPlayConfig
+from algos.trainer import ConcurrentTrainer, TrainState, TurnTrainer, scan_updates
 from tests.toy_games import Handshake, Shootout
 
 PPO_TINY = dict(num_envs=32, rollout_len=4, hidden=[16], num_minibatches=4, learning_rate=3e-3)
@@ -46,8 +47,8 @@ def shootout_cfgs() -> list[SelfPlayConfig]:
 
 def test_rollout_seats_each_behaviour_in_its_own_spaces():
     env = Shootout()
-    learner = algos.make("ippo", env, TINY["ippo"], shootout_cfgs(), 10**6)
-    shooter, keeper = learner.learners
+    trainer = algos.make("ippo", env, TINY["ippo"], shootout_cfgs(), 10**6)
+    shooter, keeper = trainer.learners
     assert (shooter.obs_shape, shooter.team_size, keeper.obs_shape, keeper.team_size) == (
         (2,),
         2,
@@ -67,7 +68,7 @@ def test_rollout_seats_each_behaviour_in_its_own_spaces():
 
     runner = rollout.init_runner(env, jax.random.PRNGKey(0), 5)
     _, steps, episodes = rollout.collect(
-        env, runner, jax.random.PRNGKey(1), 3, shooter.play.seats, shoot_lane_2, dive_stance_1
+        env, runner, jax.random.PRNGKey(1), 3, trainer.seats[0], shoot_lane_2, dive_stance_1
     )
     assert seen == {"learner": (5, 2, 2), "ghost": (5, 1, 4)}
     np.testing.assert_array_equal(steps.obs[0, 0], [[1, 0], [0, 1]])  # the leading slice
@@ -192,7 +193,7 @@ def test_cooperative_task_is_solved_without_a_ghost(algo):
     assert "elo" not in metrics and "win_rate" not in metrics  # nobody to beat
     params = learner.policy_params(state)
     keys = jax.random.split(jax.random.PRNGKey(1), 200)
-    acts = jax.vmap(lambda k: learner.act(params, jnp.eye(2), k))(keys)
+    acts = jax.vmap(lambda k: learner.team_policy(params, jnp.eye(2), k))(keys)
     assert float(jnp.mean((acts[:, 0, 0] == 1) & (acts[:, 1, 0] == 0))) > 0.9
     assert float(metrics["episode_return"][-1]) > 0.8
 
@@ -264,7 +265,7 @@ def test_concurrent_learning_trains_every_behaviour_each_update(algo, overrides)
     per_behaviour = shooter.env_steps_per_update
     assert learner.env_steps_per_update == 2 * per_behaviour  # both collect in every update
     state, metrics = jax.jit(scan_updates(learner, updates))(learner.init(jax.random.PRNGKey(0)))
-    sp_shooter, sp_keeper = (s.selfplay for s in state.behaviours)
+    sp_shooter, sp_keeper = state.selfplay
     # Each behaviour counted its own agent-steps in every update; nothing was saved or swapped
     # and neither team ever stopped learning.
     assert int(sp_shooter.learner_steps) == updates * per_behaviour * 2
@@ -289,47 +290,67 @@ def test_concurrent_learning_trains_every_behaviour_each_update(algo, overrides)
     )
 
 
-def test_concurrent_opponent_plays_the_other_behaviours_current_weights():
+def stand_ins(env):
+    """A shooter team that always shoots lane 2 and learns nothing, and a keeper whose
+    snapshots play their params as actions: what a trainer needs of a learner, no more."""
+    shooter = SimpleNamespace(
+        behaviour=env.spec.behaviour_specs[0],
+        obs_shape=(2,),
+        team_size=2,
+        rollout_len=2,
+        env_steps_per_update=4 * 2,
+        acting=lambda state: Acting(
+            lambda obs, key, eid: (jnp.full((*obs.shape[:2], 1), 2, jnp.int32),) * 2 + (None,)
+        ),
+        learn=lambda state, batch, key: (state, {"loss": jnp.zeros(())}),
+        policy_params=lambda state: state,
+    )
+    keeper = SimpleNamespace(
+        behaviour=env.spec.behaviour_specs[1],
+        policy_params=lambda state: state,
+        ghost=lambda state: (
+            lambda params, obs, k, eid: jnp.broadcast_to(params, (*obs.shape[:2], 2))
+        ),
+    )
+    return shooter, keeper
+
+
+@pytest.mark.parametrize("case, shooter_return", [(ConcurrentTrainer, 0.25), (TurnTrainer, 1.0)])
+def test_concurrent_opponent_plays_the_other_behaviours_current_weights(case, shooter_return):
+    """Side by side the shooters face the keeper's current weights (dive 1, stance 0:
+    1 - 0.5 - 0.25 = 0.25 for shooters who all score); taking turns, its pool's ghost
+    (dive 0, stance 1: 1)."""
     env = Shootout()
-    learner = algos.make("ippo", env, TINY["ippo"], concurrent_cfgs(), 10**6)
-    shooter = learner.learners[0]
-    seat = shooter.play
-    assert isinstance(seat, play.Concurrent)
-    sp = seat.init(jnp.zeros(()))
-    assert int(sp.ghost_index) == 3  # the slot of the current rating: ELO moves the current
-    # A stand-in keeper that plays its params as actions: the pool's ghost says dive 0,
-    # the current weights dive 1.
-    seat.other = SimpleNamespace(
-        play_snapshot=lambda ctx, params, obs, k, eid: jnp.broadcast_to(params, (*obs.shape[:2], 2))
-    )
+    cfgs = concurrent_cfgs() if case is ConcurrentTrainer else shootout_cfgs()
+    trainer = case(env, stand_ins(env), cfgs)
     ghost, current = jnp.array([0, 1], jnp.int32), jnp.array([1, 0], jnp.int32)
-    pair = play.Pairing(
-        own=sp, other=sp.replace(ghost=ghost), other_current=current, other_context=None
-    )
-
-    def shoot(obs, key, episode_id):
-        action = jnp.full((*obs.shape[:2], 1), 2, jnp.int32)
-        return action, action, None
-
+    own = trainer.init_selfplay(0, None)
+    other = trainer.init_selfplay(1, ghost)
     runner = rollout.init_runner(env, jax.random.PRNGKey(0), 4)
-    _, steps, _, pair = seat.collect(
-        runner, pair, jax.random.PRNGKey(1), 2, shoot, None, None, True
+    state = TrainState(
+        learners=(None, current),
+        selfplay=(own, other),
+        runners=(runner,) * (1 if trainer.shared_envs else 2),
+        keys=(jax.random.PRNGKey(1),) * 2,
     )
-    np.testing.assert_array_equal(
-        steps.ghost_action[..., 0, :], jnp.broadcast_to(current, (2, 4, 2))
-    )
-    # Shooters scored (g = 1) against a diving keeper in stance 0: 1 - 0.5 - 0.25 = 0.25 > 0,
-    # so all 8 games are shooter wins and both current ratings moved.
-    assert float(pair.own.elos[-1]) > 1200.0 > float(pair.other.elos[-1])
-    advanced = seat.advance(pair, None, jax.random.PRNGKey(2), 8)
-    assert int(advanced.own.learner_steps) == 16 and int(advanced.other.learner_steps) == 0
+    state, metrics = trainer.turn(0, state)
+    np.testing.assert_allclose(metrics["episode_return"], shooter_return)
+    own, other = state.selfplay
+    # The shooters won all 4 games: both ratings moved, by opposite amounts.
+    assert float(own.elos[-1]) > 1200.0 > float(other.elos[other.ghost_index])
+    assert int(own.learner_steps) == 4 * 2 * 2 and int(other.learner_steps) == 0
+    if case is ConcurrentTrainer:  # ELO moves the current rating's slot; nothing is saved
+        assert int(own.ghost_index) == int(other.ghost_index) == 3
+        assert int(own.num_saved) == 1 and int(other.ghost_steps) == 0
+    else:  # the keeper's ghost counted its agent-steps
+        assert int(other.ghost_steps) == 4 * 2 * 1
 
 
 def critic_input_gradients(critic: str):
     """Gradients of shooter slot 1's Q with respect to every critic input, on random inputs."""
     cfg = {**TINY["maddpg"], "behaviours": {"Shooter": {"critic": critic}}}
     shooter = algos.make("maddpg", Shootout(), cfg, shootout_cfgs(), 10**6).learners[0]
-    nets = shooter.init(jax.random.PRNGKey(0)).nets
+    nets = shooter.init(*jax.random.split(jax.random.PRNGKey(0), shooter.init_keys)).nets
     params = jax.tree.map(lambda p: p[1], nets.critic)
     k = jax.random.split(jax.random.PRNGKey(3), 4)
     obs = (jax.random.normal(k[0], (5, 2, 2)), jax.random.normal(k[1], (5, 1, 4)))
@@ -410,9 +431,9 @@ def test_the_cli_turns_on_concurrent_learning_and_sets_a_behaviours_algorithm():
         "env.selfplay.concurrent=true",
         "+algo.behaviours.Goalie.learning_rate=1.0e-4",
     )
-    _, learner = build(cfg)
-    striker, goalie = learner.learners
-    assert learner.concurrent and isinstance(goalie.play, play.Concurrent)
+    _, trainer = build(cfg)
+    striker, goalie = trainer.learners
+    assert isinstance(trainer, ConcurrentTrainer)
     assert (striker.cfg.learning_rate, goalie.cfg.learning_rate) == (3.0e-4, 1.0e-4)
     with pytest.raises(ValueError, match=r"algo.behaviours names Keeper; .* Striker, Goalie"):
         build(config("env=strikers_vs_goalie", "+algo.behaviours.Keeper.learning_rate=0.1"))

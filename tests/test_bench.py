@@ -12,8 +12,8 @@ import pytest
 
 import algos
 import envs
-from algos.learner import scan_updates
 from algos.selfplay import SelfPlayConfig
+from algos.trainer import scan_updates
 from experiments.bench.flops import count_flops
 from experiments.bench.profile import achievable_rate, shape_rates
 
@@ -75,14 +75,14 @@ def test_flops_by_matmul_shape_and_the_rate_those_shapes_allow() -> None:
 def test_seeds_vmapped_in_one_program_match_separate_runs() -> None:
     env = envs.make("tennis")
     cfg = {"num_envs": 4, "rollout_len": 8, "num_minibatches": 2, "num_epochs": 1, "hidden": [16]}
-    learner = algos.make("ippo", env, cfg, SelfPlayConfig(), 10_000)
+    trainer = algos.make("ippo", env, cfg, SelfPlayConfig(), 10_000)
     keys = jax.random.split(jax.random.PRNGKey(3), 2)
 
-    two_updates = scan_updates(learner, 2)
+    two_updates = scan_updates(trainer, 2)
 
-    together, metrics = jax.jit(jax.vmap(two_updates))(jax.vmap(learner.init)(keys))
+    together, metrics = jax.jit(jax.vmap(two_updates))(jax.vmap(trainer.init)(keys))
     for i, key in enumerate(keys):
-        alone, alone_metrics = jax.jit(two_updates)(learner.init(key))
+        alone, alone_metrics = jax.jit(two_updates)(trainer.init(key))
         pairs = zip(jax.tree.leaves(alone.params), jax.tree.leaves(together.params), strict=True)
         for a, b in pairs:
             np.testing.assert_allclose(a, b[i], rtol=1e-4, atol=1e-5)

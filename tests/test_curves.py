@@ -77,13 +77,13 @@ def test_a_run_directory_is_an_opponent(tennis_run, tmp_path):
     opponent = str(src)
     rows = curve.checkpoint_curve(run_dir, [opponent], games=2, decisions=40)
     assert [(r["chunk"], r["opponent"]) for r in rows] == [(2, opponent), (4, opponent)]
-    env, learner, params = load_run(src)
+    env, trainer, params = load_run(src)
     other = side(env.spec.name, opponent)
     seed = int(curve.run_config(src)["seed"])
     key = curve.opponent_key(
         jax.random.PRNGKey(seed + 1), opponent, ["random"], ["random", "tracker"]
     )
-    direct = head_to_head(env, learner.team_policy, params, other.policy, other.params, 2, 40, key)
+    direct = head_to_head(env, trainer.team_policy, params, other.policy, other.params, 2, 40, key)
     assert {k: rows[1][k] for k in ("wins", "draws", "losses")} == {
         k: direct[k] for k in ("wins", "draws", "losses")
     }

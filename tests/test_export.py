@@ -24,8 +24,10 @@ from experiments.core.onnx_export import (
 
 def learner_and_params(algo: str, game: str, **cfg):
     env = envs.make(game)
-    learner = algos.make(algo, env, {"num_envs": 4, **cfg}, SelfPlayConfig(), 10**6)
-    params = learner.policy_params(learner.init(jax.random.PRNGKey(3)))
+    (learner,) = algos.make(algo, env, {"num_envs": 4, **cfg}, SelfPlayConfig(), 10**6).learners
+    params = learner.policy_params(
+        learner.init(*jax.random.split(jax.random.PRNGKey(3), learner.init_keys))
+    )
     # move the actor off its near-zero output init, so actions depend on the observation
     params["actor"] = jax.tree.map(
         lambda p: p + 0.05 * jax.random.normal(jax.random.PRNGKey(p.size), p.shape),

@@ -11,8 +11,8 @@ from toy_games import SplitTheTarget
 
 import algos
 from algos import maddpg, optim
-from algos.learner import scan_updates
 from algos.selfplay import SelfPlayConfig
+from algos.trainer import Trainer, scan_updates
 
 SELFPLAY = SelfPlayConfig(save_steps=200, team_change=500, swap_steps=100, window=3)
 TINY = dict(
@@ -28,8 +28,16 @@ TINY = dict(
 )
 
 
-def make(**overrides) -> maddpg.MADDPG:
+def make_trainer(**overrides) -> Trainer:
     return algos.make("maddpg", SplitTheTarget(), {**TINY, **overrides}, SELFPLAY, 10**6)
+
+
+def make(**overrides) -> maddpg.MADDPG:
+    return make_trainer(**overrides).learners[0]
+
+
+def init(learner: maddpg.MADDPG) -> maddpg.MADDPGState:
+    return learner.init(*jax.random.split(jax.random.PRNGKey(0), learner.init_keys))
 
 
 def test_gumbel_softmax_is_one_hot_forward_with_soft_gradients():
@@ -77,7 +85,7 @@ def batch_where_reward_is(fn, learner: maddpg.MADDPG, key: jax.Array, size: int 
 
 def fit_critic(learner: maddpg.MADDPG, reward_fn, steps: int = 400) -> tuple[float, float]:
     """Train the critics alone on a fixed batch; return (initial, final) loss."""
-    state = learner.init(jax.random.PRNGKey(0))
+    state = init(learner)
     batch = batch_where_reward_is(reward_fn, learner, jax.random.PRNGKey(1))
     nets, norm = state.nets, state.obs_norm
 
@@ -124,7 +132,7 @@ def test_subpolicy_draw_is_fixed_per_episode_and_uniform():
 
 def test_actor_gradient_reaches_only_the_subpolicies_that_played():
     learner = make(ensemble_size=3)
-    state = learner.init(jax.random.PRNGKey(0))
+    state = init(learner)
     batch = batch_where_reward_is(lambda a, g: a, learner, jax.random.PRNGKey(1))
     batch["sub"] = batch["sub"].at[:, :, 0].set(2)  # slot 0 only ever played sub-policy 2
     grads = jax.grad(learner._actor_loss)(
@@ -136,9 +144,10 @@ def test_actor_gradient_reaches_only_the_subpolicies_that_played():
 
 
 def test_tiny_run_stores_each_step_under_the_subpolicy_that_played_it():
-    learner = make(ensemble_size=3, noise_std=0.0, learning_starts=10**4, buffer_size=10**4)
-    state = learner.init(jax.random.PRNGKey(0))
-    state, _ = jax.jit(scan_updates(learner, 20))(state)
+    trainer = make_trainer(ensemble_size=3, noise_std=0.0, learning_starts=10**4, buffer_size=10**4)
+    (learner,) = trainer.learners
+    run, _ = jax.jit(scan_updates(trainer, 20))(trainer.init(jax.random.PRNGKey(0)))
+    (state,) = run.learners
     buf = state.buffer
     stored = int(buf.current_index)
     sub = buf.experience["sub"][:, :stored]  # [E, T, n]
@@ -159,9 +168,10 @@ def test_tiny_run_stores_each_step_under_the_subpolicy_that_played_it():
 
 @pytest.mark.parametrize("ensemble", [1, 2])
 def test_maddpg_finds_the_cooperative_optimum(ensemble):
-    learner = make(ensemble_size=ensemble)
-    state = learner.init(jax.random.PRNGKey(0))
-    state, metrics = jax.jit(scan_updates(learner, 400))(state)
+    trainer = make_trainer(ensemble_size=ensemble)
+    (learner,) = trainer.learners
+    run, metrics = jax.jit(scan_updates(trainer, 400))(trainer.init(jax.random.PRNGKey(0)))
+    (state,) = run.learners
     obs = SplitTheTarget()._obs()[:2]
     for k in range(ensemble):  # every sub-policy, deterministically
         for slot, target in ((0, 0.5), (1, 0.1)):
@@ -174,7 +184,7 @@ def test_maddpg_finds_the_cooperative_optimum(ensemble):
 def test_gradients_are_clipped_per_variable_of_each_network_as_the_reference_does():
     learner = make(ensemble_size=3)
     assert learner.cfg.grad_clip == "per_variable"
-    state = learner.init(jax.random.PRNGKey(0))
+    state = init(learner)
     batch = batch_where_reward_is(lambda a, g: a, learner, jax.random.PRNGKey(1))
     grads = jax.grad(learner._actor_loss)(
         state.nets.actor, state.nets, state.obs_norm, batch, jax.random.PRNGKey(2)

@@ -76,7 +76,7 @@ def test_an_mpe_episode_lasts_the_decisions_the_metrics_divide_by():
 def test_a_trained_pairing_is_saved_and_a_rerun_loads_it(tmp_path):
     folder = tmp_path / "predator_prey" / "maddpg_vs_ddpg_seed0"
     first = mpe_lowe.trained_run("predator_prey", "maddpg", "ddpg", 0, 400, folder, TINY)
-    adversary, agent = first["learner"].learners
+    adversary, agent = first["trainer"].learners
     assert (adversary.cfg.critic, agent.cfg.critic) == ("central", "local")
     assert len(first["curve"]["adversary"]) == 400 // TINY["num_envs"]
     again = mpe_lowe.trained_run("predator_prey", "maddpg", "ddpg", 0, 400, folder, TINY)
@@ -87,7 +87,7 @@ def test_a_trained_pairing_is_saved_and_a_rerun_loads_it(tmp_path):
         np.testing.assert_array_equal(a, b)
     returns = mpe_lowe.team_returns(
         first["env"],
-        first["learner"].team_policy.policies,
+        first["trainer"].team_policy.policies,
         (first["params"], again["params"]),
         jax.random.PRNGKey(0),
         8,
@@ -97,7 +97,7 @@ def test_a_trained_pairing_is_saved_and_a_rerun_loads_it(tmp_path):
     rows, both = mpe_lowe.random_yardstick(
         "predator_prey",
         first["env"],
-        first["learner"].team_policy.policies,
+        first["trainer"].team_policy.policies,
         runs,
         jax.random.PRNGKey(0),
         8,
@@ -148,7 +148,7 @@ def test_report_puts_the_papers_figures_beside_the_pairings_trained_together():
     assert "| MADDPG | DDPG | 1 | 15.00 | |" in text  # cross-play: the paper has no such row
     assert "| MADDPG | MADDPG | 1 | 1.00 | 0.500 |" in text and "94%" in text
     with pytest.raises(ValueError, match="unknown algorithm 'qmix'; valid: maddpg, ddpg"):
-        mpe_lowe.make_learner("predator_prey", "qmix", "ddpg", 100)
+        mpe_lowe.make_trainer("predator_prey", "qmix", "ddpg", 100)
 
 
 def test_head_to_head_compares_each_roles_algorithms_against_the_same_opponents():
@@ -223,7 +223,7 @@ def test_a_pairing_trains_and_plays_with_continuous_forces(tmp_path):
     assert json.loads((folder / "config.json").read_text())["continuous"] is True
     adversary, agent = mpe_lowe.team_returns(
         run["env"],
-        run["learner"].team_policy.policies,
+        run["trainer"].team_policy.policies,
         (run["params"], run["params"]),
         jax.random.PRNGKey(0),
         4,

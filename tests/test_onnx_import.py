@@ -144,8 +144,10 @@ def test_api3_continuous_matches_onnxruntime_and_samples_its_gaussian(
 
 def our_learner(algo: str, game: str, **cfg):
     env = envs.make(game)
-    learner = algos.make(algo, env, {"num_envs": 4, **cfg}, SelfPlayConfig(), 10**6)
-    params = learner.policy_params(learner.init(jax.random.PRNGKey(3)))
+    (learner,) = algos.make(algo, env, {"num_envs": 4, **cfg}, SelfPlayConfig(), 10**6).learners
+    params = learner.policy_params(
+        learner.init(*jax.random.split(jax.random.PRNGKey(3), learner.init_keys))
+    )
     params["actor"] = jax.tree.map(  # off the near-zero output init
         lambda p: p + 0.05 * jax.random.normal(jax.random.PRNGKey(p.size), p.shape),
         params["actor"],

@@ -9,10 +9,10 @@ import pytest
 
 import algos
 from algos import rollout
-from algos.learner import scan_updates
 from algos.networks import action_features
 from algos.poca import POCACritic, counterfactual_advantages
 from algos.selfplay import SelfPlayConfig
+from algos.trainer import scan_updates
 from envs.base import MultiDiscrete
 from tests.toy_games import Sacrifice
 
@@ -94,12 +94,12 @@ def test_rollout_marks_agents_that_left():
     np.testing.assert_array_equal(steps.episode_id[:, 0], [0, 0, 1, 1])  # one id per episode
 
 
-def act_probs(learner, params):
+def act_probs(policy, params):
     keys = jax.random.split(jax.random.PRNGKey(1), 400)
     a_first = jnp.array([[1.0, 0, 1, 0], [1.0, 0, 0, 1]])
     b_second = jnp.array([[0.0, 0, 0, 0], [0.0, 1, 0, 1]])
-    leave = jax.vmap(lambda k: learner.act(params, a_first, k))(keys)[:, 0, 0].mean()
-    play = jax.vmap(lambda k: learner.act(params, b_second, k))(keys)[:, 1, 0].mean()
+    leave = jax.vmap(lambda k: policy(params, a_first, k))(keys)[:, 0, 0].mean()
+    play = jax.vmap(lambda k: policy(params, b_second, k))(keys)[:, 1, 0].mean()
     return float(leave), float(play)
 
 
@@ -109,11 +109,11 @@ def test_posthumous_credit_teaches_the_sacrifice(algo):
     if algo == "poca":
         cfg.update(critic_hidden=16, critic_layers=1)
     sp = SelfPlayConfig(save_steps=200, team_change=500, swap_steps=100, window=3)
-    learner = algos.make(algo, Sacrifice(), cfg, sp, 10**6)
-    state = learner.init(jax.random.PRNGKey(0))
-    step = jax.jit(scan_updates(learner, 80))
+    trainer = algos.make(algo, Sacrifice(), cfg, sp, 10**6)
+    state = trainer.init(jax.random.PRNGKey(0))
+    step = jax.jit(scan_updates(trainer, 80))
     state, metrics = step(state)
-    leave, play = act_probs(learner, learner.policy_params(state))
+    leave, play = act_probs(trainer.team_policy, trainer.policy_params(state))
     assert play > 0.85  # both learn that b should play 1 once a has left
     if algo == "poca":  # the team's later reward reaches a, which has left: it learns to go
         assert leave > 0.9

@@ -13,8 +13,8 @@ import algos
 import envs
 from algos import ppo
 from algos.distributions import Categorical
-from algos.learner import scan_updates
 from algos.selfplay import SelfPlayConfig
+from algos.trainer import scan_updates
 from tests.toy_games import DominantDuel, Stalemate
 
 
@@ -96,18 +96,18 @@ TINY = dict(num_envs=32, rollout_len=4, hidden=[16], num_minibatches=4, learning
 def train_duel(continuous: bool, updates: int, **overrides):
     env = DominantDuel(continuous=continuous)
     sp = SelfPlayConfig(save_steps=200, team_change=500, swap_steps=100, window=3)
-    learner = algos.make("ippo", env, {**TINY, **overrides}, sp, 10**6)
-    state = learner.init(jax.random.PRNGKey(0))
-    chunk = jax.jit(scan_updates(learner, updates))
+    trainer = algos.make("ippo", env, {**TINY, **overrides}, sp, 10**6)
+    state = trainer.init(jax.random.PRNGKey(0))
+    chunk = jax.jit(scan_updates(trainer, updates))
     state, metrics = chunk(state)
-    return env, learner, state, metrics
+    return env, trainer, state, metrics
 
 
 def test_ippo_self_play_finds_the_dominant_action_and_gains_elo():
-    _, learner, state, metrics = train_duel(False, 60)
-    params = learner.policy_params(state)
+    _, trainer, state, metrics = train_duel(False, 60)
+    params = trainer.policy_params(state)
     keys = jax.random.split(jax.random.PRNGKey(1), 200)
-    actions = jax.vmap(lambda k: learner.act(params, jnp.ones((1, 3)), k))(keys)
+    actions = jax.vmap(lambda k: trainer.team_policy(params, jnp.ones((1, 3)), k))(keys)
     assert float(jnp.mean(actions == 1)) > 0.9
     # Against its older snapshots the improving learner wins more than it loses.
     assert float(metrics["elo"][-1]) > 1200.0
@@ -117,10 +117,10 @@ def test_ippo_self_play_finds_the_dominant_action_and_gains_elo():
 
 
 def test_ippo_gaussian_head_finds_the_optimum():
-    _, learner, state, _ = train_duel(True, 60, ent_coef=0.0)
-    params = learner.policy_params(state)
+    _, trainer, state, _ = train_duel(True, 60, ent_coef=0.0)
+    params = trainer.policy_params(state)
     keys = jax.random.split(jax.random.PRNGKey(1), 500)
-    actions = jax.vmap(lambda k: learner.act(params, jnp.ones((1, 3)), k))(keys)
+    actions = jax.vmap(lambda k: trainer.team_policy(params, jnp.ones((1, 3)), k))(keys)
     assert float(jnp.mean(actions)) == pytest.approx(0.5, abs=0.1)
 
 
@@ -137,12 +137,12 @@ def test_annealed_learning_rate_reaches_zero_at_the_end_of_the_budget():
     moved = {}
     for anneal in (True, False):
         budget = 2 * TINY["num_envs"] * TINY["rollout_len"]  # two updates
-        learner = algos.make("ippo", env, {**TINY, "anneal_lr": anneal}, sp, budget)
-        update = jax.jit(learner.update)
-        states = [update(learner.init(jax.random.PRNGKey(0)))[0]]
+        trainer = algos.make("ippo", env, {**TINY, "anneal_lr": anneal}, sp, budget)
+        update = jax.jit(trainer.update)
+        states = [update(trainer.init(jax.random.PRNGKey(0)))[0]]
         for _ in range(2):
             states.append(update(states[-1])[0])
-        params = [s.params for s in states]
+        params = [s.learners[0].params for s in states]
         moved[anneal] = [largest_change(b, a) for b, a in itertools.pairwise(params)]
     assert moved[True][0] > 0.0 and moved[True][1] == 0.0
     assert min(moved[False]) > 0.0
@@ -151,11 +151,11 @@ def test_annealed_learning_rate_reaches_zero_at_the_end_of_the_budget():
 def test_unshared_params_have_an_agent_axis_and_learn():
     env = DominantDuel()
     sp = SelfPlayConfig(save_steps=200, team_change=500, swap_steps=100, window=3)
-    learner = algos.make("ippo", env, {**TINY, "share_params": False}, sp, 10**6)
-    state = learner.init(jax.random.PRNGKey(0))
-    kernel = state.params["actor"]["params"]["MLP_0"]["Dense_0"]["kernel"]
+    trainer = algos.make("ippo", env, {**TINY, "share_params": False}, sp, 10**6)
+    state = trainer.init(jax.random.PRNGKey(0))
+    kernel = state.learners[0].params["actor"]["params"]["MLP_0"]["Dense_0"]["kernel"]
     assert kernel.shape == (1, 3, 16)  # team size 1
-    state, metrics = jax.jit(learner.update)(state)
+    state, metrics = jax.jit(trainer.update)(state)
     assert np.isfinite(float(metrics["loss"]))
 
 
@@ -205,7 +205,7 @@ def test_surrogate_clips_one_ratio_per_branch_as_ml_agents_does():
 
 def test_the_learner_keeps_a_log_probability_per_branch():
     env = envs.make("soccer_twos")
-    learner = algos.make("ippo", env, TINY, SelfPlayConfig(), 10**6)
+    (learner,) = algos.make("ippo", env, TINY, SelfPlayConfig(), 10**6).learners
     state = learner.init(jax.random.PRNGKey(0))
     obs = jnp.zeros((5, learner.team_size, *env.spec.obs_shape))
     action, log_prob = learner._team_sample(
@@ -225,7 +225,8 @@ def test_initial_gaussian_policy_sends_ml_agents_action_spread(mode):
     # almost nothing on the bounds (P(|z| > 3) = 0.27%). Clipping the sample to [-1, 1] gives
     # std ~0.72 with 31.7% of the actions on the bounds.
     env = DominantDuel(continuous=True)
-    learner = algos.make("ippo", env, {**TINY, "continuous_actions": mode}, SelfPlayConfig(), 10**6)
+    trainer = algos.make("ippo", env, {**TINY, "continuous_actions": mode}, SelfPlayConfig(), 10**6)
+    (learner,) = trainer.learners
     params = learner.policy_params(learner.init(jax.random.PRNGKey(0)))
     obs = jnp.zeros((learner.team_size, *env.spec.obs_shape))
     keys = jax.random.split(jax.random.PRNGKey(1), 4000)
@@ -258,16 +259,16 @@ def test_with_no_decided_game_the_floor_lets_the_entropy_bonus_steer_not_the_val
     final = {}
     for floor in (0.01, 0.0):
         cfg = {**TINY, "advantage_std_floor": floor}
-        learner = algos.make("ippo", Stalemate(), cfg, sp, 10**6)
-        state = learner.init(jax.random.PRNGKey(0))
+        trainer = algos.make("ippo", Stalemate(), cfg, sp, 10**6)
+        state = trainer.init(jax.random.PRNGKey(0))
+        (own,) = state.learners
         # start from a settled policy: logits (2, 0, -2), entropy 0.44
         peaked = jax.tree.map(
-            lambda p: jnp.array([2.0, 0.0, -2.0]) if p.shape == (3,) else p,
-            state.params["actor"],
+            lambda p: jnp.array([2.0, 0.0, -2.0]) if p.shape == (3,) else p, own.params["actor"]
         )
-        params = {**state.params, "actor": peaked}
-        state = state.replace(params=params, opt_state=learner.tx.init(params))
-        _, metrics = jax.jit(scan_updates(learner, 150))(state)
+        params = {**own.params, "actor": peaked}
+        own = own.replace(params=params, opt_state=trainer.learners[0].tx.init(params))
+        _, metrics = jax.jit(scan_updates(trainer, 150))(state.replace(learners=(own,)))
         assert int(np.sum(metrics["decided_games"])) == 0
         assert float(metrics["advantage_std"][-1]) < 1e-3  # the critic has settled on zero
         final[floor] = float(np.mean(metrics["entropy"][-10:]))

@@ -13,7 +13,7 @@ from hydra.errors import MissingConfigException
 
 import algos
 import envs
-from algos.learner import scan_updates
+from algos.trainer import scan_updates
 from analysis.formats import HOST_FILE, read_jsonl, read_metrics
 from experiments import evaluate
 from experiments.core import training
@@ -186,12 +186,12 @@ def test_algo_yaml_is_the_one_source_of_defaults():
         assert all(f.default is dataclasses.MISSING for f in fields), name
         assert set(algos.defaults(name)) == {f.name for f in fields}, name
     env = envs.make("tennis")
-    learner = algos.make("ippo", env, {"hidden": [8]}, SelfPlayConfig(), 10**4)
+    (learner,) = algos.make("ippo", env, {"hidden": [8]}, SelfPlayConfig(), 10**4).learners
     assert learner.cfg.hidden == (8,)  # the given value over the YAML's
     assert learner.cfg.num_envs == algos.defaults("ippo")["num_envs"]
     cls = algos.learner_class("ippo")
     with pytest.raises(ValueError, match=r"no value for .*num_envs"):
-        cls(env, {"hidden": [8]}, SelfPlayConfig(), 10**4)
+        cls(env, {"hidden": [8]}, learner.seating, 10**4)
 
 
 def test_a_state_with_empty_arrays_is_checkpointed_and_restored(tmp_path):

@@ -1,6 +1,6 @@
 """SoccerTwos' scripted opponents: baselines for evaluation and the check that the game is playable.
 
-Each is a one-agent policy ``(params, obs, key) -> action`` (``envs.policy.AgentPolicy``;
+Each is a one-agent policy ``(params, obs, key) -> action`` (``envs.policy.Policy``;
 ``params`` is ``None``) that reads only the agent's own observation, like a learned policy,
 so it plays either side of the pitch.
 """

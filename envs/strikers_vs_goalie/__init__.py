@@ -4,9 +4,9 @@ role and its picture. Asymmetric: Blue plays behaviour ``Striker``, Purple ``Goa
 from __future__ import annotations
 
 from envs.registry import BallGame, Game
-from envs.soccer_twos.env import ball_distances, touch_counting
+from envs.soccer_twos.env import ball_distances
 from envs.strikers_vs_goalie import render, scripted
-from envs.strikers_vs_goalie.env import StrikersVsGoalie
+from envs.strikers_vs_goalie.env import StrikersVsGoalie, touch_counting
 
 GAME = Game(
     name="strikers_vs_goalie",

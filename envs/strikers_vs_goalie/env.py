@@ -16,6 +16,7 @@ row is padded with zeros to the goalie's 738 floats (``EnvSpec.behaviours``).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import jax
@@ -264,3 +265,9 @@ class StrikersVsGoalie(MultiAgentEnv):
         obs, state = self._observe(state)
         info = soccer.decision_info(obs, goal, timeout, group_reward)
         return obs, state, reward, info.terminated | info.truncated, info
+
+
+def touch_counting(env: StrikersVsGoalie) -> StrikersVsGoalie:
+    """The same scene with the touch reward set to count touches (0.2 x 5 = 1 per touch), so
+    the individual reward rounds to the touch count (the goal report's attribution)."""
+    return dataclasses.replace(env, ball_touch=5.0)

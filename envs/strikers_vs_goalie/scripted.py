@@ -1,6 +1,6 @@
 """Strikers vs Goalie's scripted players, one per role: baselines and the playability check.
 
-Each is a one-agent policy ``(params, obs, key) -> action`` (``envs.policy.AgentPolicy``;
+Each is a one-agent policy ``(params, obs, key) -> action`` (``envs.policy.Policy``;
 ``params`` is ``None``) reading only what the agent's own sensors see, like a learned policy:
 its env row ``[738]`` or its behaviour's own view (a striker's leading 294 floats; the rest of
 its row is padding).

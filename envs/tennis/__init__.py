@@ -8,14 +8,14 @@ import jax
 import numpy as np
 
 from envs import match
-from envs.policy import TeamPolicy
+from envs.policy import Policy
 from envs.registry import Game
 from envs.tennis import render, scripted
 from envs.tennis.env import SOLVED_SCORE, Tennis, episode_score
 
 
 def udacity_score(
-    env: Tennis, policy: TeamPolicy, params: Any, games: int, decisions: int, key: jax.Array
+    env: Tennis, policy: Policy, params: Any, games: int, decisions: int, key: jax.Array
 ) -> dict[str, Any]:
     """Udacity's measure with the policy on both sides, as ``game_score``: the mean over
     episodes of the larger agent return; solved at ``SOLVED_SCORE`` over 100 episodes or more."""

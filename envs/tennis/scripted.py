@@ -1,6 +1,6 @@
 """Tennis' scripted players: a random one and a tracker that returns most balls.
 
-One-agent policies ``(params, obs, key) -> action`` (``envs.policy.AgentPolicy``) in the
+One-agent policies ``(params, obs, key) -> action`` (``envs.policy.Policy``) in the
 agent's own mirrored frame, so they play either side.
 """
 

@@ -104,6 +104,10 @@ def fingerprint(overrides: Sequence[str]) -> dict[str, Any]:
     return {"metrics": last, "eval": summary, "policy": digest(params)}
 
 
+def same(value: Any) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
 def compare(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """What differs, one line per case and part."""
     lines = []
@@ -122,7 +126,7 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
             b, a = before[name][part], after[name][part]
             if part == "eval":  # timings are not numbers of the run
                 b, a = ({k: v for k, v in x.items() if k not in TIMINGS} for x in (b, a))
-            if b != a:
+            if same(b) != same(a):  # as JSON text: a NaN (no decided game) equals a NaN
                 lines.append(f"{name}: {part} differs")
     return lines
 

@@ -36,18 +36,22 @@ def exported_pair(env_name: str, algo: str, hidden: list[int], folder: Path):
     cfg = compose(
         [f"algo={algo}", f"env={env_name}", f"algo.hidden=[{','.join(map(str, hidden))}]"]
     )
-    env, learner = build(cfg)
+    env, trainer = build(cfg)
     native, imported = [], []
     for seed in (0, 1):
-        params = learner.policy_params(learner.init(jax.random.PRNGKey(seed)))
+        params = trainer.policy_params(trainer.init(jax.random.PRNGKey(seed)))
         path = folder / f"seed{seed}" / f"{behaviour_name(env.spec)}.onnx"
         path.parent.mkdir(parents=True)
         path.write_bytes(
-            build_model(learner.actor_arrays(params, 0, 0), env.spec).SerializeToString()
+            build_model(
+                trainer.learners[0].actor_arrays(params, 0, 0), env.spec
+            ).SerializeToString()
         )
         imported.append(onnx_player(path, env_name, name=f"onnx/seed{seed}"))
         native.append(
-            Player(f"native/seed{seed}", "trained", learner.act, params, arch=f"native/{algo}")
+            Player(
+                f"native/seed{seed}", "trained", trainer.team_policy, params, arch=f"native/{algo}"
+            )
         )
     return env, native, imported
 

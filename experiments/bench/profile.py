@@ -1,11 +1,11 @@
 """Where a training update's time goes, and what bounds its matmul rate.
 
-Two measurements of the learner ``experiments.run`` builds (same config, same jitted chunk):
+Two measurements of the trainer ``experiments.run`` builds (same config, same jitted chunk):
 
 1. **Rollout vs learning.** The chunk timed as configured, and again with ``num_epochs=0``
    (the rollout, the ghost's forward pass, the returns and the bookkeeping, but no gradient
    step). The difference is the learning phase. The env's own share comes from
-   ``experiments.bench.env_steps`` at the learner's ``num_envs``.
+   ``experiments.bench.env_steps`` at the trainer's ``num_envs``.
 2. **The matmuls at their own shapes.** Every ``dot_general`` of one update, counted on the
    jaxpr by shape (batch, rows, contracted, columns), and each shape timed standalone with
    ``matmul_rate``. Dividing the total matmul FLOPs by the time the shapes take standalone gives
@@ -35,10 +35,10 @@ from experiments.core.config import compose
 def matmul_shapes(algo: str, env_name: str, overrides: list[str]) -> Counter[MatmulShape]:
     """Matmul FLOPs of one update by shape."""
     cfg = compose([f"algo={algo}", f"env={env_name}", *overrides])
-    _, learner = build(cfg)
-    state = learner.init(jax.random.PRNGKey(0))
+    _, trainer = build(cfg)
+    state = trainer.init(jax.random.PRNGKey(0))
     dots: Counter[MatmulShape] = Counter()
-    count_flops(learner.update, state, dots=dots)
+    count_flops(trainer.update, state, dots=dots)
     return dots
 
 

@@ -1,6 +1,6 @@
 """Training throughput: env-steps/s, agent-steps/s, FLOPs and memory of each algorithm x game.
 
-Builds the learner exactly as ``experiments.run`` does (same Hydra config, same jitted chunk
+Builds the trainer exactly as ``experiments.run`` does (same Hydra config, same jitted chunk
 of ``chunk_env_steps`` worth of updates), compiles it ahead of time (reported separately),
 then times ``--chunks`` chunks. Agent-steps count every agent on the field (learners and
 ghosts). With ``--seeds S`` the chunk is ``vmap``-ed over S independent training states (S
@@ -25,7 +25,7 @@ from typing import Any
 import jax
 
 import envs
-from algos.learner import scan_updates
+from algos.trainer import scan_updates
 from experiments.bench.flops import count_flops
 from experiments.core.build import build, chunk_updates
 from experiments.core.config import algo_names, compose
@@ -40,13 +40,13 @@ def bench(
     algo: str, env_name: str, chunks: int, overrides: list[str], seeds: int = 1
 ) -> dict[str, Any]:
     cfg = compose([f"algo={algo}", f"env={env_name}", *overrides])
-    env, learner = build(cfg)
+    env, trainer = build(cfg)
     keys = jax.random.split(jax.random.PRNGKey(0), seeds)
-    state = jax.vmap(learner.init)(keys)
-    updates = chunk_updates(cfg, learner)
-    flops = count_flops(learner.update, unbatch(state))
+    state = jax.vmap(trainer.init)(keys)
+    updates = chunk_updates(cfg, trainer)
+    flops = count_flops(trainer.update, unbatch(state))
 
-    one_seed = scan_updates(learner, updates)
+    one_seed = scan_updates(trainer, updates)
 
     # One seed runs the chunk exactly as experiments.run does; S seeds vmap it.
     if seeds == 1:
@@ -65,7 +65,7 @@ def bench(
     jax.block_until_ready(state)
     elapsed = time.perf_counter() - t
     total_updates = seeds * chunks * updates
-    env_steps = total_updates * learner.env_steps_per_update
+    env_steps = total_updates * trainer.env_steps_per_update
     memory = mem.argument_size_in_bytes + mem.output_size_in_bytes + mem.temp_size_in_bytes
     return {
         "algo": algo,
@@ -75,10 +75,10 @@ def bench(
         "compile_s": round(compile_s, 2),
         "env_steps_per_s": round(env_steps / elapsed),
         "agent_steps_per_s": round(env_steps * env.spec.num_agents / elapsed),
-        "env_steps_per_update": learner.env_steps_per_update,
+        "env_steps_per_update": trainer.env_steps_per_update,
         "matmul_flops_per_update": flops.matmul_flops,
         "elementwise_ops_per_update": flops.elementwise_ops,
-        "matmul_flops_per_env_step": flops.matmul_flops / learner.env_steps_per_update,
+        "matmul_flops_per_env_step": flops.matmul_flops / trainer.env_steps_per_update,
         "matmul_gflops": flops.matmul_flops * total_updates / elapsed / 1e9,
         "memory_mb": round((memory - mem.alias_size_in_bytes) / 2**20, 1),
         "device": jax.devices()[0].platform,

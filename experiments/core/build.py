@@ -1,4 +1,4 @@
-"""Env + learner from a composed config: shared by training, evaluation and benchmarks."""
+"""Env + trainer from a composed config: shared by training, evaluation and benchmarks."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from omegaconf import DictConfig, OmegaConf
 
 import algos
 import envs
-from algos.learner import Learner, config_from
+from algos.learner import config_from
 from algos.selfplay import SelfPlayConfig
+from algos.trainer import Trainer
 
 
-def build(cfg: DictConfig) -> tuple[envs.MultiAgentEnv, Learner]:
-    """The env and learner a config describes (training config or a saved ``config.json``)."""
+def build(cfg: DictConfig) -> tuple[envs.MultiAgentEnv, Trainer]:
+    """The env and trainer a config describes (training config or a saved ``config.json``)."""
     env = envs.make(cfg.env.name, **OmegaConf.to_container(cfg.env.options, resolve=True))
     selfplay = selfplay_configs(env, OmegaConf.to_container(cfg.env.selfplay))
     algo = OmegaConf.to_container(cfg.algo)
@@ -48,8 +49,8 @@ def selfplay_configs(
 
 def build_offline(
     config: dict[str, Any], run_dir: str | Path
-) -> tuple[envs.MultiAgentEnv, Learner]:
-    """The env and learner of a run's saved config; a run trained on a Unity build gets the
+) -> tuple[envs.MultiAgentEnv, Trainer]:
+    """The env and trainer of a run's saved config; a run trained on a Unity build gets the
     JAX game it matched (``env.expect``), so its policies play without the binary."""
     cfg = OmegaConf.create(config)
     if cfg.env.name == "unity":
@@ -62,6 +63,6 @@ def build_offline(
     return build(cfg)
 
 
-def chunk_updates(cfg: DictConfig, learner: Learner) -> int:
-    """Learner updates per jitted chunk: ``chunk_env_steps`` worth, at least one."""
-    return max(1, round(int(cfg.chunk_env_steps) / learner.env_steps_per_update))
+def chunk_updates(cfg: DictConfig, trainer: Trainer) -> int:
+    """Updates per jitted chunk: ``chunk_env_steps`` worth, at least one."""
+    return max(1, round(int(cfg.chunk_env_steps) / trainer.env_steps_per_update))

@@ -26,6 +26,11 @@ class CheckpointError(RuntimeError):
     """A checkpoint cannot be used; the message says why and what to do."""
 
 
+# The state's layout: 2 since the trainer owns the live envs, self-play and rng
+# (``algos.trainer.TrainState``); checkpoints without it were written in layout 1.
+LAYOUT = 2
+
+
 def _abstract(state: Any) -> Any:
     return jax.tree.map(ocp.utils.to_shape_dtype_struct, _storable(state))
 
@@ -63,6 +68,7 @@ class Checkpointer:
         return sorted(self._manager.all_steps())
 
     def save(self, step: int, state: Any, meta: dict[str, Any]) -> None:
+        meta = {**meta, "layout": LAYOUT}
         self._manager.save(
             step,
             args=ocp.args.Composite(
@@ -88,6 +94,14 @@ class Checkpointer:
                 f"checkpoint {step} in {self.directory} is unreadable ({err}); delete that step "
                 "directory to fall back to an older one, or start without resume"
             ) from err
+        layout = meta.get("layout", 1)
+        if layout != LAYOUT:
+            raise CheckpointError(
+                f"checkpoint {step} in {self.directory} has state layout {layout}, this version "
+                f"of marl-arena reads layout {LAYOUT} (layout 2 began when algos.trainer took "
+                "over the live envs, self-play and rng). Resume it with the commit that wrote "
+                "it (its config.json and git log), or start afresh"
+            )
         saved = meta.get("config", {})
         for key in RUN_IDENTITY:  # the keys that must match for a resume
             if key in saved and saved[key] != config.get(key):

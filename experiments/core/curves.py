@@ -70,7 +70,7 @@ def checkpoint_curve(
     config = run_config(run_dir)
     games = int(games or config["eval"]["games"])
     decisions = int(decisions or config["eval"]["decisions"])
-    env, learner = build_offline(config, run_dir)
+    env, trainer = build_offline(config, run_dir)
     valid = scripted.names(env.spec.name)
     if not opponents:
         raise ValueError(
@@ -94,7 +94,7 @@ def checkpoint_curve(
     tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
     tmp.replace(run_dir / CURVE_FILE)
     done = {(r["chunk"], r["opponent"], r["games_per_side"], r["decisions"]) for r in rows}
-    template = jax.eval_shape(learner.init, jax.random.PRNGKey(0))  # shapes only
+    template = jax.eval_shape(trainer.init, jax.random.PRNGKey(0))  # shapes only
     ident = run_identity(config)
     checkpointer = Checkpointer(run_dir / "checkpoints", keep=None)  # keep all: only reads
     key = jax.random.PRNGKey(int(config["seed"]) + 1)  # experiments.run's evaluation key
@@ -104,14 +104,14 @@ def checkpoint_curve(
             if not todo:
                 continue
             state, meta = checkpointer.restore(template, ident, step)
-            params = learner.policy_params(state)
+            params = trainer.policy_params(state)
             for name in todo:
                 k = opponent_key(key, name, config["eval"]["opponents"], sorted(valid))
                 if name in players:
                     other = players[name]
                     result = head_to_head(
                         env,
-                        learner.team_policy,
+                        trainer.team_policy,
                         params,
                         other.policy,
                         other.params,
@@ -121,7 +121,7 @@ def checkpoint_curve(
                     )
                 else:
                     result = vs_scripted(
-                        env, learner.team_policy, params, name, games, decisions, k
+                        env, trainer.team_policy, params, name, games, decisions, k
                     )
                 row = {
                     "chunk": step,

@@ -17,7 +17,7 @@ import numpy as np
 from analysis.intervals import wilson
 from envs import match, scripted
 from envs.base import MultiAgentEnv
-from envs.policy import Roles, TeamPolicy, for_team
+from envs.policy import Policy, Roles, for_team
 from envs.registry import find
 
 
@@ -39,9 +39,9 @@ def record(wins: int, draws: int, losses: int) -> dict[str, Any]:
 
 def head_to_head(
     env: MultiAgentEnv,
-    policy: TeamPolicy | Roles,
+    policy: Policy | Roles,
     params: Any,
-    opponent: TeamPolicy | Roles,
+    opponent: Policy | Roles,
     opponent_params: Any,
     games: int,
     decisions: int,
@@ -68,7 +68,7 @@ def head_to_head(
     return record(*total) | sides
 
 
-def scripted_opponent(env: MultiAgentEnv, name: str) -> TeamPolicy | Roles:
+def scripted_opponent(env: MultiAgentEnv, name: str) -> Policy | Roles:
     """The env's scripted player ``name`` as a team policy, or per role in an asymmetric
     game (``Roles``, whose params are ``[None, None]``)."""
     spec = env.spec
@@ -81,7 +81,7 @@ def scripted_opponent(env: MultiAgentEnv, name: str) -> TeamPolicy | Roles:
 
 def vs_scripted(
     env: MultiAgentEnv,
-    policy: TeamPolicy | Roles,
+    policy: Policy | Roles,
     params: Any,
     name: str,
     games: int,
@@ -97,13 +97,13 @@ def vs_scripted(
 
 def evaluate_policy(
     env: MultiAgentEnv,
-    policy: TeamPolicy | Roles,
+    policy: Policy | Roles,
     params: Any,
     opponents: Sequence[str],
     games: int,
     decisions: int,
     key: jax.Array,
-    others: dict[str, tuple[TeamPolicy, Any]] | None = None,
+    others: dict[str, tuple[Policy, Any]] | None = None,
 ) -> dict[str, Any]:
     """Evaluate against each scripted opponent and each ``others`` entry
     (name -> ``(policy, params)``)."""

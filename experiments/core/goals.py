@@ -15,7 +15,7 @@ import numpy as np
 
 from envs import match
 from envs.base import MultiAgentEnv
-from envs.policy import Roles, TeamPolicy, for_team
+from envs.policy import Policy, Roles, for_team
 from envs.registry import BallGame, find, names
 
 LENGTH_BINS = ((1, 10), (11, 20), (21, 50), (51, 100), (101, 300), (301, 10**9))
@@ -50,7 +50,7 @@ def ball_game(env: MultiAgentEnv) -> BallGame:
 
 def trace(
     env: MultiAgentEnv,
-    policies: Sequence[TeamPolicy],
+    policies: Sequence[Policy],
     params: Sequence[Any],
     key: jax.Array,
     num_envs: int,
@@ -156,9 +156,9 @@ def summarise(played: Sequence[tuple[PlayedGame, int]]) -> dict[str, Any]:
 
 def report(
     env: MultiAgentEnv,
-    policy: TeamPolicy | Roles,
+    policy: Policy | Roles,
     params: Any,
-    opponent: TeamPolicy | Roles,
+    opponent: Policy | Roles,
     games_per_side: int,
     decisions: int,
     key: jax.Array,

@@ -118,10 +118,10 @@ def package(
     if not evaluation_file.exists():
         raise FileNotFoundError(f"{evaluation_file} not found: package a finished run")
     evaluation = json.loads(evaluation_file.read_text())
-    _, learner, params = load_run(run_dir)
+    _, trainer, params = load_run(run_dir)
     out.mkdir(parents=True, exist_ok=True)
     # One <Behaviour>.onnx per behaviour (two for Strikers vs Goalie), as mlagents-learn writes.
-    policies = behaviour_policies(learner, params)
+    policies = behaviour_policies(trainer, params)
     paths = export(run_dir, out)
     checks = [
         check_parity(path, sub, sub_params, check_samples)
@@ -134,9 +134,9 @@ def package(
         "sampled_actions_valid": all(c["sampled_actions_valid"] for c in checks),
     }
     behaviours = [name for name, _, _ in policies]
-    trainer = learner.mlagents_trainer or config["algo"]["name"]
+    trainer_type = trainer.learners[0].mlagents_trainer or config["algo"]["name"]
     settings = {
-        "behaviors": {name: ml_agents_behaviour(config, trainer) for name in behaviours},
+        "behaviors": {name: ml_agents_behaviour(config, trainer_type) for name in behaviours},
         "marl_arena": config,
     }
     (out / "configuration.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))

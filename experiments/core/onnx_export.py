@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from algos.learner import ActorArrays, Learner
+from algos.learner import ActorArrays, Exportable, Learner
+from algos.trainer import Trainer
 from envs.base import EnvSpec, MultiDiscrete
 from envs.registry import find
 from experiments.core.players import load_run
@@ -276,17 +277,24 @@ def _log_softmax(x: np.ndarray) -> np.ndarray:
 
 
 def behaviour_policies(
-    learner: Learner, params: Any, behaviour: str | None = None
+    trainer: Trainer, params: Any, behaviour: str | None = None
 ) -> list[tuple[str, Learner, Any]]:
     """``(behaviour name, its learner, its params)`` for each behaviour of a run's policy (or
-    only ``behaviour``): one for a symmetric game, one per role for an asymmetric one
-    (``algos.asymmetric``)."""
-    spec = learner.env.spec
+    only ``behaviour``): one for a symmetric game, one per role for an asymmetric one. A
+    learner without an ONNX export (``Exportable``) is refused with its name."""
+    spec = trainer.env.spec
     if not spec.asymmetric:
-        policies = [(behaviour_name(spec), learner, params)]
+        policies = [(behaviour_name(spec), trainer.learners[0], params)]
     else:
-        subs = learner.learners  # type: ignore[attr-defined]
-        policies = [(behaviour_name(spec, b), sub, params[b]) for b, sub in enumerate(subs)]
+        policies = [
+            (behaviour_name(spec, b), sub, params[b]) for b, sub in enumerate(trainer.learners)
+        ]
+    for _, sub, _ in policies:
+        if not isinstance(sub, Exportable):
+            raise TypeError(
+                f"{type(sub).__name__} has no ONNX export: it defines no actor_arrays and "
+                "actor_outputs (algos.learner.Exportable)"
+            )
     if behaviour is None:
         return policies
     valid = [name for name, _, _ in policies]
@@ -307,8 +315,8 @@ def export(
     the file when one is written, else the folder."""
     import onnx
 
-    _, learner, params = load_run(run_dir)
-    policies = behaviour_policies(learner, params, behaviour)
+    _, trainer, params = load_run(run_dir)
+    policies = behaviour_policies(trainer, params, behaviour)
     paths = []
     for name, sub, sub_params in policies:
         model = build_model(sub.actor_arrays(sub_params, agent, sub_policy), sub.spec)

@@ -3,7 +3,7 @@
 An ML-Agents export is a small feed-forward graph (model API 2 or 3; ML-Agents' exporter at
 opset 9, also the later input forms of Slice and Clip). ``load_model`` reads it with ``onnx``,
 checks it against a game and returns an ``ImportedModel`` whose ``policy`` interprets the
-nodes with ``jax.numpy``: one trace, then it jits, vmaps and scans like any ``TeamPolicy``, so
+nodes with ``jax.numpy``: one trace, then it jits, vmaps and scans like any ``Policy``, so
 an ML-Agents model plays at JAX speed. onnxruntime is only the parity reference (tests).
 
 What the formats hold (inputs, outputs, the computation):
@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from envs.base import Box, EnvSpec, MultiDiscrete
-from envs.policy import TeamPolicy
+from envs.policy import Policy
 
 MASK_INPUT = "action_masks"
 RECURRENT_NAMES = ("recurrent_in", "recurrent_out", "memories")
@@ -266,7 +266,7 @@ class ImportedModel:
             values.update(zip(node.outputs, outs, strict=False))
         return values
 
-    def policy(self, greedy: bool = False) -> TeamPolicy:
+    def policy(self, greedy: bool = False) -> Policy:
         """``(params, obs [n, D], key) -> actions [n, ...]``: the graph's actions, sampled as
         Unity samples them (or greedy)."""
         discrete = isinstance(self.action_space, MultiDiscrete)

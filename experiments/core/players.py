@@ -23,19 +23,19 @@ import yaml
 from omegaconf import OmegaConf
 
 import envs
-from algos.learner import Learner
+from algos.trainer import Trainer
 from analysis.formats import CONFIG_FILE
 from envs import scripted
 from envs.base import EnvSpec, MultiAgentEnv
-from envs.policy import Roles, TeamPolicy, own_view_policy
+from envs.policy import Policy, Roles, own_view_policy
 from experiments.core.build import build_offline
 from experiments.core.checkpoint import load_policy
 from experiments.core.evaluation import scripted_opponent
 from experiments.core.onnx_import import UnsupportedModel, load_model
 
 
-def load_run(run_dir: str | Path) -> tuple[MultiAgentEnv, Learner, Any]:
-    """The env, learner and final policy params saved by ``experiments.run``."""
+def load_run(run_dir: str | Path) -> tuple[MultiAgentEnv, Trainer, Any]:
+    """The env, trainer and final policy params saved by ``experiments.run``."""
     final = Path(run_dir) / "final"
     config_file = final / CONFIG_FILE
     if not config_file.exists():
@@ -43,10 +43,10 @@ def load_run(run_dir: str | Path) -> tuple[MultiAgentEnv, Learner, Any]:
             f"{config_file} not found: {run_dir} is not a finished run (resume it with "
             f"`python -m experiments.run resume={run_dir}`)"
         )
-    env, learner = build_offline(json.loads(config_file.read_text()), run_dir)
+    env, trainer = build_offline(json.loads(config_file.read_text()), run_dir)
     # Shapes only: computing a fresh state (eagerly, op by op) would cost seconds per load.
-    template = learner.policy_params(jax.eval_shape(learner.init, jax.random.PRNGKey(0)))
-    return env, learner, load_policy(final, template)
+    template = trainer.policy_params(jax.eval_shape(trainer.init, jax.random.PRNGKey(0)))
+    return env, trainer, load_policy(final, template)
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class Player:
 
     name: str
     kind: str  # "trained" (a run), "onnx" (an imported model) or "scripted"
-    policy: TeamPolicy | Roles  # Roles: one policy per role of an asymmetric game
+    policy: Policy | Roles  # Roles: one policy per role of an asymmetric game
     params: Any
     arch: str  # players with the same arch share one compiled match program
     algo: str | None = None
@@ -65,7 +65,7 @@ class Player:
 
 def trained_player(run_dir: str | Path, name: str | None = None) -> tuple[MultiAgentEnv, Player]:
     """A finished ``experiments.run`` directory as a player named ``<algo>/seed<seed>``."""
-    env, learner, params = load_run(run_dir)
+    env, trainer, params = load_run(run_dir)
     cfg = OmegaConf.create(json.loads((Path(run_dir) / "final" / CONFIG_FILE).read_text()))
     algo, seed = str(cfg.algo.name), int(cfg.seed)
     arch = json.dumps(
@@ -75,7 +75,7 @@ def trained_player(run_dir: str | Path, name: str | None = None) -> tuple[MultiA
     player = Player(
         name=name or f"{algo}/seed{seed}",
         kind="trained",
-        policy=learner.team_policy,
+        policy=trainer.team_policy,
         params=params,
         arch=arch,
         algo=algo,
@@ -206,7 +206,7 @@ def onnx_player(
         models = role_models(path, spec)
         teams = [spec.behaviour_of(t) for t in range(spec.num_teams)]
         widths = [b.obs_shape[0] for b in spec.behaviour_specs]
-        policy: TeamPolicy | Roles = Roles(
+        policy: Policy | Roles = Roles(
             tuple(own_view_policy(models[b].policy(greedy), widths[b]) for b in teams),
             tuple(teams),
         )

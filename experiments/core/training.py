@@ -17,7 +17,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from algos import rollout
-from algos.learner import scan_updates
+from algos.trainer import scan_updates
 from analysis import stalls
 from analysis.formats import (
     CONFIG_FILE,
@@ -66,7 +66,7 @@ def summarise(metrics: dict[str, np.ndarray]) -> dict[str, float]:
     """One row from a chunk's per-update metrics: episode counts summed, episode statistics
     weighted by the episodes behind them, everything else averaged over updates.
 
-    A learner whose behaviours learn side by side logs ``<metric>_<behaviour>``: each
+    A trainer whose behaviours learn side by side logs ``<metric>_<behaviour>``: each
     behaviour's episode statistics are weighted by its own ``episodes_<behaviour>``.
     """
     row = {}
@@ -138,9 +138,9 @@ def stall_warning(quiet_env_steps: int, env_steps: int) -> str:
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     """Run (or resume) training in ``run_dir``; returns the evaluation summary."""
     logging.getLogger("absl").setLevel(logging.WARNING)  # orbax's per-save INFO lines
-    env, learner = build(cfg)
-    updates = chunk_updates(cfg, learner)
-    steps_per_chunk = learner.env_steps_per_update * updates
+    env, trainer = build(cfg)
+    updates = chunk_updates(cfg, trainer)
+    steps_per_chunk = trainer.env_steps_per_update * updates
     num_chunks = max(1, math.ceil(int(cfg.total_env_steps) / steps_per_chunk))
     # `stop_env_steps` ends this invocation early with the run's schedule unchanged (the
     # learning rate still decays over total_env_steps); resume=<run dir> continues it.
@@ -151,8 +151,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
 
     key = jax.random.PRNGKey(int(cfg.seed))
     # A resumed run needs only the state's shapes: its values come from the checkpoint.
-    state = jax.eval_shape(learner.init, key) if cfg.resume else learner.init(key)
-    chunk_fn = jax.jit(scan_updates(learner, updates))
+    state = jax.eval_shape(trainer.init, key) if cfg.resume else trainer.init(key)
+    chunk_fn = jax.jit(scan_updates(trainer, updates))
     t_compile = time.perf_counter()
     chunk_fn = chunk_fn.lower(state).compile()
     compile_s = time.perf_counter() - t_compile
@@ -165,7 +165,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
         state, meta = checkpointer.restore(state, meta_config)
         start_chunk, wall_offset = int(meta["chunk"]), float(meta["wall_s"])
         print(f"resumed {run_dir} at chunk {start_chunk} ({meta['env_steps']} env steps)")
-    # The config beside the checkpoints rebuilds their learner, also before `final/` exists
+    # The config beside the checkpoints rebuilds their trainer, also before `final/` exists
     # (experiments.checkpoint_curve reads it); written once a resume has been accepted.
     (run_dir / CONFIG_FILE).write_text(json.dumps(config, indent=1))
     record_host(run_dir, start_chunk * steps_per_chunk)
@@ -222,11 +222,11 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
                 f"resume={run_dir} continues"
             )
             return {}
-        save_policy(run_dir / "final", learner.policy_params(state), config)
+        save_policy(run_dir / "final", trainer.policy_params(state), config)
         summary = evaluate_policy(
             env,
-            learner.team_policy,
-            learner.policy_params(state),
+            trainer.team_policy,
+            trainer.policy_params(state),
             opponents=list(cfg.eval.opponents),
             games=env.num_envs or int(cfg.eval.games),
             decisions=int(cfg.eval.decisions),
