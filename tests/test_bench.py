@@ -83,12 +83,12 @@ def test_seeds_vmapped_in_one_program_match_separate_runs() -> None:
     together, metrics = jax.jit(jax.vmap(two_updates))(jax.vmap(trainer.init)(keys))
     for i, key in enumerate(keys):
         alone, alone_metrics = jax.jit(two_updates)(trainer.init(key))
-        pairs = zip(jax.tree.leaves(alone.params), jax.tree.leaves(together.params), strict=True)
+        pairs = zip(jax.tree.leaves(alone.learners), jax.tree.leaves(together.learners), strict=True)
         for a, b in pairs:
             np.testing.assert_allclose(a, b[i], rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(alone_metrics["loss"], metrics["loss"][i], rtol=1e-4, atol=1e-5)
     # Different seeds train differently: the vmap did not collapse them into one.
-    first = jax.tree.leaves(together.params)[0]
+    first = jax.tree.leaves(together.learners)[0]
     assert not np.allclose(first[0], first[1])
 
 
