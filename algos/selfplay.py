@@ -34,33 +34,45 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import yaml
 from flax import struct
 
 from algos import rollout
 from envs.base import MultiAgentEnv
 from envs.policy import BatchPolicy, Policy, SnapshotPolicy, vmap_policy
 
+MLAGENTS = Path(__file__).resolve().parents[1] / "conf" / "selfplay" / "mlagents.yaml"
+
 
 @dataclass(frozen=True)
 class SelfPlayConfig:
-    """Ghost-trainer settings (ML-Agents names; defaults are ML-Agents' code defaults)."""
+    """Ghost-trainer settings (ML-Agents names). The values are YAML's: a game's
+    ``conf/env/<game>.yaml`` (over ``conf/selfplay/mlagents.yaml``), or ``mlagents()``."""
 
-    save_steps: int = 20000
-    team_change: int = 100000
-    swap_steps: int = 2000
-    window: int = 10
-    play_against_latest_model_ratio: float = 0.5
-    initial_elo: float = 1200.0
-    elo_k: float = 1.0
-    scripted: tuple[str, ...] = ()  # scripted opponents a swap may draw (ours, not ML-Agents')
-    scripted_ratio: float = 0.0  # probability that a swap draws one of ``scripted``
+    save_steps: int
+    team_change: int
+    swap_steps: int
+    window: int
+    play_against_latest_model_ratio: float
+    initial_elo: float
+    elo_k: float
+    scripted: tuple[str, ...]  # scripted opponents a swap may draw (ours, not ML-Agents')
+    scripted_ratio: float  # probability that a swap draws one of ``scripted``
     # asymmetric games: every behaviour learns each update against the others' current
     # policies, no ghost (Lowe et al. 2017's mixed tasks; ours, not ML-Agents')
-    concurrent: bool = False
+    concurrent: bool
+
+    @classmethod
+    def mlagents(cls, **overrides: Any) -> SelfPlayConfig:
+        """ML-Agents' code defaults (``conf/selfplay/mlagents.yaml``, the one place they are
+        written) with ``overrides``: for studies and tests outside a game's config."""
+        values = {**yaml.safe_load(MLAGENTS.read_text()), **overrides}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.scripted_ratio <= 1.0:

@@ -70,7 +70,7 @@ def run_ours(seed: int, updates: int, cfg: dict[str, Any]) -> np.ndarray:
     update in which no episode finished."""
     env = JaxMARLEnv(SPREAD, None)
     total = updates * cfg["num_envs"] * cfg["rollout_len"]
-    trainer = algos.make("ippo", env, cfg | {"anneal_lr": True}, SelfPlayConfig(), total)
+    trainer = algos.make("ippo", env, cfg | {"anneal_lr": True}, SelfPlayConfig.mlagents(), total)
     run = jax.jit(scan_updates(trainer, updates))
     _, metrics = run(trainer.init(jax.random.PRNGKey(seed)))
     returns = np.asarray(metrics["episode_return"]) * env.spec.num_agents

@@ -132,7 +132,7 @@ def make_trainer(
             "agent": {"critic": CRITICS[agent]},
         }
     }
-    sp = SelfPlayConfig(concurrent=True, window=1)
+    sp = SelfPlayConfig.mlagents(concurrent=True, window=1)
     trainer = algos.make("maddpg", env, cfg, [sp, sp], 2 * env_steps)
     return env, trainer
 

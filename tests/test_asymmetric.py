@@ -41,7 +41,8 @@ def train(env, algo: str, selfplay_cfg, updates: int):
 
 def shootout_cfgs() -> list[SelfPlayConfig]:
     return [
-        SelfPlayConfig(save_steps=200, team_change=1000, swap_steps=s, window=3) for s in (200, 100)
+        SelfPlayConfig.mlagents(save_steps=200, team_change=1000, swap_steps=s, window=3)
+        for s in (200, 100)
     ]
 
 
@@ -134,8 +135,8 @@ def reference_asymmetric(cfgs, team_size, env_steps: int, calls: int):
 
 def test_per_behaviour_schedule_follows_ml_agents():
     cfgs = [
-        SelfPlayConfig(save_steps=100, team_change=300, swap_steps=150, window=3),
-        SelfPlayConfig(save_steps=60, team_change=200, swap_steps=25, window=4),
+        SelfPlayConfig.mlagents(save_steps=100, team_change=300, swap_steps=150, window=3),
+        SelfPlayConfig.mlagents(save_steps=60, team_change=200, swap_steps=25, window=4),
     ]
     team_size, env_steps = (2, 1), 20
     states = [selfplay.init({"w": jnp.zeros(2)}, c) for c in cfgs]
@@ -171,8 +172,8 @@ def test_per_behaviour_schedule_follows_ml_agents():
 
 
 def test_a_game_moves_the_learner_and_the_other_behaviours_ghost_slot():
-    own = selfplay.init({"w": jnp.zeros(1)}, SelfPlayConfig(window=3))
-    other = selfplay.init({"w": jnp.zeros(1)}, SelfPlayConfig(window=3))
+    own = selfplay.init({"w": jnp.zeros(1)}, SelfPlayConfig.mlagents(window=3))
+    other = selfplay.init({"w": jnp.zeros(1)}, SelfPlayConfig.mlagents(window=3))
     other = other.replace(ghost_index=jnp.asarray(2), elos=other.elos.at[2].set(1400.0))
     results, finished = jnp.array([1.0, 0.0, 1.0]), jnp.array([True, False, True])
     own_out, other_out = selfplay.record_games_between(own, other, results, finished, 1.0)
@@ -189,7 +190,9 @@ def test_a_game_moves_the_learner_and_the_other_behaviours_ghost_slot():
 @pytest.mark.parametrize("algo", ["ippo", "poca", "maddpg"])
 def test_cooperative_task_is_solved_without_a_ghost(algo):
     env = Handshake()
-    learner, state, metrics = train(env, algo, SelfPlayConfig(), 60 if algo != "maddpg" else 100)
+    learner, state, metrics = train(
+        env, algo, SelfPlayConfig.mlagents(), 60 if algo != "maddpg" else 100
+    )
     assert "elo" not in metrics and "win_rate" not in metrics  # nobody to beat
     params = learner.policy_params(state)
     keys = jax.random.split(jax.random.PRNGKey(1), 200)
@@ -212,7 +215,7 @@ def test_unequal_teams_need_declared_behaviours():
             )
 
     with pytest.raises(ValueError, match="declares one behaviour per team"):
-        algos.make("ippo", Lopsided(), TINY["ippo"], SelfPlayConfig(), 10**6)
+        algos.make("ippo", Lopsided(), TINY["ippo"], SelfPlayConfig.mlagents(), 10**6)
 
 
 def test_evaluation_plays_each_role_and_reports_it():
@@ -246,7 +249,7 @@ def test_evaluation_plays_each_role_and_reports_it():
 
 
 def concurrent_cfgs() -> list[SelfPlayConfig]:
-    return [SelfPlayConfig(concurrent=True, window=3)] * 2
+    return [SelfPlayConfig.mlagents(concurrent=True, window=3)] * 2
 
 
 @pytest.mark.parametrize(
@@ -379,15 +382,25 @@ def test_concurrent_and_per_behaviour_settings_reject_what_they_cannot_do():
     env = Shootout()
     with pytest.raises(ValueError, match="every behaviour or for none"):
         algos.make(
-            "ippo", env, TINY["ippo"], [SelfPlayConfig(concurrent=True), SelfPlayConfig()], 1
+            "ippo",
+            env,
+            TINY["ippo"],
+            [SelfPlayConfig.mlagents(concurrent=True), SelfPlayConfig.mlagents()],
+            1,
         )
     with pytest.raises(ValueError, match="symmetric game"):
-        algos.make("ippo", DominantDuel(), TINY["ippo"], SelfPlayConfig(concurrent=True), 1)
+        algos.make(
+            "ippo", DominantDuel(), TINY["ippo"], SelfPlayConfig.mlagents(concurrent=True), 1
+        )
     with pytest.raises(ValueError, match=r"Goalie.*Shooter, Keeper"):
         algos.make("ippo", env, {**TINY["ippo"], "behaviours": {"Goalie": {}}}, shootout_cfgs(), 1)
     with pytest.raises(ValueError, match="one behaviour"):
         algos.make(
-            "ippo", DominantDuel(), {**TINY["ippo"], "behaviours": {"a": {}}}, SelfPlayConfig(), 1
+            "ippo",
+            DominantDuel(),
+            {**TINY["ippo"], "behaviours": {"a": {}}},
+            SelfPlayConfig.mlagents(),
+            1,
         )
     with pytest.raises(ValueError, match="unknown critic 'global'; valid: central, local"):
         algos.make("maddpg", env, {**TINY["maddpg"], "critic": "global"}, shootout_cfgs(), 1)

@@ -75,7 +75,7 @@ def test_flops_by_matmul_shape_and_the_rate_those_shapes_allow() -> None:
 def test_seeds_vmapped_in_one_program_match_separate_runs() -> None:
     env = envs.make("tennis")
     cfg = {"num_envs": 4, "rollout_len": 8, "num_minibatches": 2, "num_epochs": 1, "hidden": [16]}
-    trainer = algos.make("ippo", env, cfg, SelfPlayConfig(), 10_000)
+    trainer = algos.make("ippo", env, cfg, SelfPlayConfig.mlagents(), 10_000)
     keys = jax.random.split(jax.random.PRNGKey(3), 2)
 
     two_updates = scan_updates(trainer, 2)
@@ -83,7 +83,9 @@ def test_seeds_vmapped_in_one_program_match_separate_runs() -> None:
     together, metrics = jax.jit(jax.vmap(two_updates))(jax.vmap(trainer.init)(keys))
     for i, key in enumerate(keys):
         alone, alone_metrics = jax.jit(two_updates)(trainer.init(key))
-        pairs = zip(jax.tree.leaves(alone.learners), jax.tree.leaves(together.learners), strict=True)
+        pairs = zip(
+            jax.tree.leaves(alone.learners), jax.tree.leaves(together.learners), strict=True
+        )
         for a, b in pairs:
             np.testing.assert_allclose(a, b[i], rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(alone_metrics["loss"], metrics["loss"][i], rtol=1e-4, atol=1e-5)

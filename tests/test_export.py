@@ -24,7 +24,9 @@ from experiments.core.onnx_export import (
 
 def learner_and_params(algo: str, game: str, **cfg):
     env = envs.make(game)
-    (learner,) = algos.make(algo, env, {"num_envs": 4, **cfg}, SelfPlayConfig(), 10**6).learners
+    (learner,) = algos.make(
+        algo, env, {"num_envs": 4, **cfg}, SelfPlayConfig.mlagents(), 10**6
+    ).learners
     params = learner.policy_params(
         learner.init(*jax.random.split(jax.random.PRNGKey(3), learner.init_keys))
     )

@@ -151,7 +151,11 @@ def tails(params, obs, key):
 GAME = Game(name="coin_duel", env=CoinDuel, scripted={"tails": tails})
 '''
 
-NEW_GAME_YAML = """name: coin_duel
+NEW_GAME_YAML = """defaults:
+  - /selfplay@selfplay: mlagents
+  - _self_
+
+name: coin_duel
 options: {}
 scripted: [tails]
 total_env_steps: 256
@@ -161,11 +165,6 @@ selfplay:
   team_change: 128
   swap_steps: 32
   window: 4
-  play_against_latest_model_ratio: 0.5
-  initial_elo: 1200.0
-  elo_k: 1.0
-  scripted: []
-  scripted_ratio: 0.0
 """
 
 

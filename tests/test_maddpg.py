@@ -14,7 +14,7 @@ from algos import maddpg, optim
 from algos.selfplay import SelfPlayConfig
 from algos.trainer import Trainer, scan_updates
 
-SELFPLAY = SelfPlayConfig(save_steps=200, team_change=500, swap_steps=100, window=3)
+SELFPLAY = SelfPlayConfig.mlagents(save_steps=200, team_change=500, swap_steps=100, window=3)
 TINY = dict(
     num_envs=16,
     rollout_len=1,

@@ -144,7 +144,9 @@ def test_api3_continuous_matches_onnxruntime_and_samples_its_gaussian(
 
 def our_learner(algo: str, game: str, **cfg):
     env = envs.make(game)
-    (learner,) = algos.make(algo, env, {"num_envs": 4, **cfg}, SelfPlayConfig(), 10**6).learners
+    (learner,) = algos.make(
+        algo, env, {"num_envs": 4, **cfg}, SelfPlayConfig.mlagents(), 10**6
+    ).learners
     params = learner.policy_params(
         learner.init(*jax.random.split(jax.random.PRNGKey(3), learner.init_keys))
     )

@@ -108,7 +108,7 @@ def test_posthumous_credit_teaches_the_sacrifice(algo):
     cfg = dict(num_envs=32, rollout_len=8, hidden=[16], num_minibatches=4, learning_rate=3e-3)
     if algo == "poca":
         cfg.update(critic_hidden=16, critic_layers=1)
-    sp = SelfPlayConfig(save_steps=200, team_change=500, swap_steps=100, window=3)
+    sp = SelfPlayConfig.mlagents(save_steps=200, team_change=500, swap_steps=100, window=3)
     trainer = algos.make(algo, Sacrifice(), cfg, sp, 10**6)
     state = trainer.init(jax.random.PRNGKey(0))
     step = jax.jit(scan_updates(trainer, 80))

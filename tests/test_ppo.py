@@ -95,7 +95,7 @@ TINY = dict(num_envs=32, rollout_len=4, hidden=[16], num_minibatches=4, learning
 
 def train_duel(continuous: bool, updates: int, **overrides):
     env = DominantDuel(continuous=continuous)
-    sp = SelfPlayConfig(save_steps=200, team_change=500, swap_steps=100, window=3)
+    sp = SelfPlayConfig.mlagents(save_steps=200, team_change=500, swap_steps=100, window=3)
     trainer = algos.make("ippo", env, {**TINY, **overrides}, sp, 10**6)
     state = trainer.init(jax.random.PRNGKey(0))
     chunk = jax.jit(scan_updates(trainer, updates))
@@ -128,7 +128,7 @@ def test_annealed_learning_rate_reaches_zero_at_the_end_of_the_budget():
     # anneal_lr decays linearly to 0 over exactly the run's updates (total_env_steps): the
     # last budgeted update still learns, one past the budget moves nothing; constant keeps on.
     env = DominantDuel()
-    sp = SelfPlayConfig(save_steps=200, team_change=500, swap_steps=100, window=3)
+    sp = SelfPlayConfig.mlagents(save_steps=200, team_change=500, swap_steps=100, window=3)
 
     def largest_change(before, after) -> float:
         leaves = zip(jax.tree.leaves(before), jax.tree.leaves(after), strict=True)
@@ -150,7 +150,7 @@ def test_annealed_learning_rate_reaches_zero_at_the_end_of_the_budget():
 
 def test_unshared_params_have_an_agent_axis_and_learn():
     env = DominantDuel()
-    sp = SelfPlayConfig(save_steps=200, team_change=500, swap_steps=100, window=3)
+    sp = SelfPlayConfig.mlagents(save_steps=200, team_change=500, swap_steps=100, window=3)
     trainer = algos.make("ippo", env, {**TINY, "share_params": False}, sp, 10**6)
     state = trainer.init(jax.random.PRNGKey(0))
     kernel = state.learners[0].params["actor"]["params"]["MLP_0"]["Dense_0"]["kernel"]
@@ -182,7 +182,9 @@ def test_mirror_symmetric_actor_is_equivariant_and_keeps_its_params():
 
 def test_mirror_symmetric_needs_an_env_that_declares_a_mirror():
     with pytest.raises(ValueError, match="declares no mirror symmetry"):
-        algos.make("ippo", DominantDuel(), {"mirror_symmetric": True}, SelfPlayConfig(), 1000)
+        algos.make(
+            "ippo", DominantDuel(), {"mirror_symmetric": True}, SelfPlayConfig.mlagents(), 1000
+        )
 
 
 def test_surrogate_clips_one_ratio_per_branch_as_ml_agents_does():
@@ -205,7 +207,7 @@ def test_surrogate_clips_one_ratio_per_branch_as_ml_agents_does():
 
 def test_the_learner_keeps_a_log_probability_per_branch():
     env = envs.make("soccer_twos")
-    (learner,) = algos.make("ippo", env, TINY, SelfPlayConfig(), 10**6).learners
+    (learner,) = algos.make("ippo", env, TINY, SelfPlayConfig.mlagents(), 10**6).learners
     state = learner.init(jax.random.PRNGKey(0))
     obs = jnp.zeros((5, learner.team_size, *env.spec.obs_shape))
     action, log_prob = learner._team_sample(
@@ -216,7 +218,7 @@ def test_the_learner_keeps_a_log_probability_per_branch():
     dist = learner.actor.apply(state.params["actor"], obs)
     np.testing.assert_allclose(log_prob.sum(-1), dist.log_prob(action), rtol=1e-5)
     with pytest.raises(ValueError, match="valid: per_action, joint"):
-        algos.make("ippo", env, {**TINY, "ratio": "summed"}, SelfPlayConfig(), 10**6)
+        algos.make("ippo", env, {**TINY, "ratio": "summed"}, SelfPlayConfig.mlagents(), 10**6)
 
 
 @pytest.mark.parametrize("mode", ["mlagents", "clip"])
@@ -225,7 +227,9 @@ def test_initial_gaussian_policy_sends_ml_agents_action_spread(mode):
     # almost nothing on the bounds (P(|z| > 3) = 0.27%). Clipping the sample to [-1, 1] gives
     # std ~0.72 with 31.7% of the actions on the bounds.
     env = DominantDuel(continuous=True)
-    trainer = algos.make("ippo", env, {**TINY, "continuous_actions": mode}, SelfPlayConfig(), 10**6)
+    trainer = algos.make(
+        "ippo", env, {**TINY, "continuous_actions": mode}, SelfPlayConfig.mlagents(), 10**6
+    )
     (learner,) = trainer.learners
     params = learner.policy_params(learner.init(jax.random.PRNGKey(0)))
     obs = jnp.zeros((learner.team_size, *env.spec.obs_shape))
@@ -255,7 +259,7 @@ def test_with_no_decided_game_the_floor_lets_the_entropy_bonus_steer_not_the_val
     scale (ML-Agents'), they walk the policy at random, and entropy drifts down, as it fell
     from 2.95 to 2.04 in a stalled SoccerTwos run; under the floor the entropy bonus is the
     only signal left and the policy returns to exploring (maximum entropy ln 3)."""
-    sp = SelfPlayConfig(save_steps=200, team_change=500, swap_steps=100, window=3)
+    sp = SelfPlayConfig.mlagents(save_steps=200, team_change=500, swap_steps=100, window=3)
     final = {}
     for floor in (0.01, 0.0):
         cfg = {**TINY, "advantage_std_floor": floor}

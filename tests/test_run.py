@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from hydra.errors import MissingConfigException
+from omegaconf import OmegaConf
 
 import algos
 import envs
@@ -186,12 +187,34 @@ def test_algo_yaml_is_the_one_source_of_defaults():
         assert all(f.default is dataclasses.MISSING for f in fields), name
         assert set(algos.defaults(name)) == {f.name for f in fields}, name
     env = envs.make("tennis")
-    (learner,) = algos.make("ippo", env, {"hidden": [8]}, SelfPlayConfig(), 10**4).learners
+    (learner,) = algos.make("ippo", env, {"hidden": [8]}, SelfPlayConfig.mlagents(), 10**4).learners
     assert learner.cfg.hidden == (8,)  # the given value over the YAML's
     assert learner.cfg.num_envs == algos.defaults("ippo")["num_envs"]
     cls = algos.learner_class("ippo")
     with pytest.raises(ValueError, match=r"no value for .*num_envs"):
         cls(env, {"hidden": [8]}, learner.seating, 10**4)
+
+
+def test_selfplay_yaml_is_the_one_source_of_its_defaults():
+    """ML-Agents' ghost-trainer defaults are written once (conf/selfplay/mlagents.yaml): each
+    game's YAML composes over them and sets only what its ML-Agents config sets, and the
+    dataclass declares fields without values."""
+    import dataclasses
+
+    from algos.selfplay import MLAGENTS, SelfPlayConfig
+
+    fields = dataclasses.fields(SelfPlayConfig)
+    assert all(f.default is dataclasses.MISSING for f in fields)
+    mlagents = OmegaConf.load(MLAGENTS)
+    assert set(mlagents) == {f.name for f in fields}
+    for game, own in (("tennis", {"save_steps": 50000}), ("soccer_twos", {"team_change": 200000})):
+        composed = config(f"env={game}").env.selfplay
+        assert set(composed) == set(mlagents)
+        assert {k: composed[k] for k in own} == own
+        assert composed.window == mlagents.window and composed.swap_steps == mlagents.swap_steps
+    assert SelfPlayConfig.mlagents(window=3).window == 3
+    with pytest.raises(ValueError, match="needs a list of scripted"):
+        SelfPlayConfig.mlagents(scripted_ratio=0.5)
 
 
 def test_a_state_with_empty_arrays_is_checkpointed_and_restored(tmp_path):

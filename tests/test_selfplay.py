@@ -26,7 +26,7 @@ def test_elo_change_by_hand():
 
 
 def sp_state(window: int = 3) -> selfplay.SelfPlayState:
-    return selfplay.init({"w": jnp.zeros(2)}, SelfPlayConfig(window=window))
+    return selfplay.init({"w": jnp.zeros(2)}, SelfPlayConfig.mlagents(window=window))
 
 
 def test_record_games_is_sequential_and_ignores_unfinished():
@@ -88,7 +88,7 @@ def reference_schedule(cfg: SelfPlayConfig, increments: int, calls: int):
 
 
 def test_schedule_follows_ml_agents_cadence():
-    cfg = SelfPlayConfig(save_steps=100, team_change=300, swap_steps=150, window=3)
+    cfg = SelfPlayConfig.mlagents(save_steps=100, team_change=300, swap_steps=150, window=3)
     params = {"w": jnp.zeros(2)}
     sp = selfplay.init(params, cfg)
     step = jax.jit(
@@ -112,7 +112,7 @@ def test_schedule_follows_ml_agents_cadence():
 
 @pytest.mark.parametrize("ratio", [0.0, 1.0])
 def test_swap_draws_from_the_pool_or_current(ratio):
-    cfg = SelfPlayConfig(
+    cfg = SelfPlayConfig.mlagents(
         save_steps=10**9,
         team_change=10**9,
         swap_steps=0,
@@ -130,7 +130,7 @@ def test_swap_draws_from_the_pool_or_current(ratio):
 
 
 def test_scripted_ghosts_are_drawn_at_swaps_and_leave_elo_alone():
-    cfg = SelfPlayConfig(
+    cfg = SelfPlayConfig.mlagents(
         save_steps=10**9,
         team_change=10**9,
         swap_steps=0,
@@ -147,7 +147,9 @@ def test_scripted_ghosts_are_drawn_at_swaps_and_leave_elo_alone():
     out = selfplay.record_games(sp, jnp.array([1.0, 1.0]), jnp.ones(2, bool), k=16.0)
     np.testing.assert_array_equal(out.elos, sp.elos)
     # With ratio 0 (ML-Agents) a swap never hands the ghost to a scripted opponent.
-    plain = SelfPlayConfig(save_steps=10**9, team_change=10**9, swap_steps=0, scripted=("a",))
+    plain = SelfPlayConfig.mlagents(
+        save_steps=10**9, team_change=10**9, swap_steps=0, scripted=("a",)
+    )
     sp = selfplay.init({"w": jnp.zeros(1)}, plain)
     for i in range(20):
         sp = selfplay.advance(sp, {"w": jnp.ones(1)}, jax.random.PRNGKey(i), 1, 1, plain)
@@ -156,7 +158,7 @@ def test_scripted_ghosts_are_drawn_at_swaps_and_leave_elo_alone():
 
 def test_ghost_policy_plays_the_drawn_opponent():
     sp = selfplay.init(
-        {"w": jnp.full(1, 5)}, SelfPlayConfig(scripted=("x", "y"), scripted_ratio=0.5)
+        {"w": jnp.full(1, 5)}, SelfPlayConfig.mlagents(scripted=("x", "y"), scripted_ratio=0.5)
     )
 
     def network(params, obs, key, episode_id):  # [E, n, D] -> [E, n], int like a discrete head
@@ -177,9 +179,9 @@ def test_ghost_policy_plays_the_drawn_opponent():
 
 def test_scripted_settings_are_checked():
     with pytest.raises(ValueError, match="needs a list of scripted opponents"):
-        SelfPlayConfig(scripted_ratio=0.2)
+        SelfPlayConfig.mlagents(scripted_ratio=0.2)
     with pytest.raises(ValueError, match=r"in \[0, 1\]"):
-        SelfPlayConfig(scripted=("chaser",), scripted_ratio=1.5)
+        SelfPlayConfig.mlagents(scripted=("chaser",), scripted_ratio=1.5)
 
 
 @dataclass(frozen=True)
@@ -197,7 +199,7 @@ def test_only_decided_games_move_elo_as_in_ml_agents(timed_out):
     # raises its ELO, and games that hit the time limit leave it alone (mlagents 0.28.0,
     # ghost/trainer.py l.197-201: ``... and not trajectory.interrupted``).
     env = TimedOutDuel() if timed_out else DominantDuel()
-    cfg = SelfPlayConfig(window=3)
+    cfg = SelfPlayConfig.mlagents(window=3)
     sp = selfplay.init({"w": jnp.zeros(2)}, cfg).replace(ghost_index=jnp.asarray(0))
     runner = rollout.init_runner(env, jax.random.PRNGKey(0), 8)
 

@@ -272,12 +272,12 @@ def compare(
     ours_keys = [k for k in DEFAULTS if k != "num_envs"]
     for pairing, envs_factor in (("same_envs", 1), ("same_samples", 2)):
         ours_cfg = {k: cfg[k] for k in ours_keys} | {"num_envs": cfg["num_envs"] * envs_factor}
-        trainer = algos.make("ippo", adapter, ours_cfg, SelfPlayConfig(), 10**9)
+        trainer = algos.make("ippo", adapter, ours_cfg, SelfPlayConfig.mlagents(), 10**9)
         ours_s, ours_compile, ours_state = time_chunks(
             trainer.init, trainer.update, updates, chunks
         )
         rollout_only = algos.make(
-            "ippo", adapter, ours_cfg | {"num_epochs": 0}, SelfPlayConfig(), 10**9
+            "ippo", adapter, ours_cfg | {"num_epochs": 0}, SelfPlayConfig.mlagents(), 10**9
         )
         ours_rollout_s, _, _ = time_chunks(rollout_only.init, rollout_only.update, updates, chunks)
         ours_env_s = env_seconds(adapter, ours_cfg["num_envs"], steps, chunks)
