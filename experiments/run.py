@@ -5,7 +5,7 @@ python -m experiments.run algo=ippo env=tennis seed=3
 python -m experiments.run -m seed=0,1,2                    # a sweep (multirun/)
 python -m experiments.run resume=true                      # continue the newest matching run
 
-The host loop runs jitted *chunks* (``chunk_env_steps`` worth of learner updates in one
+The host loop runs jitted *chunks* (``chunk_env_steps`` worth of trainer updates in one
 ``lax.scan``), logs one metrics row per chunk, checkpoints every ``checkpoint.every_chunks``
 chunks, and at the end saves the final policy and evaluates it (``eval.json``). Everything
 lands in Hydra's run directory.

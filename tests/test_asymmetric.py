@@ -34,9 +34,9 @@ TINY = {
 
 
 def train(env, algo: str, selfplay_cfg, updates: int):
-    learner = algos.make(algo, env, TINY[algo], selfplay_cfg, 10**6)
-    state, metrics = jax.jit(scan_updates(learner, updates))(learner.init(jax.random.PRNGKey(0)))
-    return learner, state, metrics
+    trainer = algos.make(algo, env, TINY[algo], selfplay_cfg, 10**6)
+    state, metrics = jax.jit(scan_updates(trainer, updates))(trainer.init(jax.random.PRNGKey(0)))
+    return trainer, state, metrics
 
 
 def shootout_cfgs() -> list[SelfPlayConfig]:
@@ -82,9 +82,9 @@ def test_rollout_seats_each_behaviour_in_its_own_spaces():
 @pytest.mark.parametrize("algo", ["ippo", "poca", "maddpg"])
 def test_asymmetric_self_play_finds_each_roles_dominant_action(algo):
     env = Shootout()
-    learner, state, metrics = train(env, algo, shootout_cfgs(), 80 if algo != "maddpg" else 160)
-    shooter_params, keeper_params = learner.policy_params(state)
-    roles = learner.team_policy
+    trainer, state, metrics = train(env, algo, shootout_cfgs(), 80 if algo != "maddpg" else 160)
+    shooter_params, keeper_params = trainer.policy_params(state)
+    roles = trainer.team_policy
     keys = jax.random.split(jax.random.PRNGKey(1), 200)
     obs = env._obs()
     shots = jax.vmap(lambda k: roles.policies[0](shooter_params, obs[:2], k))(keys)
@@ -190,13 +190,13 @@ def test_a_game_moves_the_learner_and_the_other_behaviours_ghost_slot():
 @pytest.mark.parametrize("algo", ["ippo", "poca", "maddpg"])
 def test_cooperative_task_is_solved_without_a_ghost(algo):
     env = Handshake()
-    learner, state, metrics = train(
+    trainer, state, metrics = train(
         env, algo, SelfPlayConfig.mlagents(), 60 if algo != "maddpg" else 100
     )
     assert "elo" not in metrics and "win_rate" not in metrics  # nobody to beat
-    params = learner.policy_params(state)
+    params = trainer.policy_params(state)
     keys = jax.random.split(jax.random.PRNGKey(1), 200)
-    acts = jax.vmap(lambda k: learner.team_policy(params, jnp.eye(2), k))(keys)
+    acts = jax.vmap(lambda k: trainer.team_policy(params, jnp.eye(2), k))(keys)
     assert float(jnp.mean((acts[:, 0, 0] == 1) & (acts[:, 1, 0] == 0))) > 0.9
     assert float(metrics["episode_return"][-1]) > 0.8
 
@@ -259,15 +259,15 @@ def concurrent_cfgs() -> list[SelfPlayConfig]:
 def test_concurrent_learning_trains_every_behaviour_each_update(algo, overrides):
     env = Shootout()
     updates = 80 if algo == "ippo" else 160
-    learner = algos.make(
+    trainer = algos.make(
         algo, env, {**TINY[algo], "behaviours": overrides}, concurrent_cfgs(), 10**6
     )
-    shooter, keeper = learner.learners
+    shooter, keeper = trainer.learners
     if algo == "maddpg":  # each behaviour's learner took its own settings
         assert (shooter.cfg.critic, keeper.cfg.critic) == ("local", "central")
     per_behaviour = shooter.env_steps_per_update
-    assert learner.env_steps_per_update == 2 * per_behaviour  # both collect in every update
-    state, metrics = jax.jit(scan_updates(learner, updates))(learner.init(jax.random.PRNGKey(0)))
+    assert trainer.env_steps_per_update == 2 * per_behaviour  # both collect in every update
+    state, metrics = jax.jit(scan_updates(trainer, updates))(trainer.init(jax.random.PRNGKey(0)))
     sp_shooter, sp_keeper = state.selfplay
     # Each behaviour counted its own agent-steps in every update; nothing was saved or swapped
     # and neither team ever stopped learning.
@@ -277,7 +277,7 @@ def test_concurrent_learning_trains_every_behaviour_each_update(algo, overrides)
     np.testing.assert_array_equal(metrics["learning_team_Shooter"], 0)
     np.testing.assert_array_equal(metrics["learning_team_Keeper"], 1)
     # Both reach their dominant actions, trained side by side.
-    roles, params = learner.team_policy, learner.policy_params(state)
+    roles, params = trainer.team_policy, trainer.policy_params(state)
     keys = jax.random.split(jax.random.PRNGKey(1), 200)
     obs = env._obs()
     shots = jax.vmap(lambda k: roles.policies[0](params[0], obs[:2], k))(keys)
@@ -409,8 +409,8 @@ def test_concurrent_and_per_behaviour_settings_reject_what_they_cannot_do():
     with pytest.raises(ValueError, match="as many env steps per update"):
         algos.make("ippo", env, uneven, shootout_cfgs(), 1)
     # Side by side, each has its own envs, and its share of the run's budget.
-    learner = algos.make("ippo", env, uneven, concurrent_cfgs(), 3 * 10**5)
-    assert learner.env_steps_per_update == 32 * 4 + 32 * 8
+    trainer = algos.make("ippo", env, uneven, concurrent_cfgs(), 3 * 10**5)
+    assert trainer.env_steps_per_update == 32 * 4 + 32 * 8
 
 
 def test_a_log_row_weights_each_behaviours_episode_means_by_its_own_episodes():

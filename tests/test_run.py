@@ -30,10 +30,10 @@ def test_every_algo_env_pair_composes_and_updates(algo, env):
     cfg = config(f"env={env}", *tiny(algo))
     assert cfg.algo.name == algo and cfg.env.name == env
     assert cfg.total_env_steps == 256
-    _, learner = build(cfg)
-    state = learner.init(jax.random.PRNGKey(0))
+    _, trainer = build(cfg)
+    state = trainer.init(jax.random.PRNGKey(0))
     # The chunk training runs (the smoke study compiles the same program: the cache shares it).
-    state, metrics = jax.jit(scan_updates(learner, chunk_updates(cfg, learner)))(state)
+    state, metrics = jax.jit(scan_updates(trainer, chunk_updates(cfg, trainer)))(state)
     assert np.isfinite(np.asarray(metrics["loss"])).all()
     if env == "tennis" and algo == "ippo":
         assert cfg.algo.normalize_obs  # conf/algo_env/ippo_tennis.yaml is applied
@@ -86,9 +86,9 @@ def test_scripted_league_plays_the_scripted_ghost_without_moving_elo():
         "env.selfplay.scripted_ratio=1.0",
         "env.selfplay.swap_steps=0",
     )
-    _, learner = build(cfg)
-    state = learner.init(jax.random.PRNGKey(0))
-    chunk = jax.jit(scan_updates(learner, 6))
+    _, trainer = build(cfg)
+    state = trainer.init(jax.random.PRNGKey(0))
+    chunk = jax.jit(scan_updates(trainer, 6))
     state, metrics = chunk(state)
     # Metrics are taken after the update's swap: every swap drew the tracker (index 0), so
     # every rollout after the first (against the initial network) faced it.
@@ -115,8 +115,8 @@ def test_resume_gives_the_same_numbers_as_an_uninterrupted_run(tmp_path, algo):
 
     assert strip_timing(read_metrics(full)) == strip_timing(read_metrics(part))
     assert len(read_metrics(full)) == 4
-    _, learner = build(config(*small))
-    template = jax.eval_shape(learner.init, jax.random.PRNGKey(0))
+    _, trainer = build(config(*small))
+    template = jax.eval_shape(trainer.init, jax.random.PRNGKey(0))
     ident = {"algo": algo, "env": "tennis", "seed": 0}
     a, _ = Checkpointer(full / "checkpoints").restore(template, ident)
     b, _ = Checkpointer(part / "checkpoints").restore(template, ident)
@@ -229,3 +229,18 @@ def test_a_state_with_empty_arrays_is_checkpointed_and_restored(tmp_path):
     assert restored["ghost"].shape == (4, 0, 2)
     np.testing.assert_array_equal(restored["w"], state["w"])
     assert int(restored["n"]) == 7
+
+
+def test_a_checkpoint_of_the_old_state_layout_is_refused_with_what_to_do(tmp_path, monkeypatch):
+    """Checkpoints written before the trainer took over the live envs, self-play and rng hold
+    another pytree; a resume says so instead of failing inside orbax."""
+    from experiments.core import checkpoint
+
+    state = {"w": jnp.arange(3.0)}
+    monkeypatch.setattr(checkpoint, "LAYOUT", 1)
+    ckpt = Checkpointer(tmp_path / "checkpoints")
+    ckpt.save(1, state, {"config": {}})
+    monkeypatch.setattr(checkpoint, "LAYOUT", 2)
+    with pytest.raises(checkpoint.CheckpointError, match=r"state layout 1.*reads layout 2.*commit"):
+        ckpt.restore(jax.eval_shape(lambda: state), {})
+    ckpt.close()

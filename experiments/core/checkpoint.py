@@ -1,10 +1,10 @@
-"""Orbax checkpoints of the whole learner state, and the saved final policy.
+"""Orbax checkpoints of the whole training state, and the saved final policy.
 
 A checkpoint holds the full training state (params, optimiser, live envs, self-play pool,
 rng) plus a JSON ``meta`` (env steps, wall time, the config that produced it), so a resumed
 run continues bit for bit. Orbax writes to a temporary directory and renames it when done,
 so a process killed mid-save leaves the previous checkpoint intact. Restoring needs a
-template state from ``learner.init``; a checkpoint from another algo/env/network fails with a
+template state from ``trainer.init``; a checkpoint from another algo/env/network fails with a
 message that says which.
 """
 
@@ -126,7 +126,7 @@ class Checkpointer:
 
 
 def save_policy(directory: str | Path, params: Any, config: dict[str, Any]) -> None:
-    """The deployable policy (``learner.policy_params``) and the config that rebuilds it."""
+    """The deployable policy (``trainer.policy_params``) and the config that rebuilds it."""
     directory = Path(directory).absolute()
     directory.mkdir(parents=True, exist_ok=True)
     with ocp.StandardCheckpointer() as ckpt:
