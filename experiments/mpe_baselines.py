@@ -14,8 +14,14 @@ and critic shared by the agents; ``TOTAL_TIMESTEPS`` 1e7 vectorised env steps, 2
   JaxMARL's env wrapped in JaxMARL's ``MPELogWrapper``, logging what its script logs:
   ``returned_episode_returns`` (each agent's reward x 3, so the team's summed return),
   averaged over every step of the rollout;
-- ``ours``: ``algos.ippo`` through ``envs.jaxmarl`` with the same settings, logging the mean
-  over finished episodes of the agents' returns, x 3 (the same summed team return).
+- ``ours``: ``python -m experiments.run +experiment=jaxmarl_ippo_mpe seed=S`` (the same
+  settings, ``conf/experiment/``), trained by the package's own loop into ``<out>/ours/seedS``
+  (checkpoints, logs, resume) with one metrics row per update: the mean over finished episodes
+  of the agents' returns, x 3 (the same summed team return).
+
+A killed study loses at most the run in progress: a finished run is read back, a started one
+resumes, and JaxMARL's curve of each seed is kept in ``<out>/jaxmarl/seedS.json``. The table
+is ``analysis.baselines.spread_report``.
 
 The published curve (JaxMARL paper, arXiv 2311.10090, appendix figure of the MPE baselines)
 could not be read from this machine; ``PUBLISHED`` holds what is known and the report says
@@ -32,17 +38,17 @@ from typing import Any
 
 import jax
 import numpy as np
+from omegaconf import OmegaConf
 
-import algos
-from algos.selfplay import SelfPlayConfig
-from algos.trainer import scan_updates
-from envs.jaxmarl import JaxMARLEnv, make_jaxmarl
-from experiments.bench.vs_jaxmarl import DEFAULTS, jaxmarl_style_ippo
+from analysis.baselines import spread_report
+from analysis.formats import EVAL_FILE, read_metrics
+from experiments.bench.vs_jaxmarl import jaxmarl_style_ippo
+from experiments.core import training
+from experiments.core.config import compose, experiment_algo
 
 SPREAD = "MPE_simple_spread_v3"
-# ippo_ff_mpe.yaml in our key names: the IPPO-FF defaults of the side-by-side benchmark
-# (64 x 2 tanh, 4 epochs x 4 minibatches, lr 2.5e-4, ...) with MPE's 16 envs.
-JAXMARL_IPPO_MPE = DEFAULTS | {"num_envs": 16}
+EXPERIMENT = "jaxmarl_ippo_mpe"  # conf/experiment/: ippo_ff_mpe.yaml in our key names
+JAXMARL_IPPO_MPE = experiment_algo(EXPERIMENT)
 PUBLISHED = {
     "source": "JaxMARL (arXiv 2311.10090), appendix figure of the MPE IPPO baselines",
     "return": None,  # not retrievable here; see the module docstring
@@ -58,6 +64,8 @@ def run_jaxmarl(seed: int, updates: int, cfg: dict[str, Any]) -> np.ndarray:
     """Per-update logged return of JaxMARL's loop on JaxMARL's wrapped env."""
     from jaxmarl.wrappers.baselines import MPELogWrapper
 
+    from envs.jaxmarl import make_jaxmarl
+
     env = MPELogWrapper(make_jaxmarl(SPREAD))
     init, update, _ = jaxmarl_style_ippo(env, cfg | {"anneal_updates": updates})
     run = jax.jit(lambda s: jax.lax.scan(lambda c, _: update(c), s, None, length=updates))
@@ -65,44 +73,31 @@ def run_jaxmarl(seed: int, updates: int, cfg: dict[str, Any]) -> np.ndarray:
     return np.asarray(metrics["returned_episode_returns"])
 
 
-def run_ours(seed: int, updates: int, cfg: dict[str, Any]) -> np.ndarray:
-    """Per-update mean team return (agents summed) of our IPPO on the adapter; NaN for an
-    update in which no episode finished."""
-    env = JaxMARLEnv(SPREAD, None)
-    total = updates * cfg["num_envs"] * cfg["rollout_len"]
-    trainer = algos.make("ippo", env, cfg | {"anneal_lr": True}, SelfPlayConfig.mlagents(), total)
-    run = jax.jit(scan_updates(trainer, updates))
-    _, metrics = run(trainer.init(jax.random.PRNGKey(seed)))
-    returns = np.asarray(metrics["episode_return"]) * env.spec.num_agents
-    return np.where(np.asarray(metrics["episodes"]) > 0, returns, np.nan)
-
-
-def final_window(curve: np.ndarray, fraction: float = 0.1) -> float:
-    """The mean of the last ``fraction`` of a curve's updates (the end of training)."""
-    tail = curve[-max(1, math.ceil(fraction * len(curve))) :]
-    return float(np.nanmean(tail))
-
-
-def report(results: dict[str, dict[int, np.ndarray]], env_steps: int) -> str:
-    """A Markdown table: each loop's final return per seed and over seeds, and the published
-    figure beside them."""
-    lines = [
-        f"IPPO on {SPREAD}, JaxMARL's configuration, {env_steps:,} env steps "
-        "(team return summed over the 3 agents; mean of the last 10% of updates)",
-        "",
-        "| loop | seeds | final return per seed | mean |",
-        "|---|---:|---|---:|",
-    ]
-    for loop, curves in results.items():
-        finals = [final_window(c) for c in curves.values()]
-        per_seed = ", ".join(f"{f:.1f}" for f in finals)
-        lines.append(f"| {loop} | {len(finals)} | {per_seed} | {np.mean(finals):.1f} |")
-    published = PUBLISHED["return"]
-    lines.append(
-        f"| published ({PUBLISHED['source']}) | | | "
-        + ("not retrieved |" if published is None else f"{published} |")
-    )
-    return "\n".join(lines) + "\n"
+def run_ours(seed: int, updates: int, cfg: dict[str, Any], run_dir: Path) -> np.ndarray:
+    """Per-update mean team return (agents summed) of our IPPO, trained by ``experiments.run``'s
+    loop into ``run_dir`` with ``cfg`` as its algorithm settings; NaN for an update in which no
+    episode finished. A finished run is read back; a started one resumes."""
+    steps = cfg["num_envs"] * cfg["rollout_len"]
+    if not (run_dir / EVAL_FILE).exists():
+        started = (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").iterdir())
+        composed = compose(
+            [
+                f"+experiment={EXPERIMENT}",
+                f"seed={seed}",
+                f"total_env_steps={updates * steps}",
+                f"chunk_env_steps={steps}",  # one metrics row per update
+                "checkpoint.every_chunks=50",
+                "logging.wandb=false",
+                "logging.progress=false",
+                *([f"resume={run_dir}"] if started else []),
+            ]
+        )
+        composed.algo = OmegaConf.merge(composed.algo, cfg)
+        training.train(composed, run_dir)
+    rows = read_metrics(run_dir)
+    agents = 3  # simple_spread's team: the team return sums them
+    returns = np.array([r["episode_return"] for r in rows]) * agents
+    return np.where(np.array([r["episodes"] for r in rows]) > 0, returns, np.nan)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -114,11 +109,15 @@ def main(argv: list[str] | None = None) -> None:
     cfg = dict(JAXMARL_IPPO_MPE)
     updates = updates_for(args.env_steps, cfg)
     results: dict[str, dict[int, np.ndarray]] = {"jaxmarl": {}, "ours": {}}
-    for seed in args.seeds:
-        results["jaxmarl"][seed] = run_jaxmarl(seed, updates, cfg)
-        results["ours"][seed] = run_ours(seed, updates, cfg)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    for seed in args.seeds:
+        saved = out / "jaxmarl" / f"seed{seed}.json"
+        if not saved.exists():
+            curve = run_jaxmarl(seed, updates, cfg)
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            saved.write_text(json.dumps([float(x) for x in curve]))
+        results["jaxmarl"][seed] = np.array(json.loads(saved.read_text()))
+        results["ours"][seed] = run_ours(seed, updates, cfg, out / "ours" / f"seed{seed}")
     env_steps = updates * cfg["rollout_len"] * cfg["num_envs"]
     curves = {
         "env_steps_per_update": cfg["rollout_len"] * cfg["num_envs"],
@@ -132,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
         },
     }
     (out / "curves.json").write_text(json.dumps(curves, indent=1))
-    text = report(results, env_steps)
+    text = spread_report(results, env_steps, PUBLISHED)
     (out / "report.md").write_text(text)
     print(text)
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 import algos
 
@@ -19,6 +20,14 @@ def compose(overrides: Sequence[str] = (), config_name: str = "config") -> DictC
     would compose it (benchmarks, tests, notebooks)."""
     with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
         return hydra_compose(config_name, overrides=list(overrides))
+
+
+def experiment_algo(name: str) -> dict[str, Any]:
+    """The algorithm settings ``+experiment=<name>`` trains with (``conf/experiment/``), the
+    algorithm's YAML included, without ``name``: for studies that run them outside the CLI."""
+    algo = OmegaConf.to_container(compose([f"+experiment={name}"]).algo, resolve=True)
+    algo.pop("name")
+    return algo
 
 
 def algo_names() -> list[str]:
