@@ -23,8 +23,11 @@ time), distances per step.
 Every combination (MADDPG or DDPG predators/adversary x MADDPG or DDPG prey/agents) trains
 in ``concurrent`` mode (``algos.trainer.ConcurrentTrainer``: both teams learn in every update
 against each other's current policy), DDPG being our MADDPG with ``critic: local``
-(``algo.behaviours.<team>.critic``). Settings are the reference's (openai/maddpg
-``train.py`` defaults, ``LOWE_MADDPG``): Adam lr 1e-2, gamma 0.95, batch 1024, buffer 1e6,
+(``algo.behaviours.<team>.critic``). Each pairing is an ordinary run of the package's loop,
+``python -m experiments.run +experiment=lowe_maddpg_mpe`` with the pairing's overrides
+(``run_overrides``), in its own run directory (checkpoints, logs, resume; a finished one is
+read back). Settings are the reference's (openai/maddpg ``train.py`` defaults,
+``conf/experiment/lowe_maddpg_mpe.yaml``): Adam lr 1e-2, gamma 0.95, batch 1024, buffer 1e6,
 2 x 64 ReLU, tau 0.01, gradient-norm clip 0.5, one gradient step per 100 env steps after
 1024 x 25 transitions, 60,000 episodes (1.5M env steps) per team, no ensembles. Each run is
 then evaluated with the policies it trained (``as trained``) and every run's adversary team
@@ -49,42 +52,28 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
+from omegaconf import DictConfig, OmegaConf
 
-import algos
-from algos.selfplay import SelfPlayConfig
-from algos.trainer import Trainer, scan_updates
+from algos.trainer import Trainer
+from analysis.formats import EVAL_FILE, read_metrics
 from envs import match
 from envs.jaxmarl import JaxMARLEnv
 from envs.policy import Policy
-from experiments.core import checkpoint
+from experiments.core import training
+from experiments.core.build import build
+from experiments.core.config import compose, experiment_algo
+from experiments.core.players import load_run
 
 TASKS = {"predator_prey": "MPE_simple_tag_v3", "physical_deception": "MPE_simple_adversary_v3"}
 EPISODE = 26  # decisions per JaxMARL MPE episode: max_steps 25, done read before the step
 CRITICS = {"maddpg": "central", "ddpg": "local"}
-# openai/maddpg's train.py defaults in our key names: one gradient step (batch 1024) per
-# 100 env steps, from 1024 x 25 transitions on.
-LOWE_MADDPG: dict[str, Any] = {
-    "num_envs": 100,
-    "rollout_len": 1,
-    "grad_steps": 1,
-    "ensemble_size": 1,
-    "buffer_size": 1_000_000,
-    "batch_size": 1024,
-    "learning_starts": 25_600,
-    "actor_lr": 1e-2,
-    "critic_lr": 1e-2,
-    "gamma": 0.95,
-    "tau": 0.01,
-    "hidden": (64, 64),
-    "critic_hidden": (64, 64),
-    "max_grad_norm": 0.5,
-}
+EXPERIMENT = "lowe_maddpg_mpe"  # conf/experiment/: openai/maddpg's train.py defaults, ours
+LOWE_MADDPG: dict[str, Any] = experiment_algo(EXPERIMENT)
 PUBLISHED_SOURCE = "Lowe et al. 2017 (NIPS), section 5, p. 8"
 # Touches per episode the paper's main text gives (predators, prey); the other pairings are in
 # its appendix tables, which could not be read from this machine.
@@ -109,6 +98,36 @@ ROLES = {
 }
 
 
+def run_overrides(
+    task: str, adversary: str, agent: str, seed: int, env_steps: int, continuous: bool = False
+) -> list[str]:
+    """``python -m experiments.run`` overrides of one pairing on ``task``: ``adversary`` and
+    ``agent`` teams (``maddpg`` or ``ddpg``) learning together for ``env_steps`` each;
+    ``continuous``: MPE's continuous forces (the reference's soft actions)."""
+    for name in (adversary, agent):
+        if name not in CRITICS:
+            raise ValueError(f"unknown algorithm {name!r}; valid: {', '.join(CRITICS)}")
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; valid: {', '.join(TASKS)}")
+    return [
+        f"+experiment={EXPERIMENT}",
+        f"env.options.env_id={TASKS[task]}",
+        f"env.options.continuous={str(continuous).lower()}",
+        f"+algo.behaviours.adversary.critic={CRITICS[adversary]}",
+        f"+algo.behaviours.agent.critic={CRITICS[agent]}",
+        f"seed={seed}",
+        f"total_env_steps={2 * env_steps}",  # both teams collect in every update
+    ]
+
+
+def composed(overrides: list[str], cfg: dict[str, Any] | None) -> DictConfig:
+    """The run's config; ``cfg``: algorithm settings over the experiment's (tests shrink it)."""
+    config = compose(overrides)
+    if cfg is not None:
+        config.algo = OmegaConf.merge(config.algo, cfg)
+    return config
+
+
 def make_trainer(
     task: str,
     adversary: str,
@@ -117,32 +136,9 @@ def make_trainer(
     cfg: dict[str, Any] | None = None,
     continuous: bool = False,
 ) -> tuple[JaxMARLEnv, Trainer]:
-    """``task``'s env and a trainer whose ``adversary`` and ``agent`` teams (``maddpg`` or
-    ``ddpg``) learn together; ``env_steps``: each team's budget; ``continuous``: MPE's
-    continuous forces (the reference's soft actions) instead of its discrete pushes."""
-    for name in (adversary, agent):
-        if name not in CRITICS:
-            raise ValueError(f"unknown algorithm {name!r}; valid: {', '.join(CRITICS)}")
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; valid: {', '.join(TASKS)}")
-    env = JaxMARLEnv(TASKS[task], None, continuous)
-    cfg = dict(cfg or LOWE_MADDPG) | {
-        "behaviours": {
-            "adversary": {"critic": CRITICS[adversary]},
-            "agent": {"critic": CRITICS[agent]},
-        }
-    }
-    sp = SelfPlayConfig.mlagents(concurrent=True, window=1)
-    trainer = algos.make("maddpg", env, cfg, [sp, sp], 2 * env_steps)
-    return env, trainer
-
-
-def train(trainer: Trainer, seed: int, env_steps: int) -> tuple[Any, dict[str, np.ndarray]]:
-    """Train both teams for ``env_steps`` each; the final params per behaviour and the
-    per-update metrics."""
-    updates = max(1, 2 * env_steps // trainer.env_steps_per_update)
-    state, metrics = jax.jit(scan_updates(trainer, updates))(trainer.init(jax.random.PRNGKey(seed)))
-    return trainer.policy_params(state), jax.tree.map(np.asarray, metrics)
+    """``task``'s env and the trainer of one pairing (``run_overrides``)."""
+    overrides = run_overrides(task, adversary, agent, 0, env_steps, continuous)
+    return build(composed(overrides, cfg))
 
 
 def team_returns(
@@ -201,38 +197,34 @@ def trained_run(
     agent: str,
     seed: int,
     env_steps: int,
-    folder: Path | None,
+    folder: Path,
     cfg: dict[str, Any] | None = None,
     continuous: bool = False,
+    chunk_env_steps: int = 102_400,
 ) -> dict[str, Any]:
-    """One trained combination: loaded from ``folder`` if a finished run is saved there,
-    else trained and saved there, so a killed study loses at most the run in progress."""
-    env, trainer = make_trainer(task, adversary, agent, env_steps, cfg, continuous)
-    if folder is not None and (folder / "run.json").exists():
-        template = jax.eval_shape(lambda: trainer.policy_params(trainer.init(jax.random.key(0))))
-        saved = json.loads((folder / "run.json").read_text())
-        params = checkpoint.load_policy(folder, template)
-        return dict(env=env, trainer=trainer, params=params, **saved)
-    t0 = time.perf_counter()
-    params, metrics = train(trainer, seed, env_steps)
-    jax.clear_caches()  # one compiled training program per run: do not keep them all
-    saved = {
-        "wall_s": time.perf_counter() - t0,
-        "curve": {  # per update: the mean return of the episodes it finished, or null
-            k: [
-                None if n == 0 else round(float(r), 4)
-                for r, n in zip(
-                    metrics[f"episode_return_{k}"], metrics[f"episodes_{k}"], strict=True
-                )
-            ]
-            for k in ("adversary", "agent")
-        },
+    """One pairing trained by ``experiments.run``'s loop into the run directory ``folder``
+    (checkpoints, logs, resume), or read back from it when finished: a killed study loses at
+    most the chunks since the run's last checkpoint. ``curve``: per chunk of
+    ``chunk_env_steps``, each team's mean return of the episodes it finished, or None."""
+    if not (folder / EVAL_FILE).exists():
+        overrides = run_overrides(task, adversary, agent, seed, env_steps, continuous)
+        started = (folder / "checkpoints").is_dir() and any((folder / "checkpoints").iterdir())
+        overrides += [
+            f"chunk_env_steps={chunk_env_steps}",
+            "logging.wandb=false",
+            "logging.progress=false",
+            *([f"resume={folder}"] if started else []),
+        ]
+        training.train(composed(overrides, cfg), folder)
+        jax.clear_caches()  # one compiled training program per run: do not keep them all
+    env, trainer, params = load_run(folder)
+    rows = read_metrics(folder)
+    curve = {
+        k: [None if r[f"episodes_{k}"] == 0 else round(r[f"episode_return_{k}"], 4) for r in rows]
+        for k in ("adversary", "agent")
     }
-    if folder is not None:
-        config = dict(task=task, adversary=adversary, agent=agent, seed=seed, continuous=continuous)
-        checkpoint.save_policy(folder, params, config | {"algo": dict(cfg or LOWE_MADDPG)})
-        (folder / "run.json").write_text(json.dumps(saved))
-    return dict(env=env, trainer=trainer, params=params, **saved)
+    wall_s = json.loads((folder / EVAL_FILE).read_text())["train_wall_s"]
+    return dict(env=env, trainer=trainer, params=params, wall_s=wall_s, curve=curve)
 
 
 def random_yardstick(
@@ -269,13 +261,13 @@ def run_task(
     seeds: list[int],
     env_steps: int,
     episodes: int,
-    out: Path | None = None,
+    out: Path,
     cfg: dict[str, Any] | None = None,
     continuous: bool = False,
 ) -> dict[str, Any]:
-    """Train every combination and seed of ``task`` (each saved under ``out/<task>/``, with
-    ``_continuous`` for MPE's continuous actions); evaluate each as trained and in cross-play
-    (every run's adversaries against every run's agents)."""
+    """Train every combination and seed of ``task`` (each a run directory under
+    ``out/<task>/``, with ``_continuous`` for MPE's continuous actions); evaluate each as
+    trained and in cross-play (every run's adversaries against every run's agents)."""
     runs = {}
     suffix = "_continuous" if continuous else ""
     for (adversary, agent), seed in itertools.product(combos(), seeds):
@@ -286,7 +278,7 @@ def run_task(
             agent,
             seed,
             env_steps,
-            None if out is None else out / task / name,
+            out / task / name,
             cfg,
             continuous,
         )

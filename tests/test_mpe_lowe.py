@@ -1,5 +1,6 @@
 """Lowe et al.'s MADDPG-vs-DDPG study on JaxMARL's MPE: what its metrics read from the
-rewards, how long an episode is, that a run is saved and resumed, and what the report says."""
+rewards, how long an episode is, that a pairing is an ordinary run of the package's loop (read
+back when finished), and what the report says."""
 
 from __future__ import annotations
 
@@ -75,10 +76,20 @@ def test_an_mpe_episode_lasts_the_decisions_the_metrics_divide_by():
 
 def test_a_trained_pairing_is_saved_and_a_rerun_loads_it(tmp_path):
     folder = tmp_path / "predator_prey" / "maddpg_vs_ddpg_seed0"
-    first = mpe_lowe.trained_run("predator_prey", "maddpg", "ddpg", 0, 400, folder, TINY)
+    chunk = 2 * TINY["num_envs"] * 10  # ten updates of both teams per logged row
+    first = mpe_lowe.trained_run(
+        "predator_prey", "maddpg", "ddpg", 0, 400, folder, TINY, False, chunk
+    )
     adversary, agent = first["trainer"].learners
     assert (adversary.cfg.critic, agent.cfg.critic) == ("central", "local")
-    assert len(first["curve"]["adversary"]) == 400 // TINY["num_envs"]
+    assert len(first["curve"]["adversary"]) == 2 * 400 // chunk
+    # The pairing is what `python -m experiments.run` with the same overrides trains.
+    config = json.loads((folder / "config.json").read_text())
+    assert config["algo"]["behaviours"] == {
+        "adversary": {"critic": "central"},
+        "agent": {"critic": "local"},
+    }
+    assert config["env"]["selfplay"]["concurrent"] and (folder / "checkpoints").is_dir()
     again = mpe_lowe.trained_run("predator_prey", "maddpg", "ddpg", 0, 400, folder, TINY)
     assert again["wall_s"] == first["wall_s"]  # loaded, not trained again
     for a, b in zip(
@@ -112,7 +123,7 @@ def test_a_trained_pairing_is_saved_and_a_rerun_loads_it(tmp_path):
             dict(task="predator_prey", against_random=rows, both_random=both)
         )[-3]
     )
-    (folder / "params").rename(folder / "params_gone")
+    (folder / "final" / "params").rename(folder / "final" / "params_gone")
     with pytest.raises(checkpoint.CheckpointError, match="no saved policy"):
         mpe_lowe.trained_run("predator_prey", "maddpg", "ddpg", 0, 400, folder, TINY)
 
@@ -220,7 +231,7 @@ def test_a_pairing_trains_and_plays_with_continuous_forces(tmp_path):
         "physical_deception", "maddpg", "ddpg", 0, 200, folder, TINY, continuous=True
     )
     assert run["env"].spec.action_space.shape == (2,)
-    assert json.loads((folder / "config.json").read_text())["continuous"] is True
+    assert json.loads((folder / "config.json").read_text())["env"]["options"]["continuous"] is True
     adversary, agent = mpe_lowe.team_returns(
         run["env"],
         run["trainer"].team_policy.policies,
