@@ -13,6 +13,7 @@ import pytest
 
 pytest.importorskip("jaxmarl")
 
+from analysis import lowe
 from experiments import mpe_lowe
 from experiments.core import checkpoint
 
@@ -119,9 +120,7 @@ def test_a_trained_pairing_is_saved_and_a_rerun_loads_it(tmp_path):
         assert {"adversary_return", "agent_return"} <= set(r)
     assert (
         "| predators | touches |"
-        in mpe_lowe._random_table(
-            dict(task="predator_prey", against_random=rows, both_random=both)
-        )[-3]
+        in lowe._random_table(dict(task="predator_prey", against_random=rows, both_random=both))[-3]
     )
     (folder / "final" / "params").rename(folder / "final" / "params_gone")
     with pytest.raises(checkpoint.CheckpointError, match="no saved policy"):
@@ -139,7 +138,7 @@ def test_report_puts_the_papers_figures_beside_the_pairings_trained_together():
             agent_distance=0.5,
             agent_return=13.0,
         )
-        for (a, g), t in zip(mpe_lowe.combos(), (12.0, 15.0, 9.0, 8.0), strict=True)
+        for (a, g), t in zip(lowe.combos(), (12.0, 15.0, 9.0, 8.0), strict=True)
         for same in (True, False)
     ]
     results = [
@@ -152,7 +151,7 @@ def test_report_puts_the_papers_figures_beside_the_pairings_trained_together():
         )
         for task in mpe_lowe.TASKS
     ]
-    text = mpe_lowe.report(results)
+    text = lowe.report(results)
     assert "| MADDPG | DDPG | 1 | 15.00 | 16.1 |" in text
     assert "| DDPG | MADDPG | 1 | 9.00 | 10.3 |" in text
     assert "| MADDPG | MADDPG | 1 | 12.00 | not retrieved |" in text  # never an invented figure
@@ -171,7 +170,7 @@ def test_head_to_head_compares_each_roles_algorithms_against_the_same_opponents(
     pairings = [
         dict(adversary=a, agent=g, same_run=False, touches=t) for (a, g), t in cross.items()
     ] + [dict(adversary=a, agent=g, same_run=True, touches=9.0 * (a == "ddpg")) for a, g in cross]
-    predators, prey = mpe_lowe.head_to_head("predator_prey", pairings)
+    predators, prey = lowe.head_to_head("predator_prey", pairings)
     assert (predators["role"], predators["maddpg"], predators["ddpg"]) == ("predators", 3.0, 2.0)
     assert predators["better"] == "maddpg"
     assert (prey["maddpg"], prey["ddpg"], prey["better"]) == (1.5, 3.5, "maddpg")
@@ -179,13 +178,13 @@ def test_head_to_head_compares_each_roles_algorithms_against_the_same_opponents(
     deception = [
         dict(adversary=a, agent=g, same_run=False, adversary_distance=d, agent_return=r)
         for (a, g), d, r in zip(
-            mpe_lowe.combos(), (0.5, 0.3, 0.6, 0.4), (1.0, 2.0, 0.0, 3.0), strict=True
+            lowe.combos(), (0.5, 0.3, 0.6, 0.4), (1.0, 2.0, 0.0, 3.0), strict=True
         )
     ]
-    adversary, agents = mpe_lowe.head_to_head("physical_deception", deception)
+    adversary, agents = lowe.head_to_head("physical_deception", deception)
     assert (adversary["maddpg"], adversary["ddpg"], adversary["better"]) == (0.4, 0.5, "maddpg")
     assert (agents["maddpg"], agents["ddpg"], agents["better"]) == (0.5, 2.5, "ddpg")
-    text = mpe_lowe.report(
+    text = lowe.report(
         [
             dict(
                 task="predator_prey",
@@ -271,6 +270,6 @@ def test_a_random_team_acts_in_the_action_space_and_the_report_sets_runs_against
         against_random=rows,
         both_random={"touches": 0.4},
     )
-    text = mpe_lowe.report([result])
+    text = lowe.report([result])
     assert "| predators | touches | 4.500 | 3.000 | 0.400 |" in text
     assert "| prey | touches | 0.100 | 0.300 | 0.400 |" in text
