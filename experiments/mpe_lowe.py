@@ -43,8 +43,9 @@ square; ``--actions continuous`` trains with that (MPE's ``Continuous`` mode thr
 explains a gap to the paper.
 
 The report is ``analysis.lowe.report``. The published figures beside ours are those of the
-paper's main text (``analysis.lowe.PUBLISHED_TOUCHES``, ``PUBLISHED_DECEPTION``); its appendix tables (every pairing) could not be read from this
-machine, so those cells say "not retrieved" instead of a number.
+paper's main text (``analysis.lowe.PUBLISHED_TOUCHES``, ``PUBLISHED_DECEPTION``); its
+appendix tables (every pairing) could not be read from this machine, so those cells say "not
+retrieved" instead of a number.
 """
 
 from __future__ import annotations
