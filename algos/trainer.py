@@ -362,7 +362,15 @@ class ConcurrentTrainer(TurnTrainer):
         del other
         return other_current
 
-    def advance(self, behaviour, own, other, snapshot, other_current, key):
+    def advance(
+        self,
+        behaviour: int,
+        own: SelfPlayState,
+        other: SelfPlayState,
+        snapshot: Any,
+        other_current: Any,
+        key: jax.Array,
+    ) -> tuple[SelfPlayState, SelfPlayState]:
         """Only this behaviour's agent-steps are counted: nothing is saved or swapped."""
         del snapshot, other_current, key
         learner = self.learners[behaviour]
