@@ -93,9 +93,10 @@ class Trainer(abc.ABC):
             pools.append(self.init_selfplay(b, learner.policy_params(states[-1])))
         return TrainState(tuple(states), tuple(pools), tuple(runners), tuple(run_keys))
 
-    @abc.abstractmethod
     def init_selfplay(self, behaviour: int, snapshot: Any) -> Any:
-        """Behaviour ``behaviour``'s self-play state, its first snapshot ``snapshot``."""
+        """Behaviour ``behaviour``'s self-play state, its first snapshot ``snapshot``: a ghost
+        pool by default."""
+        return selfplay.init(snapshot, self.selfplay_cfgs[behaviour])
 
     @abc.abstractmethod
     def update(self, state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
@@ -152,9 +153,6 @@ class GhostTrainer(Trainer):
     def __init__(self, env: MultiAgentEnv, learner: Learner, cfg: SelfPlayConfig) -> None:
         super().__init__(env, [learner], [cfg])
         self.scripted = [scripted.team(env.spec.name, n) for n in cfg.scripted]
-
-    def init_selfplay(self, behaviour: int, snapshot: Any) -> SelfPlayState:
-        return selfplay.init(snapshot, self.selfplay_cfgs[behaviour])
 
     def update(self, state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
         (learner,), (cfg,) = self.learners, self.selfplay_cfgs
@@ -239,9 +237,6 @@ class TurnTrainer(Trainer):
         self.opponent_of = [
             self.team_behaviour[1 - spec.behaviour_teams(b)[0]] for b in range(len(learners))
         ]
-
-    def init_selfplay(self, behaviour: int, snapshot: Any) -> SelfPlayState:
-        return selfplay.init(snapshot, self.selfplay_cfgs[behaviour])
 
     @property
     def team_policy(self) -> Roles:
