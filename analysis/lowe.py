@@ -1,10 +1,12 @@
-"""The report of Lowe et al. (2017)'s MADDPG-vs-DDPG study (``experiments.mpe_lowe`` trains and
-plays it): the pairings beside the paper's figures, cross-play, the role-by-role verdict and
-the random yardstick, from the study's result dictionaries."""
+"""The report of Lowe et al. (2017)'s MADDPG-vs-DDPG study (the ``lowe`` preset trains it,
+``experiments.core.crossplay`` plays it): the pairings beside the paper's figures, cross-play, the
+role-by-role verdict and the random yardstick, from the cross-play files."""
 
 from __future__ import annotations
 
 import itertools
+import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -168,3 +170,14 @@ def report(results: list[dict[str, Any]]) -> str:
         if task == "physical_deception":
             lines += [f"Published: {PUBLISHED_DECEPTION}.", ""]
     return "\n".join(lines)
+
+
+def write_report(crossplay_dir: Path, tables_dir: Path) -> Path:
+    """``tables_dir/lowe.md`` from every task's cross-play file (``<task>.json``)."""
+    files = sorted(crossplay_dir.glob("*.json"))
+    if not files:
+        raise FileNotFoundError(f"no cross-play results in {crossplay_dir}; run that stage first")
+    tables_dir.mkdir(parents=True, exist_ok=True)
+    path = tables_dir / "lowe.md"
+    path.write_text(report([json.loads(f.read_text()) for f in files]))
+    return path

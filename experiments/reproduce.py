@@ -1,22 +1,31 @@
-"""The whole study in one command: train, play the tournament, regenerate figures and tables.
+"""Every study in one command: train its runs, play them, regenerate its report.
 
-python -m experiments.reproduce preset=smoke        # CI: tiny budgets, every figure
-python -m experiments.reproduce preset=paper        # the paper's study (~80 min, 2 cores)
-python -m experiments.reproduce preset=paper stages=[report]   # figures from results on disk
+    python -m experiments.reproduce preset=paper       # algos x games x seeds, tournament
+    python -m experiments.reproduce preset=smoke       # the same pipeline in minutes (CI runs it)
+    python -m experiments.reproduce preset=lowe        # Lowe et al.'s MADDPG vs DDPG on MPE
+    python -m experiments.reproduce preset=mpe_spread  # IPPO on simple_spread beside JaxMARL's loop
+    python -m experiments.reproduce preset=paper stages=[report]   # figures from results on disk
+
+A preset (``conf/preset/``) names what trains, ``lines`` (label: overrides) x ``envs`` (label:
+overrides) x ``seeds``, each an ordinary ``python -m experiments.run`` in
+``<out_dir>/runs/<env>/<line>/seed<k>/``, and the ``stages`` that follow (``STAGES``).
 
 Each stage picks up where a killed process left off: a run with ``eval.json`` is finished
-and skipped, a run with checkpoints is resumed (``experiments.run resume=<dir>``), and the
-tournament skips matches already in its SQLite table. Training runs go through the same
-``python -m experiments.run`` command a user types, one subprocess per run, ``jobs`` at once.
+and skipped, a run with checkpoints is resumed (``experiments.run resume=<dir>``), the
+tournament skips matches already in its SQLite table, and the other stages write one file per
+env. Training runs go through the same command a user types, one subprocess per run, ``jobs``
+at once.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,34 +33,44 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from analysis import baselines, lowe
 from analysis.report import make_report
 from envs import scripted
+from experiments.bench.vs_jaxmarl import jaxmarl_curve
+from experiments.core import crossplay
 from experiments.core.config import CONF_DIR
 from experiments.core.matches import run_tournament
 from experiments.core.players import scripted_player, trained_player
 from experiments.core.xla import single_threaded
 
 
-def run_dir(out_dir: Path, env: str, algo: str, seed: int) -> Path:
-    return out_dir / "runs" / env / algo / f"seed{seed}"
+def run_dir(out_dir: Path, env: str, line: str, seed: int) -> Path:
+    return out_dir / "runs" / env / line / f"seed{seed}"
 
 
 def planned_runs(preset: DictConfig, out_dir: Path) -> list[tuple[Path, list[str]]]:
-    """``(run_dir, overrides)`` per run, seed-major so a partial study covers every algo."""
+    """``(run_dir, overrides)`` per run, seed-major so a partial study covers every line."""
     plan = []
     for seed in preset.seeds:
-        for env in preset.envs:
-            for algo in preset.algos:
+        for env, env_overrides in preset.envs.items():
+            for line, line_overrides in preset.lines.items():
                 overrides = [
-                    f"algo={algo}",
-                    f"env={env}",
-                    f"seed={seed}",
                     *preset.run_overrides,
-                    *preset.env_overrides.get(env, []),
-                    *preset.algo_overrides.get(algo, []),
+                    *env_overrides,
+                    *line_overrides,
+                    f"seed={seed}",
                 ]
-                plan.append((run_dir(out_dir, env, algo, int(seed)), overrides))
+                plan.append((run_dir(out_dir, env, line, int(seed)), overrides))
     return plan
+
+
+def env_runs(preset: DictConfig, out_dir: Path, env: str) -> list[Path]:
+    """The finished runs of ``env`` (every line and seed); none: a clear error."""
+    runs = [run_dir(out_dir, env, line, int(s)) for line in preset.lines for s in preset.seeds]
+    finished = [r for r in runs if (r / "eval.json").exists()]
+    if not finished:
+        raise SystemExit(f"no finished {env} runs under {out_dir / 'runs'}; train first")
+    return finished
 
 
 def train_one(
@@ -85,24 +104,26 @@ def train_one(
     return None
 
 
-def train_all(preset: DictConfig, out_dir: Path, jobs: int, jax_cache: str | None) -> None:
-    plan = planned_runs(preset, out_dir)
+def train_all(cfg: DictConfig, out_dir: Path) -> None:
+    plan, jobs = planned_runs(cfg.preset, out_dir), int(cfg.jobs)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        errors = [e for e in pool.map(lambda p: train_one(*p, jobs > 1, jax_cache), plan) if e]
+        errors = [
+            e for e in pool.map(lambda p: train_one(*p, jobs > 1, cfg.jax_cache_dir), plan) if e
+        ]
     if errors:
         raise SystemExit("training failed:\n" + "\n".join(errors) + "\nrerun to resume them")
 
 
-def tournament_all(preset: DictConfig, out_dir: Path) -> None:
+def tournament_all(cfg: DictConfig, out_dir: Path) -> None:
+    """A tournament per env: every trained policy and the game's scripted players."""
+    preset = cfg.preset
     t_cfg = preset.tournament
-    for env_name in preset.envs:
-        runs = [run_dir(out_dir, env_name, a, int(s)) for a in preset.algos for s in preset.seeds]
-        loaded = [trained_player(r) for r in runs if (r / "eval.json").exists()]
-        if not loaded:
-            raise SystemExit(f"no finished {env_name} runs under {out_dir / 'runs'}; train first")
+    for env_label in preset.envs:
+        runs = env_runs(preset, out_dir, env_label)
+        loaded = [trained_player(r, f"{r.parent.name}/{r.name}") for r in runs]  # line/seedK
         env = loaded[0][0]
         players = [p for _, p in loaded]
-        players += [scripted_player(env_name, n) for n in scripted.names(env_name)]
+        players += [scripted_player(env.spec.name, n) for n in scripted.names(env.spec.name)]
         t = time.perf_counter()
         table = run_tournament(
             env,
@@ -113,31 +134,74 @@ def tournament_all(preset: DictConfig, out_dir: Path) -> None:
             games=int(t_cfg.games),
             decisions=int(t_cfg.decisions),
         )
-        print(f"{env_name} tournament: {time.perf_counter() - t:.0f} s")
+        print(f"{env_label} tournament: {time.perf_counter() - t:.0f} s")
         print(table.to_string(index=False, float_format=lambda x: f"{x:.1f}"), flush=True)
+
+
+def crossplay_all(cfg: DictConfig, out_dir: Path) -> None:
+    """Per env, every run's adversary team against every run's agents
+    (``experiments.core.crossplay``), into ``<out_dir>/crossplay/<env>.json``."""
+    preset = cfg.preset
+    for env_label in preset.envs:
+        target = out_dir / "crossplay" / f"{env_label}.json"
+        if target.exists():
+            continue
+        runs = env_runs(preset, out_dir, env_label)
+        result = crossplay.crossplay(runs, int(preset.crossplay.episodes))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(result, indent=1))
+        print(f"{env_label} cross-play: {target}", flush=True)
+
+
+def jaxmarl_all(cfg: DictConfig, out_dir: Path) -> None:
+    """Per run, JaxMARL's own loop with the run's settings and seed
+    (``experiments.bench.vs_jaxmarl.jaxmarl_curve``), into ``<run dir>/jaxmarl.json``."""
+    for directory, _ in planned_runs(cfg.preset, out_dir):
+        target = directory / baselines.JAXMARL_FILE
+        if not target.exists():
+            config = json.loads((directory / "config.json").read_text())
+            target.write_text(json.dumps(jaxmarl_curve(config)))
+            print(f"{directory}: JaxMARL's loop, {target}", flush=True)
+
+
+def report_all(cfg: DictConfig, out_dir: Path) -> None:
+    """The preset's report (``report.kind``): the tournament's figures and tables, Lowe et
+    al.'s comparison, or the side-by-side table; prints what it wrote."""
+    print("\n".join(str(p) for p in report_files(cfg.preset, out_dir)))
+
+
+def report_files(preset: DictConfig, out_dir: Path) -> list[Path]:
+    figures_dir, tables_dir = Path(preset.figures_dir), Path(preset.tables_dir)
+    kind = preset.report.kind
+    if kind == "tournament":
+        seeds = [int(s) for s in preset.seeds]
+        return make_report(out_dir, figures_dir, tables_dir, int(preset.report.reps), seeds)
+    if kind == "lowe":
+        return [lowe.write_report(out_dir / "crossplay", tables_dir)]
+    if kind == "spread":
+        runs = [d for d, _ in planned_runs(preset, out_dir)]
+        return [baselines.write_report(runs, tables_dir)]
+    raise SystemExit(f"unknown report kind {kind!r}; choose from tournament, lowe, spread")
+
+
+STAGES: dict[str, Callable[..., Any]] = {
+    "train": train_all,  # every run, finished ones skipped, killed ones resumed
+    "tournament": tournament_all,  # two-team games: trained and scripted players, all pairs
+    "crossplay": crossplay_all,  # team-return games (MPE): adversaries x agents of every run
+    "jaxmarl": jaxmarl_all,  # JaxMARL's own loop beside each run (the benchmark's copy)
+    "report": report_all,
+}
 
 
 @hydra.main(version_base=None, config_path=CONF_DIR, config_name="reproduce")
 def main(cfg: DictConfig) -> dict[str, Any]:
     logging.getLogger("absl").setLevel(logging.WARNING)  # orbax's per-load INFO lines
     out_dir = Path(cfg.out_dir)
-    preset = cfg.preset
-    unknown = set(cfg.stages) - {"train", "tournament", "report"}
+    unknown = [s for s in cfg.stages if s not in STAGES]
     if unknown:
-        raise SystemExit(f"unknown stages {sorted(unknown)}; choose from train, tournament, report")
-    if "train" in cfg.stages:
-        train_all(preset, out_dir, int(cfg.jobs), cfg.jax_cache_dir)
-    if "tournament" in cfg.stages:
-        tournament_all(preset, out_dir)
-    if "report" in cfg.stages:
-        made = make_report(
-            out_dir,
-            Path(preset.figures_dir),
-            Path(preset.tables_dir),
-            int(preset.report.reps),
-            seeds=[int(s) for s in preset.seeds],
-        )
-        print("\n".join(str(p) for p in made))
+        raise SystemExit(f"unknown stages {unknown}; choose from {', '.join(STAGES)}")
+    for stage in cfg.stages:
+        STAGES[stage](cfg, out_dir)
     return OmegaConf.to_container(cfg, resolve=True)
 
 

@@ -1,10 +1,13 @@
 """Lowe et al.'s MADDPG-vs-DDPG study on JaxMARL's MPE: what its metrics read from the
-rewards, how long an episode is, that a pairing is an ordinary run of the package's loop (read
-back when finished), and what the report says."""
+rewards, how long an episode is, that the ``lowe`` preset trains its pairings as ordinary runs
+and plays them against each other (redoing nothing when rerun), and what the report says."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -14,17 +17,20 @@ import pytest
 pytest.importorskip("jaxmarl")
 
 from analysis import lowe
-from experiments import mpe_lowe
-from experiments.core import checkpoint
+from experiments.core import crossplay, training
+from experiments.core.config import compose
+from experiments.core.players import load_run
+from experiments.reproduce import planned_runs
 
-TINY = mpe_lowe.LOWE_MADDPG | {
-    "num_envs": 4,
-    "learning_starts": 64,
-    "buffer_size": 512,
-    "batch_size": 16,
-    "hidden": (8,),
-    "critic_hidden": (8,),
-}
+ROOT = Path(__file__).resolve().parents[1]
+TINY = [  # the reference's settings, shrunk to seconds
+    "algo.num_envs=4",
+    "algo.learning_starts=64",
+    "algo.buffer_size=512",
+    "algo.batch_size=16",
+    "algo.hidden=[8]",
+    "algo.critic_hidden=[8]",
+]
 
 
 def scene(env_id: str, positions: list[tuple[float, float]], **fields):
@@ -41,23 +47,23 @@ def scene(env_id: str, positions: list[tuple[float, float]], **fields):
 def test_predators_are_paid_ten_per_contact_so_touches_are_their_return_over_ten():
     # Prey at the origin; two of the three predators touch it (radii 0.075 + 0.05), one is far.
     positions = [(0.1, 0.0), (0.0, -0.1), (0.9, 0.9), (0.0, 0.0), (-0.8, 0.8), (0.8, -0.8)]
-    env, state = scene(mpe_lowe.TASKS["predator_prey"], positions)
+    env, state = scene(crossplay.TASKS["predator_prey"], positions)
     reward = env.inner.rewards(state)
     assert [float(reward[f"adversary_{i}"]) for i in range(3)] == [20.0, 20.0, 20.0]
     # Over a whole episode of such steps, each predator's return / 10 counts the contacts.
-    touches = mpe_lowe.task_metrics("predator_prey", 20.0 * mpe_lowe.EPISODE, 0.0)["touches"]
-    assert touches == pytest.approx(2 * mpe_lowe.EPISODE)
+    touches = crossplay.task_metrics("predator_prey", 20.0 * crossplay.EPISODE, 0.0)["touches"]
+    assert touches == pytest.approx(2 * crossplay.EPISODE)
 
 
 def test_deception_returns_give_back_each_sides_distance_to_the_target():
     # Target landmark 0 at the origin; the adversary 1.0 from it, the good agents 0.2 and 0.5.
     positions = [(1.0, 0.0), (0.0, 0.2), (-0.5, 0.0), (0.0, 0.0), (0.9, 0.9)]
-    env, state = scene(mpe_lowe.TASKS["physical_deception"], positions, goal=jnp.int32(0))
+    env, state = scene(crossplay.TASKS["physical_deception"], positions, goal=jnp.int32(0))
     reward = env.inner.rewards(state)
     adversary, agent = float(reward["adversary_0"]), float(reward["agent_0"])
     assert adversary == pytest.approx(-1.0) and agent == pytest.approx(1.0 - 0.2)
-    metrics = mpe_lowe.task_metrics(
-        "physical_deception", adversary * mpe_lowe.EPISODE, agent * mpe_lowe.EPISODE
+    metrics = crossplay.task_metrics(
+        "physical_deception", adversary * crossplay.EPISODE, agent * crossplay.EPISODE
     )
     assert metrics == pytest.approx({"adversary_distance": 1.0, "agent_distance": 0.2})
 
@@ -65,66 +71,100 @@ def test_deception_returns_give_back_each_sides_distance_to_the_target():
 def test_an_mpe_episode_lasts_the_decisions_the_metrics_divide_by():
     from envs.jaxmarl import JaxMARLEnv
 
-    env = JaxMARLEnv(mpe_lowe.TASKS["physical_deception"], None)
+    env = JaxMARLEnv(crossplay.TASKS["physical_deception"], None)
     _, state = env.reset(jax.random.PRNGKey(0))
     actions = jnp.zeros((env.spec.num_agents, 1), jnp.int32)
-    for decision in range(1, 2 * mpe_lowe.EPISODE):
+    for decision in range(1, 2 * crossplay.EPISODE):
         _, state, _, done, _ = env.step(jax.random.PRNGKey(decision), state, actions)
         if bool(done.all()):
             break
-    assert decision == mpe_lowe.EPISODE
+    assert decision == crossplay.EPISODE
 
 
-def test_a_trained_pairing_is_saved_and_a_rerun_loads_it(tmp_path):
-    folder = tmp_path / "predator_prey" / "maddpg_vs_ddpg_seed0"
-    chunk = 2 * TINY["num_envs"] * 10  # ten updates of both teams per logged row
-    first = mpe_lowe.trained_run(
-        "predator_prey", "maddpg", "ddpg", 0, 400, folder, TINY, False, chunk
+def reproduce(out_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
+    """The ``lowe`` preset on predator-prey, two pairings, one seed, tiny budgets."""
+    run_overrides = [
+        "+experiment=lowe_maddpg_mpe",
+        "total_env_steps=800",  # 400 per team
+        "chunk_env_steps=80",  # ten updates of both teams per logged row
+        "logging.wandb=false",
+        "logging.progress=false",
+        *TINY,
+    ]
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "experiments.reproduce",
+            "preset=lowe",
+            f"out_dir={out_dir}",
+            "preset.seeds=[0]",
+            "~preset.envs.physical_deception",
+            "~preset.lines.maddpg_vs_maddpg",
+            "~preset.lines.ddpg_vs_maddpg",
+            "preset.run_overrides=[" + ",".join(f"'{o}'" for o in run_overrides) + "]",
+            "preset.crossplay.episodes=8",
+            *overrides,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    adversary, agent = first["trainer"].learners
-    assert (adversary.cfg.critic, agent.cfg.critic) == ("central", "local")
-    assert len(first["curve"]["adversary"]) == 2 * 400 // chunk
-    # The pairing is what `python -m experiments.run` with the same overrides trains.
-    config = json.loads((folder / "config.json").read_text())
+
+
+def test_the_lowe_preset_trains_pairings_plays_them_across_and_reports(tmp_path):
+    done = reproduce(tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    runs = tmp_path / "runs" / "predator_prey"
+    # Each pairing is what `python -m experiments.run` with the line's overrides trains.
+    config = json.loads((runs / "maddpg_vs_ddpg" / "seed0" / "config.json").read_text())
     assert config["algo"]["behaviours"] == {
         "adversary": {"critic": "central"},
         "agent": {"critic": "local"},
     }
-    assert config["env"]["selfplay"]["concurrent"] and (folder / "checkpoints").is_dir()
-    again = mpe_lowe.trained_run("predator_prey", "maddpg", "ddpg", 0, 400, folder, TINY)
-    assert again["wall_s"] == first["wall_s"]  # loaded, not trained again
-    for a, b in zip(
-        jax.tree.leaves(first["params"]), jax.tree.leaves(again["params"]), strict=True
-    ):
-        np.testing.assert_array_equal(a, b)
-    returns = mpe_lowe.team_returns(
-        first["env"],
-        first["trainer"].team_policy.policies,
-        (first["params"], again["params"]),
-        jax.random.PRNGKey(0),
-        8,
-    )
-    assert returns[0] >= 0.0 and returns[1] <= 0.0  # predators gain what the prey loses
-    runs = {("maddpg", "ddpg", 0): first}
-    rows, both = mpe_lowe.random_yardstick(
+    assert config["env"]["selfplay"]["concurrent"]
+    assert config["env"]["options"]["continuous"] is False
+    result = json.loads((tmp_path / "crossplay" / "predator_prey.json").read_text())
+    assert (result["task"], result["actions"], result["env_steps_per_team"]) == (
         "predator_prey",
-        first["env"],
-        first["trainer"].team_policy.policies,
-        runs,
-        jax.random.PRNGKey(0),
-        8,
+        "discrete",
+        400,
     )
-    assert [(r["side"], r["algo"]) for r in rows] == [("adversary", "maddpg"), ("agent", "ddpg")]
-    for r in [*rows, both]:  # every measure a report reads, from real play
+    assert sorted((r["adversary"], r["agent"]) for r in result["runs"]) == [
+        ("ddpg", "ddpg"),
+        ("maddpg", "ddpg"),
+    ]
+    assert all(len(r["curve"]["adversary"]) == 10 for r in result["runs"])
+    # Every run's predators against every run's prey: 2 as trained, 2 across runs.
+    pairings = result["pairings"]
+    assert sorted((p["adversary"], p["agent"], p["same_run"]) for p in pairings) == [
+        ("ddpg", "ddpg", False),
+        ("ddpg", "ddpg", True),
+        ("maddpg", "ddpg", False),
+        ("maddpg", "ddpg", True),
+    ]
+    for r in [*pairings, *result["against_random"], result["both_random"]]:  # from real play
         assert r["touches"] == pytest.approx(r["adversary_return"] / 10.0) and r["touches"] >= 0
-        assert {"adversary_return", "agent_return"} <= set(r)
-    assert (
-        "| predators | touches |"
-        in lowe._random_table(dict(task="predator_prey", against_random=rows, both_random=both))[-3]
-    )
-    (folder / "final" / "params").rename(folder / "final" / "params_gone")
-    with pytest.raises(checkpoint.CheckpointError, match="no saved policy"):
-        mpe_lowe.trained_run("predator_prey", "maddpg", "ddpg", 0, 400, folder, TINY)
+    assert [(r["side"], r["algo"]) for r in result["against_random"]] == [
+        ("adversary", "maddpg"),
+        ("agent", "ddpg"),
+        ("adversary", "ddpg"),
+        ("agent", "ddpg"),
+    ]
+    text = (tmp_path / "tables" / "lowe.md").read_text()
+    assert "| MADDPG | DDPG | 1 |" in text and "| predators | touches |" in text
+    # A second invocation finds every stage done and redoes nothing.
+    made = {p: p.stat().st_mtime for p in tmp_path.glob("**/*") if p.suffix in (".json", ".log")}
+    again = reproduce(tmp_path, "stages=[train,crossplay]")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert {p: p.stat().st_mtime for p in made} == made
+
+
+def test_a_run_that_is_not_a_pairing_is_refused_with_what_to_set(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"algo": {"name": "maddpg"}, "seed": 0}))
+    with pytest.raises(ValueError, match=r"not a Lowe pairing.*behaviours"):
+        crossplay.pairing(tmp_path)
 
 
 def test_report_puts_the_papers_figures_beside_the_pairings_trained_together():
@@ -144,12 +184,12 @@ def test_report_puts_the_papers_figures_beside_the_pairings_trained_together():
     results = [
         dict(
             task=task,
-            env_id=mpe_lowe.TASKS[task],
+            env_id=crossplay.TASKS[task],
             env_steps_per_team=10,
             episodes=5,
             pairings=pairings,
         )
-        for task in mpe_lowe.TASKS
+        for task in crossplay.TASKS
     ]
     text = lowe.report(results)
     assert "| MADDPG | DDPG | 1 | 15.00 | 16.1 |" in text
@@ -157,8 +197,6 @@ def test_report_puts_the_papers_figures_beside_the_pairings_trained_together():
     assert "| MADDPG | MADDPG | 1 | 12.00 | not retrieved |" in text  # never an invented figure
     assert "| MADDPG | DDPG | 1 | 15.00 | |" in text  # cross-play: the paper has no such row
     assert "| MADDPG | MADDPG | 1 | 1.00 | 0.500 |" in text and "94%" in text
-    with pytest.raises(ValueError, match="unknown algorithm 'qmix'; valid: maddpg, ddpg"):
-        mpe_lowe.make_trainer("predator_prey", "qmix", "ddpg", 100)
 
 
 def test_head_to_head_compares_each_roles_algorithms_against_the_same_opponents():
@@ -188,7 +226,7 @@ def test_head_to_head_compares_each_roles_algorithms_against_the_same_opponents(
         [
             dict(
                 task="predator_prey",
-                env_id=mpe_lowe.TASKS["predator_prey"],
+                env_id=crossplay.TASKS["predator_prey"],
                 env_steps_per_team=10,
                 episodes=5,
                 pairings=pairings,
@@ -204,8 +242,8 @@ def test_continuous_actions_are_mpe_forces_that_match_its_discrete_pushes_on_the
 
     # Agents and landmarks far apart and at rest, so no contact force interferes.
     positions = [(-0.8, -0.8), (0.8, -0.8), (-0.8, 0.8), (0.8, 0.8), (0.0, 0.4), (0.0, -0.4)]
-    discrete, state = scene(mpe_lowe.TASKS["predator_prey"], positions)
-    continuous = JaxMARLEnv(mpe_lowe.TASKS["predator_prey"], None, continuous=True)
+    discrete, state = scene(crossplay.TASKS["predator_prey"], positions)
+    continuous = JaxMARLEnv(crossplay.TASKS["predator_prey"], None, continuous=True)
     assert continuous.spec.action_space == Box(-1.0, 1.0, (2,))
     assert continuous.spec.behaviours[0].action_space == Box(-1.0, 1.0, (2,))
     key = jax.random.PRNGKey(1)
@@ -225,20 +263,18 @@ def test_continuous_actions_are_mpe_forces_that_match_its_discrete_pushes_on_the
 
 
 def test_a_pairing_trains_and_plays_with_continuous_forces(tmp_path):
-    folder = tmp_path / "maddpg_vs_ddpg_seed0_continuous"
-    run = mpe_lowe.trained_run(
-        "physical_deception", "maddpg", "ddpg", 0, 200, folder, TINY, continuous=True
+    preset = compose(["preset=lowe_continuous"], "reproduce").preset
+    folder, overrides = next(
+        (d, o) for d, o in planned_runs(preset, tmp_path) if "physical_deception" in str(d)
     )
-    assert run["env"].spec.action_space.shape == (2,)
+    training.train(compose([*overrides, *TINY, "total_env_steps=400"]), folder)
+    env, trainer, params = load_run(folder)
+    assert env.spec.action_space.shape == (2,)
     assert json.loads((folder / "config.json").read_text())["env"]["options"]["continuous"] is True
-    adversary, agent = mpe_lowe.team_returns(
-        run["env"],
-        run["trainer"].team_policy.policies,
-        (run["params"], run["params"]),
-        jax.random.PRNGKey(0),
-        4,
+    adversary, agent = crossplay.team_returns(
+        env, trainer.team_policy.policies, (params, params), jax.random.PRNGKey(0), 4
     )
-    metrics = mpe_lowe.task_metrics("physical_deception", adversary, agent)
+    metrics = crossplay.task_metrics("physical_deception", adversary, agent)
     assert 0.0 < metrics["adversary_distance"] < 5.0  # a distance, paid every decision
 
 
@@ -246,8 +282,8 @@ def test_a_random_team_acts_in_the_action_space_and_the_report_sets_runs_against
     from envs.jaxmarl import JaxMARLEnv
 
     for continuous in (False, True):
-        env = JaxMARLEnv(mpe_lowe.TASKS["predator_prey"], None, continuous)
-        acts = mpe_lowe.random_team(env)(None, jnp.zeros((3, 16)), jax.random.PRNGKey(0))
+        env = JaxMARLEnv(crossplay.TASKS["predator_prey"], None, continuous)
+        acts = crossplay.random_team(env)(None, jnp.zeros((3, 16)), jax.random.PRNGKey(0))
         assert acts.shape == (3, *env.spec.action_space.shape)
         assert bool(env.spec.action_space.contains(acts))
         assert len({tuple(np.asarray(a).ravel()) for a in acts}) > 1  # not one fixed action
@@ -263,7 +299,7 @@ def test_a_random_team_acts_in_the_action_space_and_the_report_sets_runs_against
     ]
     result = dict(
         task="predator_prey",
-        env_id=mpe_lowe.TASKS["predator_prey"],
+        env_id=crossplay.TASKS["predator_prey"],
         env_steps_per_team=10,
         episodes=5,
         pairings=[],

@@ -309,6 +309,27 @@ def compare(
 DEFAULTS = {k: v for k, v in experiment_algo("jaxmarl_ippo").items() if k != "anneal_lr"}
 
 
+def updates_for(env_steps: int, algo: dict[str, Any]) -> int:
+    """JaxMARL's ``NUM_UPDATES = TOTAL_TIMESTEPS // NUM_STEPS // NUM_ENVS``."""
+    return max(1, env_steps // algo["rollout_len"] // algo["num_envs"])
+
+
+def jaxmarl_curve(config: dict[str, Any]) -> list[float]:
+    """Per-update logged return of JaxMARL's loop on JaxMARL's wrapped env, with a run's
+    settings (its ``config.json``: algorithm, env, seed, budget): the ``mpe_spread`` preset's
+    ``jaxmarl`` stage, what JaxMARL's script logs (``returned_episode_returns``: each agent's
+    reward x 3, the team's summed return, averaged over every step of the rollout)."""
+    from jaxmarl.wrappers.baselines import MPELogWrapper
+
+    algo = config["algo"]
+    updates = updates_for(int(config["total_env_steps"]), algo)
+    env = MPELogWrapper(make_jaxmarl(config["env"]["options"]["env_id"]))
+    init, update, _ = jaxmarl_style_ippo(env, algo | {"anneal_updates": updates})
+    run = jax.jit(lambda s: jax.lax.scan(lambda c, _: update(c), s, None, length=updates))
+    _, metrics = run(init(jax.random.PRNGKey(int(config["seed"]))))
+    return [float(x) for x in np.asarray(metrics["returned_episode_returns"])]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="SMAX", help="JaxMARL env id with two equal teams")
