@@ -159,6 +159,8 @@ def jaxmarl_all(cfg: DictConfig, out_dir: Path) -> None:
     for directory, _ in planned_runs(cfg.preset, out_dir):
         target = directory / baselines.JAXMARL_FILE
         if not target.exists():
+            if not (directory / "eval.json").exists():
+                raise SystemExit(f"{directory} is not a finished run; run the train stage first")
             config = json.loads((directory / "config.json").read_text())
             target.write_text(json.dumps(jaxmarl_curve(config)))
             print(f"{directory}: JaxMARL's loop, {target}", flush=True)
@@ -184,7 +186,7 @@ def report_files(preset: DictConfig, out_dir: Path) -> list[Path]:
     raise SystemExit(f"unknown report kind {kind!r}; choose from tournament, lowe, spread")
 
 
-STAGES: dict[str, Callable[..., Any]] = {
+STAGES: dict[str, Callable[[DictConfig, Path], None]] = {
     "train": train_all,  # every run, finished ones skipped, killed ones resumed
     "tournament": tournament_all,  # two-team games: trained and scripted players, all pairs
     "crossplay": crossplay_all,  # team-return games (MPE): adversaries x agents of every run
