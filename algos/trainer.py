@@ -86,7 +86,9 @@ class Trainer(abc.ABC):
         states, runners, run_keys, pools = [], [], [], []
         for b, (learner, k) in enumerate(zip(self.learners, keys, strict=True)):
             *k_learner, k_env, k_run = jax.random.split(k, learner.init_keys + 2)
-            states.append(learner.init(*k_learner))
+            # One program, not ~200 eager ops to compile: the same state bit for bit (the
+            # env reset stays eager: jitted, its ray casts round differently).
+            states.append(jax.jit(learner.init)(*k_learner))
             if b == 0 or not self.shared_envs:
                 runners.append(rollout.init_runner(self.env, k_env, learner.num_envs))
             run_keys.append(k_run)
