@@ -98,13 +98,11 @@ class IPPO(PPO):
         return advantage, ValueTargets(value, target), {"value_target": target.mean()}
 
     def critic_loss(
-        self, critic: Any, obs: jax.Array, mb: PPOBatch
+        self, critic: Any, obs: jax.Array, mb: PPOBatch, clip_eps: float | jax.Array
     ) -> tuple[jax.Array, dict[str, jax.Array]]:
         targets: ValueTargets = mb.critic
         value = self._value(critic, obs)
-        v_loss = clipped_value_loss(
-            value, targets.value, targets.target, self.cfg.clip_eps, mb.active
-        )
+        v_loss = clipped_value_loss(value, targets.value, targets.target, clip_eps, mb.active)
         return self.cfg.vf_coef * v_loss, {"value_loss": v_loss}
 
 

@@ -210,13 +210,13 @@ class POCA(PPO):
         return advantage, targets, {"value_target": returns.mean()}
 
     def critic_loss(
-        self, critic: Any, obs: jax.Array, mb: PPOBatch
+        self, critic: Any, obs: jax.Array, mb: PPOBatch, clip_eps: float | jax.Array
     ) -> tuple[jax.Array, dict[str, jax.Array]]:
         cfg, targets = self.cfg, mb.critic
         value, baseline = self._value_and_baseline(critic, obs, mb.action, mb.active)
-        v_loss = clipped_value_loss(value, targets.value, targets.returns, cfg.clip_eps)
+        v_loss = clipped_value_loss(value, targets.value, targets.returns, clip_eps)
         b_loss = clipped_value_loss(
-            baseline, targets.baseline, targets.returns[..., None], cfg.clip_eps, mb.active
+            baseline, targets.baseline, targets.returns[..., None], clip_eps, mb.active
         )
         term = cfg.vf_coef * (v_loss + cfg.baseline_coef * b_loss)
         return term, {"value_loss": v_loss, "baseline_loss": b_loss}

@@ -10,7 +10,7 @@ rollouts. A sibling supplies five hooks:
   time-out;
 - ``critic_targets(critic, obs_norm, steps, last_obs, last_active)``: the advantages and the
   critic's training targets from a rollout;
-- ``critic_loss(critic, obs, minibatch)``: the critic's weighted term of the loss.
+- ``critic_loss(critic, obs, minibatch, clip_eps)``: the critic's weighted term of the loss.
 
 Losses follow ML-Agents (``ppo/optimizer_torch.py``): the clipped surrogate with one ratio
 per discrete branch or continuous dimension, averaged (``ModelUtils.trust_region_policy_loss``
@@ -42,6 +42,7 @@ from algos.optim import optimizer
 from envs.base import MultiAgentEnv, MultiDiscrete
 
 RATIOS = ("per_action", "joint")
+BETA_FLOOR, EPSILON_FLOOR = 1e-5, 0.1  # where ML-Agents' linear schedules end (DecayedValue)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,10 @@ class PPOConfig:
     activation: str
     learning_rate: float
     anneal_lr: bool  # linear decay to 0 over the run (ML-Agents' "linear" schedule)
+    # ML-Agents' beta_schedule / epsilon_schedule "linear": decay over the run to its floors
+    # (BETA_FLOOR, EPSILON_FLOOR); ML-Agents' defaults follow learning_rate_schedule.
+    anneal_ent_coef: bool
+    anneal_clip_eps: bool
     normalize_obs: bool
     gamma: float
     gae_lambda: float
@@ -145,10 +150,10 @@ class PPO(Learner):
                 f"num_envs x rollout_len = {batch} must divide into num_minibatches = "
                 f"{self.cfg.num_minibatches}"
             )
+        self.total_updates = max(-(-total_env_steps // self.env_steps_per_update), 1)
         lr: float | optax.Schedule = self.cfg.learning_rate
         if self.cfg.anneal_lr:
-            updates = -(-total_env_steps // self.env_steps_per_update)
-            steps = max(updates, 1) * self.cfg.num_epochs * self.cfg.num_minibatches
+            steps = self.total_updates * self.cfg.num_epochs * self.cfg.num_minibatches
             lr = optax.linear_schedule(self.cfg.learning_rate, 0.0, steps)
         self.tx = optimizer(lr, self.cfg.max_grad_norm)
 
@@ -185,9 +190,26 @@ class PPO(Learner):
 
     @abc.abstractmethod
     def critic_loss(
-        self, critic: Any, obs: jax.Array, mb: PPOBatch
+        self, critic: Any, obs: jax.Array, mb: PPOBatch, clip_eps: float | jax.Array
     ) -> tuple[jax.Array, dict[str, jax.Array]]:
-        """The critic's weighted term of the loss and its metrics (``obs`` normalised)."""
+        """The critic's weighted term of the loss and its metrics (``obs`` normalised), its
+        values clipped to ``clip_eps`` of the stored ones (ML-Agents' decayed epsilon)."""
+
+    def coefficients(self, updates: jax.Array) -> tuple[float | jax.Array, float | jax.Array]:
+        """``(ent_coef, clip_eps)`` for the update after ``updates`` updates: the configured
+        values, or with ``anneal_*`` ML-Agents' linear decay (``PolynomialDecay``, power 1)
+        from them to ``BETA_FLOOR`` / ``EPSILON_FLOOR`` over the run's updates."""
+        cfg = self.cfg
+        left = 1.0 - jnp.minimum(updates / self.total_updates, 1.0)
+        ent_coef = (
+            BETA_FLOOR + (cfg.ent_coef - BETA_FLOOR) * left if cfg.anneal_ent_coef else cfg.ent_coef
+        )
+        clip_eps = (
+            EPSILON_FLOOR + (cfg.clip_eps - EPSILON_FLOOR) * left
+            if cfg.anneal_clip_eps
+            else cfg.clip_eps
+        )
+        return ent_coef, clip_eps
 
     # -- sampling ---------------------------------------------------------------------------
     def _env_action(self, action: jax.Array) -> jax.Array:
@@ -271,6 +293,7 @@ class PPO(Learner):
             critic=targets,
         )
         samples = jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), samples)
+        ent_coef, clip_eps = self.coefficients(state.updates)
 
         def loss_fn(p: Any, mb: PPOBatch):
             obs = obs_norm(mb.obs)
@@ -281,11 +304,11 @@ class PPO(Learner):
             if cfg.ratio == "joint":
                 new_log_prob, old_log_prob = new_log_prob.sum(-1), old_log_prob.sum(-1)
             pg_loss, clip_frac = clipped_surrogate(
-                new_log_prob, old_log_prob, mb.advantage, cfg.clip_eps, mb.active
+                new_log_prob, old_log_prob, mb.advantage, clip_eps, mb.active
             )
-            critic_term, metrics = self.critic_loss(p["critic"], obs, mb)
+            critic_term, metrics = self.critic_loss(p["critic"], obs, mb, clip_eps)
             entropy = masked_mean(entropy, mb.active)
-            loss = pg_loss + critic_term - cfg.ent_coef * entropy
+            loss = pg_loss + critic_term - ent_coef * entropy
             return loss, {
                 "policy_loss": pg_loss,
                 **metrics,

@@ -148,6 +148,33 @@ def test_annealed_learning_rate_reaches_zero_at_the_end_of_the_budget():
     assert min(moved[False]) > 0.0
 
 
+def test_annealed_beta_and_epsilon_follow_ml_agents_linear_schedules():
+    # ML-Agents' beta_schedule / epsilon_schedule "linear": from the configured values at the
+    # first update to 1e-5 and 0.1 at the end of the budget, and no further; off, constant.
+    env = DominantDuel()
+    sp = SelfPlayConfig.mlagents(save_steps=200, team_change=500, swap_steps=100, window=3)
+    budget = 4 * TINY["num_envs"] * TINY["rollout_len"]  # four updates
+    cfg = {**TINY, "ent_coef": 0.005, "clip_eps": 0.2}
+    both = {**cfg, "anneal_ent_coef": True, "anneal_clip_eps": True}
+    learner = algos.make("ippo", env, both, sp, budget).learners[0]
+    coefficients = [[float(c) for c in learner.coefficients(jnp.int32(u))] for u in (0, 2, 4, 9)]
+    expected = [[0.005, 0.2], [(0.005 + 1e-5) / 2, 0.15], [1e-5, 0.1], [1e-5, 0.1]]
+    np.testing.assert_allclose(coefficients, expected, rtol=1e-6)
+    off = algos.make("ippo", env, cfg, sp, budget).learners[0]
+    assert off.coefficients(jnp.int32(4)) == (0.005, 0.2)
+    # The loss uses the decayed beta: one minibatch step from the same state, batch and key,
+    # at the first update and at the last, differs by exactly (beta_0 - beta_end) x entropy.
+    one_step = {**cfg, "num_epochs": 1, "num_minibatches": 1, "anneal_ent_coef": True}
+    trainer = algos.make("ippo", env, one_step, sp, budget)
+    state = trainer.init(jax.random.PRNGKey(0))
+    update = jax.jit(trainer.update)
+    _, metrics = update(state)
+    late = state.replace(learners=(state.learners[0].replace(updates=jnp.int32(4)),))
+    _, late_metrics = update(late)
+    gap = float(late_metrics["loss"] - metrics["loss"])
+    assert gap == pytest.approx((0.005 - 1e-5) * float(metrics["entropy"]), rel=1e-3)
+
+
 def test_unshared_params_have_an_agent_axis_and_learn():
     env = DominantDuel()
     sp = SelfPlayConfig.mlagents(save_steps=200, team_change=500, swap_steps=100, window=3)
