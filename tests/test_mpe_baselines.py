@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +15,7 @@ pytest.importorskip("jaxmarl")
 from analysis import baselines
 from experiments.bench.vs_jaxmarl import updates_for
 from experiments.core.config import compose, experiment_algo
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests import studies
 
 
 def reproduce(out_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
@@ -30,22 +28,7 @@ def reproduce(out_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
         "logging.wandb=false",
         "logging.progress=false",
     ]
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "experiments.reproduce",
-            "preset=mpe_spread",
-            f"out_dir={out_dir}",
-            "preset.seeds=[0]",
-            "preset.run_overrides=[" + ",".join(f"'{o}'" for o in run_overrides) + "]",
-            *overrides,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    return studies.reproduce("mpe_spread", out_dir, run_overrides, "preset.seeds=[0]", *overrides)
 
 
 def test_both_loops_log_the_team_return_of_the_same_play(tmp_path):

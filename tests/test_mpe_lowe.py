@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import jax
@@ -21,8 +20,8 @@ from experiments.core import crossplay, training
 from experiments.core.config import compose
 from experiments.core.players import load_run
 from experiments.reproduce import planned_runs
+from tests import studies
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = [  # the reference's settings, shrunk to seconds
     "algo.num_envs=4",
     "algo.learning_starts=64",
@@ -91,25 +90,16 @@ def reproduce(out_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
         "logging.progress=false",
         *TINY,
     ]
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "experiments.reproduce",
-            "preset=lowe",
-            f"out_dir={out_dir}",
-            "preset.seeds=[0]",
-            "~preset.envs.physical_deception",
-            "~preset.lines.maddpg_vs_maddpg",
-            "~preset.lines.ddpg_vs_maddpg",
-            "preset.run_overrides=[" + ",".join(f"'{o}'" for o in run_overrides) + "]",
-            "preset.crossplay.episodes=8",
-            *overrides,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
+    return studies.reproduce(
+        "lowe",
+        out_dir,
+        run_overrides,
+        "preset.seeds=[0]",
+        "~preset.envs.physical_deception",
+        "~preset.lines.maddpg_vs_maddpg",
+        "~preset.lines.ddpg_vs_maddpg",
+        "preset.crossplay.episodes=8",
+        *overrides,
     )
 
 
