@@ -44,11 +44,19 @@ def test_default_config_trains_poca_on_soccer_with_ml_agents_self_play():
     assert (cfg.algo.name, cfg.env.name) == ("poca", "soccer_twos")
     assert cfg.env.selfplay.save_steps == 50000 and cfg.env.selfplay.team_change == 200000
     assert cfg.env.selfplay.elo_k == 1.0
-    # conf/algo_env/poca_soccer_twos.yaml: ML-Agents' settings with a decayed, higher rate;
-    # the pair file reaches neither POCA on Tennis nor IPPO on SoccerTwos.
-    assert (cfg.algo.learning_rate, cfg.algo.anneal_lr) == (1e-3, True)
+    # conf/algo_env/poca_soccer_twos.yaml: ML-Agents' settings with a decayed, higher rate, and
+    # beta and epsilon decayed with it as ML-Agents does; the pair file reaches neither POCA on
+    # Tennis nor IPPO on SoccerTwos.
+    algo = cfg.algo
+    assert (algo.learning_rate, algo.anneal_lr, algo.anneal_ent_coef, algo.anneal_clip_eps) == (
+        1e-3,
+        True,
+        True,
+        True,
+    )
     for other in (config("env=tennis"), config("algo=ippo")):
         assert (other.algo.learning_rate, other.algo.anneal_lr) == (3e-4, False)
+        assert not (other.algo.anneal_ent_coef or other.algo.anneal_clip_eps)
 
 
 def test_cpu_experiment_recipe_overrides_only_what_it_names():
@@ -56,6 +64,7 @@ def test_cpu_experiment_recipe_overrides_only_what_it_names():
     base = config()
     assert (cfg.algo.name, cfg.env.name) == ("poca", "soccer_twos")
     assert (cfg.algo.learning_rate, cfg.algo.ent_coef, cfg.algo.anneal_lr) == (1e-3, 0.002, False)
+    assert not (cfg.algo.anneal_ent_coef or cfg.algo.anneal_clip_eps)  # constant, as measured
     assert cfg.env.options.ball_progress == 0.5 and cfg.total_env_steps == 5_000_000
     assert (cfg.algo.num_envs, cfg.algo.rollout_len, cfg.algo.mirror_symmetric) == (32, 320, True)
     assert list(cfg.env.selfplay.scripted) == ["chaser", "goalie"]
