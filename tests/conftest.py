@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from experiments.core.xla import single_threaded
@@ -30,6 +32,31 @@ jax.config.update(
     "jax_persistent_cache_min_compile_time_secs",
     float(os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"]),
 )
+
+# XLA's CPU runtime maps ~1,200 memory regions per compiled training program (its kernels'
+# code and data) and keeps them while JAX caches the program. A worker that runs a hundred
+# tests reaches Linux's vm.max_map_count (65,530): LLVM logs "Cannot allocate memory" and the
+# worker dies of a segfault in whatever compiles or loads next. Past this many regions, the
+# in-memory caches are dropped; the persistent cache above still holds every program.
+MEMORY_MAPS_LIMIT = 25_000
+
+
+def memory_maps() -> int:
+    """Memory regions this process has mapped (0 where there is no ``/proc``)."""
+    maps = Path("/proc/self/maps")
+    if not maps.exists():
+        return 0
+    with maps.open() as lines:
+        return sum(1 for _ in lines)
+
+
+@pytest.fixture(autouse=True)
+def release_compiled_programs() -> Iterator[None]:
+    yield
+    if memory_maps() > MEMORY_MAPS_LIMIT:
+        jax.clear_caches()
+        gc.collect()
+
 
 FAR = [(-12.0, 6.5), (-12.0, -6.5), (12.0, 6.5), (12.0, -6.5)]  # corners, out of the way
 

@@ -10,12 +10,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import algos
 import envs
-from algos.selfplay import SelfPlayConfig
 from algos.trainer import scan_updates
 from experiments.bench.flops import count_flops
 from experiments.bench.profile import achievable_rate, shape_rates
+from experiments.core.build import build, chunk_updates
+from tests.tiny import config, tiny
 
 
 def test_flops_count_matmuls_through_scan_cond_and_vmap() -> None:
@@ -73,12 +73,12 @@ def test_flops_by_matmul_shape_and_the_rate_those_shapes_allow() -> None:
 
 
 def test_seeds_vmapped_in_one_program_match_separate_runs() -> None:
-    env = envs.make("tennis")
-    cfg = {"num_envs": 4, "rollout_len": 8, "num_minibatches": 2, "num_epochs": 1, "hidden": [16]}
-    trainer = algos.make("ippo", env, cfg, SelfPlayConfig.mlagents(), 10_000)
+    # The tiny run's chunk (tests/test_run.py compiles the same program: the cache shares it).
+    cfg = config("env=tennis", *tiny("ippo"))
+    _, trainer = build(cfg)
     keys = jax.random.split(jax.random.PRNGKey(3), 2)
 
-    two_updates = scan_updates(trainer, 2)
+    two_updates = scan_updates(trainer, chunk_updates(cfg, trainer))
 
     together, metrics = jax.jit(jax.vmap(two_updates))(jax.vmap(trainer.init)(keys))
     for i, key in enumerate(keys):
