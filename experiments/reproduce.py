@@ -14,7 +14,7 @@ Each stage picks up where a killed process left off: a run with ``eval.json`` is
 and skipped, a run with checkpoints is resumed (``experiments.run resume=<dir>``), the
 tournament skips matches already in its SQLite table, and the other stages write one file per
 env. Training runs go through the same command a user types, one subprocess per run, ``jobs``
-at once.
+at once; a run that writes nothing for ``stall_minutes`` is killed and resumed once.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -74,21 +74,20 @@ def env_runs(preset: DictConfig, out_dir: Path, env: str) -> list[Path]:
 
 
 def train_one(
-    directory: Path, overrides: list[str], single_thread: bool, jax_cache: str | None
+    directory: Path,
+    overrides: list[str],
+    single_thread: bool,
+    jax_cache: str | None,
+    stall_s: float | None = None,
 ) -> str | None:
-    """Train (or resume) one run in a subprocess; returns an error line or None."""
+    """Train (or resume) one run in a subprocess; returns an error line or None.
+
+    A run whose directory sees no write for ``stall_s`` seconds is killed and resumed from
+    its last checkpoint, once: XLA's CPU runtime has been seen to hang forever in an op.
+    """
     if (directory / "eval.json").exists():
         return None
     directory.mkdir(parents=True, exist_ok=True)
-    resume = (directory / "checkpoints").is_dir() and any((directory / "checkpoints").iterdir())
-    cmd = [
-        sys.executable,
-        "-m",
-        "experiments.run",
-        *overrides,
-        f"hydra.run.dir={directory}",
-        *([f"resume={directory}"] if resume else []),
-    ]
     env = dict(os.environ)
     if jax_cache:  # seeds of one algo x env compile to the same programs: compile them once
         env.setdefault("JAX_COMPILATION_CACHE_DIR", jax_cache)
@@ -96,20 +95,61 @@ def train_one(
     if single_thread:
         single_threaded(env)
     t = time.perf_counter()
-    with open(directory / "train.log", "a") as log:
-        done = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, check=False)
-    print(f"{directory}: {time.perf_counter() - t:.0f} s, exit {done.returncode}", flush=True)
-    if done.returncode != 0:
-        return f"{directory} failed (exit {done.returncode}); see {directory / 'train.log'}"
+    for _ in range(2):  # a stalled run is resumed once
+        resume = (directory / "checkpoints").is_dir() and any((directory / "checkpoints").iterdir())
+        cmd = [
+            sys.executable,
+            "-m",
+            "experiments.run",
+            *overrides,
+            f"hydra.run.dir={directory}",
+            *([f"resume={directory}"] if resume else []),
+        ]
+        with open(directory / "train.log", "a") as log:
+            code = run_watched(cmd, log, env, directory, stall_s)
+            if code is None:
+                log.write(f"\nreproduce: nothing written for {stall_s:.0f} s; killed\n")
+        print(f"{directory}: {time.perf_counter() - t:.0f} s, exit {code}", flush=True)
+        if code is not None:
+            break
+    if code is None:
+        return f"{directory} stalled twice ({stall_s:.0f} s without a write); see its train.log"
+    if code != 0:
+        return f"{directory} failed (exit {code}); see {directory / 'train.log'}"
     return None
+
+
+def run_watched(
+    cmd: list[str], log: IO[str], env: dict[str, str], directory: Path, stall_s: float | None
+) -> int | None:
+    """``cmd``'s exit code, or None when it wrote nothing under ``directory`` for ``stall_s``
+    seconds (then it is killed; None: wait forever)."""
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    started = time.time()
+    while True:
+        try:
+            return proc.wait(timeout=min(stall_s or 60.0, 10.0))
+        except subprocess.TimeoutExpired:
+            if stall_s and time.time() - max(last_write(directory), started) > stall_s:
+                proc.kill()
+                proc.wait()
+                return None
+
+
+def last_write(directory: Path) -> float:
+    """When anything under ``directory`` was last written (0 for nothing)."""
+    return max((p.stat().st_mtime for p in directory.rglob("*") if p.is_file()), default=0.0)
 
 
 def train_all(cfg: DictConfig, out_dir: Path) -> None:
     plan, jobs = planned_runs(cfg.preset, out_dir), int(cfg.jobs)
+    stall_s = None if cfg.stall_minutes is None else 60.0 * float(cfg.stall_minutes)
+
+    def train(run: tuple[Path, list[str]]) -> str | None:
+        return train_one(*run, jobs > 1, cfg.jax_cache_dir, stall_s)
+
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        errors = [
-            e for e in pool.map(lambda p: train_one(*p, jobs > 1, cfg.jax_cache_dir), plan) if e
-        ]
+        errors = [e for e in pool.map(train, plan) if e]
     if errors:
         raise SystemExit("training failed:\n" + "\n".join(errors) + "\nrerun to resume them")
 

@@ -3,13 +3,17 @@ second invocation that finds everything done and redoes nothing."""
 
 from __future__ import annotations
 
+import os
 import runpy
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+
+from experiments import reproduce as study
 
 ROOT = Path(__file__).resolve().parents[1]
 FIGURES = ["elo_curves", "tennis_score", "ratings", "win_rates", "aggregates", "improvement"]
@@ -82,3 +86,39 @@ def test_notebooks_execute_on_the_smoke_results(smoke_study, notebook, monkeypat
     monkeypatch.setenv("REPS", "50")
     runpy.run_path(str(ROOT / "analysis" / "notebooks" / f"{notebook}.py"), run_name="__main__")
     assert list(tmp_path.glob("*.png"))
+
+
+def test_a_run_that_writes_nothing_is_killed(tmp_path):
+    """XLA's CPU runtime once hung a smoke run forever in one op: a run whose directory sees
+    no write for the stall time is killed; one that keeps writing runs to its end."""
+    with open(tmp_path / "train.log", "w") as log:
+        t = time.perf_counter()
+        hung = [sys.executable, "-c", "import time; time.sleep(120)"]
+        assert study.run_watched(hung, log, dict(os.environ), tmp_path, 1.0) is None
+        assert time.perf_counter() - t < 60
+        beat = tmp_path / "beat"
+        writes = f"import time\nfor i in range(6):\n    open({str(beat)!r}, 'w').write(str(i))\n"
+        busy = [sys.executable, "-c", writes + "    time.sleep(0.5)"]
+        assert study.run_watched(busy, log, dict(os.environ), tmp_path, 1.5) == 0
+
+
+def test_a_stalled_run_is_resumed_once_then_reported(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    calls: list[list[str]] = []
+
+    def stalls(codes):
+        def fake(cmd, log, env, directory, stall_s):
+            calls.append(cmd)
+            (directory / "checkpoints" / "2").mkdir(parents=True, exist_ok=True)
+            return codes.pop(0)
+
+        return fake
+
+    monkeypatch.setattr(study, "run_watched", stalls([None, 0]))
+    assert study.train_one(run, ["seed=0"], False, None, 1.0) is None
+    assert [any(a.startswith("resume=") for a in c) for c in calls] == [False, True]
+    assert "killed" in (run / "train.log").read_text()
+    calls.clear()
+    monkeypatch.setattr(study, "run_watched", stalls([None, None]))
+    assert "stalled twice" in study.train_one(run, ["seed=0"], False, None, 1.0)
+    assert len(calls) == 2
