@@ -21,7 +21,7 @@ from flax import struct
 
 from algos import rollout
 from algos.learner import Seating
-from algos.networks import Critic, ObsNorm
+from algos.networks import Critic, ObsNorm, init_each
 from algos.ppo import PPO, PPOBatch, PPOConfig, clipped_value_loss, gae, over_agents
 from envs.base import MultiAgentEnv
 
@@ -70,7 +70,7 @@ class IPPO(PPO):
             ka, kc = jax.random.split(k)
             return {"actor": self.actor.init(ka, obs), "critic": self.critic.init(kc, obs)}
 
-        params = jax.vmap(init_one)(jax.random.split(key, n))
+        params = init_each(init_one, jax.random.split(key, n))
         if self.shared_actor:
             params = jax.tree.map(lambda p: p[0], params)
         return params

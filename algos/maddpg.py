@@ -44,7 +44,7 @@ from flax import struct
 
 from algos import rollout
 from algos.learner import Acting, ActorArrays, Learner, Rollout, Seating
-from algos.networks import MLP, ObsNorm, action_features, dense_stack
+from algos.networks import MLP, ObsNorm, action_features, dense_stack, init_each
 from algos.optim import optimizer
 from envs.base import Box, MultiAgentEnv, MultiDiscrete
 
@@ -279,16 +279,17 @@ class MADDPG(Learner):
         c = self.cfg
         n = self.team_size
         obs = jnp.zeros((1, *self.obs_shape))
-        actor = jax.vmap(jax.vmap(lambda k: self.actor.init(k, obs)))(
-            jax.random.split(k_actor, (n, c.ensemble_size))
+        actor = init_each(
+            lambda k: self.actor.init(k, obs), jax.random.split(k_actor, (n, c.ensemble_size))
         )
         step = jax.tree.map(lambda x: x[:1], zero_step(self, c.num_envs))
         obs_norm = ObsNorm.create(self.obs_shape, c.normalize_obs)
         all_obs, feat = self._critic_inputs(
             obs_norm, step.obs, step.ghost_obs, self._features(step.action), step.ghost_action
         )
-        critic = jax.vmap(lambda k: self.critic.init(k, *self._critic_view(all_obs, feat, 0)))(
-            jax.random.split(k_critic, n)
+        critic = init_each(
+            lambda k: self.critic.init(k, *self._critic_view(all_obs, feat, 0)),
+            jax.random.split(k_critic, n),
         )
         item = self._buffer_item(zero_step(self, c.num_envs), jnp.zeros((), jnp.int32), k_ens)
         buffer = self.buffer.init(jax.tree.map(lambda x: x[0], item))

@@ -10,7 +10,7 @@ receives ML-Agents' ``clamp(a, -3, 3) / 3`` of the sample (``env_action``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import flax.linen as nn
@@ -24,6 +24,22 @@ from algos.learner import ActorArrays
 from envs.base import ActionSpace, Box, Mirror, MultiDiscrete
 
 ACTIVATIONS = {"relu": nn.relu, "tanh": nn.tanh, "swish": nn.swish, "gelu": nn.gelu}
+
+
+def init_each(init: Callable[[jax.Array], Any], keys: jax.Array) -> Any:
+    """``vmap(init)(keys)`` for any batch shape of ``keys``, built one key at a time.
+
+    A vmapped orthogonal initialiser is one batched QR, which jaxlib's CPU kernel splits over
+    XLA's intra-op thread pool and then waits for. Two such QRs running side by side (two
+    learners' inits, or an actor's and a critic's) each hold one of a 2-core machine's two
+    pool threads while waiting for work queued behind the other: the process hangs for good.
+    ``lax.map`` gives the same values (the same QR per matrix) without a batched QR.
+    """
+    typed = jax.dtypes.issubdtype(keys.dtype, jax.dtypes.prng_key)
+    batch = keys.shape if typed else keys.shape[:-1]
+    flat = keys.reshape(-1, *keys.shape[len(batch) :])
+    params = jax.lax.map(init, flat)
+    return jax.tree.map(lambda x: x.reshape(*batch, *x.shape[1:]), params)
 
 
 def activation(name: str):

@@ -83,7 +83,8 @@ def train_one(
     """Train (or resume) one run in a subprocess; returns an error line or None.
 
     A run whose directory sees no write for ``stall_s`` seconds is killed and resumed from
-    its last checkpoint, once: XLA's CPU runtime has been seen to hang forever in an op.
+    its last checkpoint, once: a process can hang for good inside jaxlib (see
+    ``algos.networks.init_each`` for the one found).
     """
     if (directory / "eval.json").exists():
         return None

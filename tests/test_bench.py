@@ -80,7 +80,8 @@ def test_seeds_vmapped_in_one_program_match_separate_runs() -> None:
 
     two_updates = scan_updates(trainer, chunk_updates(cfg, trainer))
 
-    together, metrics = jax.jit(jax.vmap(two_updates))(jax.vmap(trainer.init)(keys))
+    inits = jax.tree.map(lambda *xs: jnp.stack(xs), *[trainer.init(k) for k in keys])
+    together, metrics = jax.jit(jax.vmap(two_updates))(inits)
     for i, key in enumerate(keys):
         alone, alone_metrics = jax.jit(two_updates)(trainer.init(key))
         pairs = zip(

@@ -13,6 +13,8 @@ import algos
 from algos import maddpg, optim
 from algos.selfplay import SelfPlayConfig
 from algos.trainer import Trainer, scan_updates
+from experiments.core.build import build
+from tests.tiny import config, tiny
 
 SELFPLAY = SelfPlayConfig.mlagents(save_steps=200, team_change=500, swap_steps=100, window=3)
 TINY = dict(
@@ -211,3 +213,32 @@ def test_gradients_are_clipped_per_variable_of_each_network_as_the_reference_doe
     per_net = leaf_norms(clipped("per_network"))
     net_norm = np.sqrt(np.sum(before**2, axis=0))  # [n, K]
     np.testing.assert_allclose(per_net, before * np.minimum(1.0, 0.5 / net_norm), rtol=1e-5)
+
+
+def test_ensemble_init_is_the_vmapped_init_and_two_learners_init_in_one_program():
+    """``init_each`` gives ``vmap(init)``'s values; and two MADDPG learners' inits in one
+    program finish: vmapped, their two batched QRs each held one of a 2-core machine's two
+    intra-op threads while waiting for work queued behind the other, and hung for good."""
+    from threading import Thread
+
+    from algos.networks import MLP, init_each
+
+    net, x = MLP((16, 16)), jnp.zeros((1, 5))
+    keys = jax.random.split(jax.random.PRNGKey(1), (2, 3))
+    looped = init_each(lambda k: net.init(k, x), keys)
+    vmapped = jax.vmap(jax.vmap(lambda k: net.init(k, x)))(keys)
+    for a, b in zip(jax.tree.leaves(looped), jax.tree.leaves(vmapped), strict=True):
+        assert a.shape[:2] == (2, 3)
+        np.testing.assert_array_equal(a, b)
+
+    _, trainer = build(config("env=strikers_vs_goalie", *tiny("maddpg")))
+    assert len(trainer.learners) == 2
+    done = []
+
+    def init_state() -> None:
+        done.append(jax.block_until_ready(jax.jit(trainer.init)(jax.random.PRNGKey(0))))
+
+    init = Thread(target=init_state, daemon=True)
+    init.start()
+    init.join(timeout=120)
+    assert done, "two MADDPG learners' init did not finish in 120 s: a batched QR deadlock"

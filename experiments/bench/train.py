@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 import envs
 from algos.trainer import scan_updates
@@ -42,7 +43,9 @@ def bench(
     cfg = compose([f"algo={algo}", f"env={env_name}", *overrides])
     env, trainer = build(cfg)
     keys = jax.random.split(jax.random.PRNGKey(0), seeds)
-    state = jax.vmap(trainer.init)(keys)
+    # Each seed's state as experiments.run builds it, stacked (a vmapped init would be a
+    # batched QR: see algos.networks.init_each).
+    state = jax.tree.map(lambda *xs: jnp.stack(xs), *[trainer.init(k) for k in keys])
     updates = chunk_updates(cfg, trainer)
     flops = count_flops(trainer.update, unbatch(state))
 
