@@ -82,13 +82,17 @@ class Trainer(abc.ABC):
         raise ValueError(f"unknown behaviour {name!r}; valid: {', '.join(self.behaviour_names)}")
 
     def init(self, key: jax.Array) -> TrainState:
+        """The first state, built as one compiled program: eagerly, the env reset and the
+        self-play states were ~250 ops, each looked up or compiled on its own (seconds per
+        start), and the first reset rounded unlike every later one, which the chunk compiles."""
+        return jax.jit(self._init)(key)
+
+    def _init(self, key: jax.Array) -> TrainState:
         keys = [key] if len(self.learners) == 1 else jax.random.split(key, len(self.learners))
         states, runners, run_keys, pools = [], [], [], []
         for b, (learner, k) in enumerate(zip(self.learners, keys, strict=True)):
             *k_learner, k_env, k_run = jax.random.split(k, learner.init_keys + 2)
-            # One program, not ~200 eager ops to compile: the same state bit for bit (the
-            # env reset stays eager: jitted, its ray casts round differently).
-            states.append(jax.jit(learner.init)(*k_learner))
+            states.append(learner.init(*k_learner))
             if b == 0 or not self.shared_envs:
                 runners.append(rollout.init_runner(self.env, k_env, learner.num_envs))
             run_keys.append(k_run)
