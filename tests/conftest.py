@@ -80,7 +80,7 @@ def soccer_scene(
     timer: int = 0,
 ) -> soccer.SoccerState:
     """A SoccerTwos state with bodies where the test puts them and zeroed velocities."""
-    _, state = env.reset(jax.random.PRNGKey(0))
+    _, state = jax.jit(env.reset)(jax.random.PRNGKey(0))  # one program, not ~100 eager ops
     agents = agents or FAR
     yaw = yaw or [90.0, 90.0, -90.0, -90.0]
     x = jnp.array([p[0] for p in agents] + [ball[0]], jnp.float32)

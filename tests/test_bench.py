@@ -213,9 +213,12 @@ def test_step_batch_resets_only_ended_envs_and_matches_vmapped_step(name) -> Non
             )
             return state, (obs, reward, done, info)
 
-        _, state = env.reset_batch(jax.random.split(jax.random.PRNGKey(0), num_envs))
-        steps = jax.random.split(jax.random.PRNGKey(1), 3 * spec.max_steps)
-        return jax.jit(lambda s: jax.lax.scan(body, s, steps))(state)
+        def run(key):
+            _, state = env.reset_batch(jax.random.split(key, num_envs))
+            steps = jax.random.split(jax.random.PRNGKey(1), 3 * spec.max_steps)
+            return jax.lax.scan(body, state, steps)
+
+        return jax.jit(run)(jax.random.PRNGKey(0))
 
     batched, vmapped = play(env.step_batch), play(jax.vmap(env.step))
     for a, b in zip(jax.tree.leaves(batched), jax.tree.leaves(vmapped), strict=True):

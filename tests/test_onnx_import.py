@@ -29,7 +29,7 @@ def game_observations(env, count: int, seed: int = 0) -> np.ndarray:
     """``count`` per-agent observations from random play (``[count, D]``)."""
     num_envs = 16
     steps = -(-count // (num_envs * env.spec.num_agents))
-    obs, state = env.reset_batch(jax.random.split(jax.random.PRNGKey(seed), num_envs))
+    obs, state = jax.jit(env.reset_batch)(jax.random.split(jax.random.PRNGKey(seed), num_envs))
 
     def body(carry, key):
         obs, state = carry

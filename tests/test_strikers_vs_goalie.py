@@ -36,7 +36,7 @@ def scene(
     timer: int = 0,
 ) -> svg.StrikersVsGoalieState:
     """A state with bodies where the test puts them, at rest but for the ball, and no history."""
-    _, state = env.reset(jax.random.PRNGKey(0))
+    _, state = jax.jit(env.reset)(jax.random.PRNGKey(0))  # one program, not ~100 eager ops
     pitch = state.pitch.replace(
         x=jnp.array([p[0] for p in agents] + [ball[0]], jnp.float32),
         z=jnp.array([p[1] for p in agents] + [ball[1]], jnp.float32),
