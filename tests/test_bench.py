@@ -197,10 +197,10 @@ def test_the_env_benchmark_times_the_observations() -> None:
 
 
 @pytest.mark.parametrize("name", envs.games())
-def test_step_batch_resets_only_ended_envs_and_matches_vmapped_step(name) -> None:
+def test_step_batch_resets_only_ended_envs_and_matches_vmapped_step(name, optimized) -> None:
     """``step_batch`` resets only where an episode ended, yet plays the same episodes as
     ``vmap(step)`` (a reset computed for every env) with the same keys, bit for bit, through
-    waves of simultaneous time-outs larger than one pass of resets."""
+    waves of simultaneous time-outs larger than one pass of resets, as users compile it."""
     env = envs.make(name, max_physics_steps=100)
     spec, num_envs = env.spec, 37  # 37 // 16 = 2 resets per pass: a time-out wave takes 19
 
