@@ -14,9 +14,6 @@ from experiments.core.evaluation import head_to_head
 from experiments.core.players import load_run, side
 from tests.tiny import config, tiny
 
-# One worker builds the module's fixtures (the curve's run) and runs every test that uses them.
-pytestmark = pytest.mark.xdist_group("curves")
-
 
 @pytest.fixture(scope="module")
 def tennis_run(tmp_path_factory):

@@ -31,9 +31,6 @@ from experiments.core.pool import (
     write_replays,
 )
 
-# One worker builds the module's fixtures (the pool's runs) and runs every test that uses them.
-pytestmark = pytest.mark.xdist_group("league")
-
 GAMES, DECISIONS = 4, 60  # Tennis rallies end fast: a few decisions give decided games
 CHROMIUM_FLAGS = [
     "--headless",

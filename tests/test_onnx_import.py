@@ -22,9 +22,6 @@ from algos.selfplay import SelfPlayConfig
 from experiments.core.onnx_export import build_model
 from experiments.core.onnx_import import UnsupportedModel, load_model
 
-# One worker builds the module's fixtures (the exported models) and runs every test that uses them.
-pytestmark = pytest.mark.xdist_group("onnx_import")
-
 SOCCER_SENSORS, SOCCER_BRANCHES = (264, 72), (3, 3, 3)
 
 

@@ -17,7 +17,7 @@ from experiments import reproduce as study
 
 ROOT = Path(__file__).resolve().parents[1]
 # The smoke study trains 18 runs in the first test's setup: 6 minutes on a busy 2-core machine.
-pytestmark = [pytest.mark.timeout(1800), pytest.mark.xdist_group("smoke_study")]
+pytestmark = pytest.mark.timeout(1800)
 FIGURES = ["elo_curves", "tennis_score", "ratings", "win_rates", "aggregates", "improvement"]
 TABLES = [
     "runs",

@@ -21,9 +21,6 @@ from experiments.core.players import load_player
 from tests import mlagents_graphs as mg
 from tests.tiny import tiny
 
-# One worker builds the module's fixtures (svg_run) and runs every test that uses them.
-pytestmark = pytest.mark.xdist_group("strikers_vs_goalie_training")
-
 ROOT = Path(__file__).resolve().parents[1]
 STRIKER_SENSORS, GOALIE_SENSORS, BRANCHES = (231, 63), (738,), (3, 3, 3)
 
