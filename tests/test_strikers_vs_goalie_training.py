@@ -63,17 +63,14 @@ def test_ml_agents_striker_and_goalie_models_play_their_roles(tmp_path):
         load_player(folder, "strikers_vs_goalie")
 
 
-@pytest.fixture(scope="module")
-def svg_run(tmp_path_factory) -> Path:
-    run_dir = tmp_path_factory.mktemp("svg") / "run"
+def test_a_run_logs_both_behaviours_is_evaluated_in_both_roles_and_exports_both(tmp_path):
+    """One tiny run through the CLI (one test, so that xdist's two workers never both train
+    it): both behaviours' metrics and evaluations, then one ML-Agents file per behaviour."""
+    svg_run = tmp_path / "run"
     cmd = [sys.executable, "-m", "experiments.run", "env=strikers_vs_goalie", *tiny("poca")]
-    cmd += ["eval.opponents=[random,scripted]", f"hydra.run.dir={run_dir}"]
+    cmd += ["eval.opponents=[random,scripted]", f"hydra.run.dir={svg_run}"]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return run_dir
-
-
-def test_a_run_logs_both_behaviours_and_is_evaluated_in_both_roles(svg_run):
     rows = [json.loads(line) for line in (svg_run / "metrics.jsonl").read_text().splitlines()]
     assert {"elo_Striker", "elo_Goalie", "learning_behaviour"} <= set(rows[-1])
     summary = json.loads((svg_run / "eval.json").read_text())
@@ -81,12 +78,11 @@ def test_a_run_logs_both_behaviours_and_is_evaluated_in_both_roles(svg_run):
         roles = summary[opponent]
         assert roles["as_Striker"]["games"] + roles["as_Goalie"]["games"] == roles["games"]
 
-
-def test_export_writes_one_ml_agents_file_per_behaviour(svg_run, tmp_path):
     from experiments import export
 
-    export.main([str(svg_run), "--out", str(tmp_path), "--check", "32"])
-    striker, goalie = onnx.load(tmp_path / "Striker.onnx"), onnx.load(tmp_path / "Goalie.onnx")
+    out = tmp_path / "export"
+    export.main([str(svg_run), "--out", str(out), "--check", "32"])
+    striker, goalie = onnx.load(out / "Striker.onnx"), onnx.load(out / "Goalie.onnx")
 
     def sizes(model):
         return [(i.name, i.type.tensor_type.shape.dim[1].dim_value) for i in model.graph.input]
@@ -94,7 +90,7 @@ def test_export_writes_one_ml_agents_file_per_behaviour(svg_run, tmp_path):
     assert sizes(striker) == [("obs_0", 231), ("obs_1", 63), ("action_masks", 9)]
     assert sizes(goalie) == [("obs_0", 738), ("action_masks", 9)]
     # Ours load back as ML-Agents' would: a folder of the two files is a player of the game.
-    env, player = load_player(tmp_path)
+    env, player = load_player(out)
     assert env.spec.name == "strikers_vs_goalie" and player.kind == "onnx"
     obs, _ = env.reset(jax.random.PRNGKey(0))
     spec = env.spec
