@@ -14,6 +14,7 @@ import envs
 from algos.trainer import scan_updates
 from experiments.bench.flops import count_flops
 from experiments.bench.profile import achievable_rate, shape_rates
+from experiments.bench.train import seed_states
 from experiments.core.build import build, chunk_updates
 from tests.tiny import config, tiny
 
@@ -80,8 +81,7 @@ def test_seeds_vmapped_in_one_program_match_separate_runs() -> None:
 
     two_updates = scan_updates(trainer, chunk_updates(cfg, trainer))
 
-    inits = jax.tree.map(lambda *xs: jnp.stack(xs), *[trainer.init(k) for k in keys])
-    together, metrics = jax.jit(jax.vmap(two_updates))(inits)
+    together, metrics = jax.jit(jax.vmap(two_updates))(seed_states(trainer, keys))
     for i, key in enumerate(keys):
         alone, alone_metrics = jax.jit(two_updates)(trainer.init(key))
         pairs = zip(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from threading import Thread
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,6 +13,7 @@ from toy_games import SplitTheTarget
 
 import algos
 from algos import maddpg, optim
+from algos.networks import MLP, init_each
 from algos.selfplay import SelfPlayConfig
 from algos.trainer import Trainer, scan_updates
 from experiments.core.build import build
@@ -219,10 +222,6 @@ def test_ensemble_init_is_the_vmapped_init_and_two_learners_init_in_one_program(
     """``init_each`` gives ``vmap(init)``'s values; and two MADDPG learners' inits in one
     program finish: vmapped, their two batched QRs each held one of a 2-core machine's two
     intra-op threads while waiting for work queued behind the other, and hung for good."""
-    from threading import Thread
-
-    from algos.networks import MLP, init_each
-
     net, x = MLP((16, 16)), jnp.zeros((1, 5))
     keys = jax.random.split(jax.random.PRNGKey(1), (2, 3))
     looped = init_each(lambda k: net.init(k, x), keys)
@@ -236,7 +235,7 @@ def test_ensemble_init_is_the_vmapped_init_and_two_learners_init_in_one_program(
     done = []
 
     def init_state() -> None:
-        done.append(jax.block_until_ready(jax.jit(trainer.init)(jax.random.PRNGKey(0))))
+        done.append(jax.block_until_ready(trainer.init(jax.random.PRNGKey(0))))
 
     init = Thread(target=init_state, daemon=True)
     init.start()

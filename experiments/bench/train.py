@@ -26,7 +26,7 @@ import jax
 import jax.numpy as jnp
 
 import envs
-from algos.trainer import scan_updates
+from algos.trainer import Trainer, TrainState, scan_updates
 from experiments.bench.flops import count_flops
 from experiments.core.build import build, chunk_updates
 from experiments.core.config import algo_names, compose
@@ -37,15 +37,18 @@ def unbatch(state: Any) -> Any:
     return jax.tree.map(lambda x: x[0], state)
 
 
+def seed_states(trainer: Trainer, keys: jax.Array) -> TrainState:
+    """Each seed's first state as ``experiments.run`` builds it, stacked on a leading axis (a
+    vmapped ``trainer.init`` would be a batched QR: see ``algos.networks.init_each``)."""
+    return jax.tree.map(lambda *xs: jnp.stack(xs), *[trainer.init(k) for k in keys])
+
+
 def bench(
     algo: str, env_name: str, chunks: int, overrides: list[str], seeds: int = 1
 ) -> dict[str, Any]:
     cfg = compose([f"algo={algo}", f"env={env_name}", *overrides])
     env, trainer = build(cfg)
-    keys = jax.random.split(jax.random.PRNGKey(0), seeds)
-    # Each seed's state as experiments.run builds it, stacked (a vmapped init would be a
-    # batched QR: see algos.networks.init_each).
-    state = jax.tree.map(lambda *xs: jnp.stack(xs), *[trainer.init(k) for k in keys])
+    state = seed_states(trainer, jax.random.split(jax.random.PRNGKey(0), seeds))
     updates = chunk_updates(cfg, trainer)
     flops = count_flops(trainer.update, unbatch(state))
 
