@@ -11,10 +11,11 @@ overrides) x ``seeds``, each an ordinary ``python -m experiments.run`` in
 ``<out_dir>/runs/<env>/<line>/seed<k>/``, and the ``stages`` that follow (``STAGES``).
 
 Each stage picks up where a killed process left off: a run with ``eval.json`` is finished
-and skipped, a run with checkpoints is resumed (``experiments.run resume=<dir>``), the
+and skipped, a run with checkpoints is resumed (``experiments.run seeds=[...] resume=<dir>``), the
 tournament skips matches already in its SQLite table, and the other stages write one file per
-env. Training runs go through the same command a user types, one subprocess per run, ``jobs``
-at once; a run that writes nothing for ``stall_minutes`` is killed and resumed once.
+env. Training runs go through the same command a user types, ``seeds_per_process`` seeds of a
+line per subprocess (``experiments.run seeds=[...]``), ``jobs`` subprocesses at once; a group
+that writes nothing for ``stall_minutes`` is killed and resumed once.
 """
 
 from __future__ import annotations
@@ -73,65 +74,95 @@ def env_runs(preset: DictConfig, out_dir: Path, env: str) -> list[Path]:
     return finished
 
 
-def train_one(
-    directory: Path,
+def planned_groups(preset: DictConfig, out_dir: Path) -> list[tuple[Path, list[int], list[str]]]:
+    """``(line_dir, seeds, overrides)`` per training process: ``seeds_per_process`` seeds of
+    one line on one env (``experiments.run seeds=[...]``: one compile for all of them), the
+    groups seed-major so a partial study covers every line."""
+    seeds = [int(s) for s in preset.seeds]
+    size = int(preset.get("seeds_per_process", 1))
+    plan = []
+    for first in range(0, len(seeds), size):
+        for env, env_overrides in preset.envs.items():
+            for line, line_overrides in preset.lines.items():
+                overrides = [*preset.run_overrides, *env_overrides, *line_overrides]
+                line_dir = run_dir(out_dir, env, line, 0).parent
+                plan.append((line_dir, seeds[first : first + size], overrides))
+    return plan
+
+
+def train_group(
+    line_dir: Path,
+    seeds: list[int],
     overrides: list[str],
     single_thread: bool,
     jax_cache: str | None,
     stall_s: float | None = None,
 ) -> str | None:
-    """Train (or resume) one run in a subprocess; returns an error line or None.
+    """Train (or resume) the runs ``<line_dir>/seed<k>`` of ``seeds`` in one subprocess;
+    returns an error line or None.
 
-    A run whose directory sees no write for ``stall_s`` seconds is killed and resumed from
-    its last checkpoint, once: a process can hang for good inside jaxlib (see
-    ``algos.networks.init_each`` for the one found).
+    Finished runs (``eval.json``) are skipped and runs with checkpoints resumed
+    (``experiments.run seeds=[...] resume=<line_dir>``). A group whose runs see no write for
+    ``stall_s`` seconds is killed and resumed from their last checkpoints, once: a process can
+    hang for good inside jaxlib (see ``algos.networks.init_each`` for the one found).
     """
-    if (directory / "eval.json").exists():
+    dirs = [line_dir / f"seed{k}" for k in seeds]
+    pending = [k for k, d in zip(seeds, dirs, strict=True) if not (d / "eval.json").exists()]
+    if not pending:
         return None
-    directory.mkdir(parents=True, exist_ok=True)
+    for d in dirs:
+        d.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     if jax_cache:  # seeds of one algo x env compile to the same programs: compile them once
         env.setdefault("JAX_COMPILATION_CACHE_DIR", jax_cache)
         env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")  # small ones too
     if single_thread:
         single_threaded(env)
+    name = f"seed{pending[0]}" + (f"-{pending[-1]}" if len(pending) > 1 else "")
+    log_path = line_dir / f"train_{name}.log"
     t = time.perf_counter()
-    for _ in range(2):  # a stalled run is resumed once
-        resume = (directory / "checkpoints").is_dir() and any((directory / "checkpoints").iterdir())
+    for _ in range(2):  # a stalled group is resumed once
         cmd = [
             sys.executable,
             "-m",
             "experiments.run",
             *overrides,
-            f"hydra.run.dir={directory}",
-            *([f"resume={directory}"] if resume else []),
+            f"seeds=[{','.join(map(str, pending))}]",
+            f"resume={line_dir}",  # finished seeds skipped, started ones resumed
+            f"hydra.run.dir={line_dir}",
+            "hydra.output_subdir=null",  # groups of one line share its directory
         ]
-        with open(directory / "train.log", "a") as log:
-            code = run_watched(cmd, log, env, directory, stall_s)
+        with open(log_path, "a") as log:
+            code = run_watched(cmd, log, env, dirs, stall_s)
             if code is None:
                 log.write(f"\nreproduce: nothing written for {stall_s:.0f} s; killed\n")
-        print(f"{directory}: {time.perf_counter() - t:.0f} s, exit {code}", flush=True)
+        print(f"{line_dir} {name}: {time.perf_counter() - t:.0f} s, exit {code}", flush=True)
         if code is not None:
             break
     if code is None:
-        return f"{directory} stalled twice ({stall_s:.0f} s without a write); see its train.log"
+        return f"{line_dir} {name} stalled twice ({stall_s:.0f} s without a write); see {log_path}"
     if code != 0:
-        return f"{directory} failed (exit {code}); see {directory / 'train.log'}"
+        return f"{line_dir} {name} failed (exit {code}); see {log_path}"
     return None
 
 
 def run_watched(
-    cmd: list[str], log: IO[str], env: dict[str, str], directory: Path, stall_s: float | None
+    cmd: list[str],
+    log: IO[str],
+    env: dict[str, str],
+    directories: list[Path],
+    stall_s: float | None,
 ) -> int | None:
-    """``cmd``'s exit code, or None when it wrote nothing under ``directory`` for ``stall_s``
-    seconds (then it is killed; None: wait forever)."""
+    """``cmd``'s exit code, or None when it wrote nothing under ``directories`` for
+    ``stall_s`` seconds (then it is killed; None: wait forever)."""
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     started = time.time()
     while True:
         try:
             return proc.wait(timeout=min(stall_s or 60.0, 10.0))
         except subprocess.TimeoutExpired:
-            if stall_s and time.time() - max(last_write(directory), started) > stall_s:
+            written = max([started, *(last_write(d) for d in directories)])
+            if stall_s and time.time() - written > stall_s:
                 proc.kill()
                 proc.wait()
                 return None
@@ -143,11 +174,11 @@ def last_write(directory: Path) -> float:
 
 
 def train_all(cfg: DictConfig, out_dir: Path) -> None:
-    plan, jobs = planned_runs(cfg.preset, out_dir), int(cfg.jobs)
+    plan, jobs = planned_groups(cfg.preset, out_dir), int(cfg.jobs)
     stall_s = None if cfg.stall_minutes is None else 60.0 * float(cfg.stall_minutes)
 
-    def train(run: tuple[Path, list[str]]) -> str | None:
-        return train_one(*run, jobs > 1, cfg.jax_cache_dir, stall_s)
+    def train(group: tuple[Path, list[int], list[str]]) -> str | None:
+        return train_group(*group, jobs > 1, cfg.jax_cache_dir, stall_s)
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         errors = [e for e in pool.map(train, plan) if e]

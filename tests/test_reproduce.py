@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from experiments import reproduce as study
 
@@ -75,10 +76,14 @@ def test_smoke_preset_produces_every_figure_and_table(smoke_study):
 
 
 def test_a_second_run_finds_the_training_done(smoke_study):
-    logs = {p: p.stat().st_mtime for p in smoke_study.glob("runs/*/*/seed*/train.log")}
+    def written():
+        return {p: p.stat().st_mtime for p in smoke_study.glob("runs/**/*") if p.is_file()}
+
+    before = written()
+    assert len([p for p in before if p.name.startswith("train_seed")]) == 9  # a log per group
     done = reproduce(smoke_study, "stages=[train]")
     assert done.returncode == 0, done.stderr[-3000:]
-    assert {p: p.stat().st_mtime for p in logs} == logs  # no run was started again
+    assert written() == before  # no run was started again
 
 
 @pytest.mark.parametrize("notebook", ["training_curves", "tournament_ratings"])
@@ -96,31 +101,45 @@ def test_a_run_that_writes_nothing_is_killed(tmp_path):
     with open(tmp_path / "train.log", "w") as log:
         t = time.perf_counter()
         hung = [sys.executable, "-c", "import time; time.sleep(120)"]
-        assert study.run_watched(hung, log, dict(os.environ), tmp_path, 1.0) is None
+        assert study.run_watched(hung, log, dict(os.environ), [tmp_path], 1.0) is None
         assert time.perf_counter() - t < 60
         beat = tmp_path / "beat"
         writes = f"import time\nfor i in range(6):\n    open({str(beat)!r}, 'w').write(str(i))\n"
         busy = [sys.executable, "-c", writes + "    time.sleep(0.5)"]
-        assert study.run_watched(busy, log, dict(os.environ), tmp_path, 1.5) == 0
+        assert study.run_watched(busy, log, dict(os.environ), [tmp_path], 1.5) == 0
 
 
-def test_a_stalled_run_is_resumed_once_then_reported(tmp_path, monkeypatch):
-    run = tmp_path / "run"
+def test_a_stalled_group_is_resumed_once_then_reported(tmp_path, monkeypatch):
+    line = tmp_path / "runs" / "tennis" / "ippo"
+    (line / "seed0").mkdir(parents=True)
+    (line / "seed0" / "eval.json").write_text("{}")  # finished before: not trained again
     calls: list[list[str]] = []
 
     def stalls(codes):
-        def fake(cmd, log, env, directory, stall_s):
+        def fake(cmd, log, env, directories, stall_s):
             calls.append(cmd)
-            (directory / "checkpoints" / "2").mkdir(parents=True, exist_ok=True)
+            assert directories == [line / "seed0", line / "seed1"]  # what the watch reads
             return codes.pop(0)
 
         return fake
 
     monkeypatch.setattr(study, "run_watched", stalls([None, 0]))
-    assert study.train_one(run, ["seed=0"], False, None, 1.0) is None
-    assert [any(a.startswith("resume=") for a in c) for c in calls] == [False, True]
-    assert "killed" in (run / "train.log").read_text()
+    assert study.train_group(line, [0, 1], ["env=tennis"], False, None, 1.0) is None
+    assert [c[-4:] for c in calls] == 2 * [
+        ["seeds=[1]", f"resume={line}", f"hydra.run.dir={line}", "hydra.output_subdir=null"]
+    ]
+    assert "killed" in (line / "train_seed1.log").read_text()
     calls.clear()
     monkeypatch.setattr(study, "run_watched", stalls([None, None]))
-    assert "stalled twice" in study.train_one(run, ["seed=0"], False, None, 1.0)
+    assert "stalled twice" in study.train_group(line, [0, 1], [], False, None, 1.0)
     assert len(calls) == 2
+    (line / "seed1" / "eval.json").write_text("{}")
+    assert study.train_group(line, [0, 1], [], False, None, 1.0) is None and len(calls) == 2
+
+
+def test_groups_are_seed_major_with_seeds_per_process(tmp_path):
+    preset = OmegaConf.load(ROOT / "conf" / "preset" / "smoke.yaml")
+    preset.seeds, preset.seeds_per_process = [0, 1, 2], 2
+    groups = [(d.relative_to(tmp_path), s) for d, s, _ in study.planned_groups(preset, tmp_path)]
+    lines = [Path("runs", env, line) for env in preset.envs for line in preset.lines]
+    assert groups == [(d, [0, 1]) for d in lines] + [(d, [2]) for d in lines]

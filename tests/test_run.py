@@ -19,7 +19,7 @@ from analysis.formats import HOST_FILE, read_jsonl, read_metrics
 from experiments import evaluate
 from experiments.core import training
 from experiments.core.build import build, chunk_updates
-from experiments.core.checkpoint import Checkpointer, CheckpointError
+from experiments.core.checkpoint import Checkpointer, CheckpointError, load_policy
 from experiments.core.config import algo_names
 from tests.tiny import config, tiny
 
@@ -137,6 +137,37 @@ def test_resume_gives_the_same_numbers_as_an_uninterrupted_run(tmp_path, algo):
     # The saved policy reloads and plays through the evaluation CLI (the path is algo-agnostic).
     if algo == "ippo":
         evaluate.main([str(full), "--games", "2", "--decisions", "10", "--against", str(part)])
+
+
+def final_policy(run_dir):
+    _, trainer = build(OmegaConf.create(json.loads((run_dir / "config.json").read_text())))
+    template = trainer.policy_params(jax.eval_shape(trainer.init, jax.random.PRNGKey(0)))
+    return jax.tree.leaves(load_policy(run_dir / "final", template))
+
+
+def test_seeds_in_one_process_are_the_runs_each_seed_makes_alone(tmp_path):
+    small = (*tiny(), "env=tennis")  # the programs of the resume test above
+    group, alone = tmp_path / "group", tmp_path / "alone"
+    assert sorted(training.train_seeds(config(*small, "seeds=[0,1]"), group)) == [0, 1]
+    training.train(config(*small, "seed=1"), alone)
+    seed0, seed1 = group / "seed0", group / "seed1"
+    assert strip_timing(read_metrics(seed1)) == strip_timing(read_metrics(alone))
+    assert strip_timing(read_metrics(seed0)) != strip_timing(read_metrics(seed1))
+    assert (seed1 / "config.json").read_text() == (alone / "config.json").read_text()
+    for a, b in zip(final_policy(seed1), final_policy(alone), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+    # Killed during seed 1's chunk 4: resuming the group keeps seed 0 as it is and resumes
+    # seed 1 from its checkpoint 2 to the same numbers.
+    finished = (seed0 / "eval.json").stat().st_mtime
+    for done in ("final", "checkpoints/4"):
+        shutil.rmtree(seed1 / done)
+    (seed1 / "eval.json").unlink()
+    summaries = training.train_seeds(config(*small, "seeds=[0,1]", f"resume={group}"), alone)
+    assert list(summaries) == [1] and (seed0 / "eval.json").stat().st_mtime == finished
+    assert strip_timing(read_metrics(seed1)) == strip_timing(read_metrics(alone))
+    with pytest.raises(CheckpointError, match="resume=<dir"):
+        training.train_seeds(config(*small, "seeds=[0,1]", "resume=true"), group)
 
 
 def test_a_run_stopped_early_keeps_its_schedule_and_resumes_to_the_same_numbers(tmp_path):

@@ -9,6 +9,8 @@ import math
 import os
 import platform
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from algos import rollout
-from algos.trainer import scan_updates
+from algos.trainer import Trainer, scan_updates
 from analysis import stalls
 from analysis.formats import (
     CONFIG_FILE,
@@ -28,6 +30,7 @@ from analysis.formats import (
     run_identity,
 )
 from analysis.learning_curves import solved_at
+from envs.base import MultiAgentEnv
 from envs.registry import find
 from experiments.core.build import build, chunk_updates
 from experiments.core.checkpoint import Checkpointer, CheckpointError, save_policy
@@ -135,13 +138,76 @@ def stall_warning(quiet_env_steps: int, env_steps: int) -> str:
     )
 
 
-def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
-    """Run (or resume) training in ``run_dir``; returns the evaluation summary."""
-    logging.getLogger("absl").setLevel(logging.WARNING)  # orbax's per-save INFO lines
+@dataclass(frozen=True)
+class Program:
+    """What every seed of one config shares: the env, the trainer and the compiled chunk."""
+
+    env: MultiAgentEnv
+    trainer: Trainer
+    steps_per_chunk: int
+    num_chunks: int
+    chunk: Callable[[Any], tuple[Any, Any]]
+    compile_s: float
+
+
+def compile_program(cfg: DictConfig) -> Program:
+    """Build ``cfg``'s env and trainer and compile its chunk of updates for the state's
+    shapes (no seed in them: every seed runs this one program)."""
     env, trainer = build(cfg)
     updates = chunk_updates(cfg, trainer)
     steps_per_chunk = trainer.env_steps_per_update * updates
     num_chunks = max(1, math.ceil(int(cfg.total_env_steps) / steps_per_chunk))
+    shapes = jax.eval_shape(trainer.init, jax.random.PRNGKey(0))
+    t = time.perf_counter()
+    chunk = jax.jit(scan_updates(trainer, updates)).lower(shapes).compile()
+    return Program(env, trainer, steps_per_chunk, num_chunks, chunk, time.perf_counter() - t)
+
+
+def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
+    """Run (or resume) training in ``run_dir``; returns the evaluation summary."""
+    program = compile_program(cfg)
+    try:
+        return train_run(cfg, run_dir, program)
+    finally:
+        program.env.close()
+
+
+def train_seeds(cfg: DictConfig, group_dir: Path) -> dict[int, dict[str, Any]]:
+    """``seeds=[a, b, ...]``: one run per seed in ``<group_dir>/seed<k>``, one after another on
+    one compiled program, so each is the run ``seed=k`` makes on its own (same numbers) without
+    a process, a trace and a compile per seed. ``resume=<group_dir>`` skips the finished
+    seeds, resumes those with checkpoints and starts the rest. Returns the summaries."""
+    if cfg.resume is True:
+        raise CheckpointError(
+            "seeds=[...] resumes from the group's directory: pass resume=<dir with seed*/ in it>"
+        )
+    if cfg.resume:
+        group_dir = Path(str(cfg.resume))
+    program = compile_program(cfg)
+    summaries = {}
+    try:
+        for seed in (int(s) for s in cfg.seeds):
+            run_dir = group_dir / f"seed{seed}"
+            if (run_dir / EVAL_FILE).exists():
+                print(f"{run_dir}: finished before, skipped")
+                continue
+            checkpoints = run_dir / "checkpoints"
+            started = checkpoints.is_dir() and any(checkpoints.iterdir())
+            run_cfg = cfg.copy()
+            run_cfg.seed, run_cfg.seeds = seed, None
+            run_cfg.resume = str(run_dir) if started else False
+            run_dir.mkdir(parents=True, exist_ok=True)
+            summaries[seed] = train_run(run_cfg, run_dir, program)
+    finally:
+        program.env.close()
+    return summaries
+
+
+def train_run(cfg: DictConfig, run_dir: Path, program: Program) -> dict[str, Any]:
+    """One seed's run (or its resumption) in ``run_dir`` on ``program``."""
+    logging.getLogger("absl").setLevel(logging.WARNING)  # orbax's per-save INFO lines
+    env, trainer, chunk_fn = program.env, program.trainer, program.chunk
+    steps_per_chunk, num_chunks = program.steps_per_chunk, program.num_chunks
     # `stop_env_steps` ends this invocation early with the run's schedule unchanged (the
     # learning rate still decays over total_env_steps); resume=<run dir> continues it.
     stop = cfg.get("stop_env_steps")
@@ -152,10 +218,6 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
     key = jax.random.PRNGKey(int(cfg.seed))
     # A resumed run needs only the state's shapes: its values come from the checkpoint.
     state = jax.eval_shape(trainer.init, key) if cfg.resume else trainer.init(key)
-    chunk_fn = jax.jit(scan_updates(trainer, updates))
-    t_compile = time.perf_counter()
-    chunk_fn = chunk_fn.lower(state).compile()
-    compile_s = time.perf_counter() - t_compile
 
     start_chunk, wall_offset = 0, 0.0
     if cfg.resume:
@@ -238,13 +300,12 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, Any]:
             summary["solved_at"] = solved_at(read_metrics(run_dir), record.solved_score)
         if stall_env_steps:
             summary["stall"] = stalls.summary(rows, int(stall_env_steps))
-        summary["compile_s"] = compile_s
+        summary["compile_s"] = program.compile_s
         summary["train_wall_s"] = time.perf_counter() - t0
         (run_dir / EVAL_FILE).write_text(json.dumps(summary, indent=1))
         logger.summary(flatten(summary))
     finally:
         logger.close()
-        env.close()
     print(f"{run_dir}\n{describe(summary)}")
     if "stall" in summary:
         print(stalls.describe(summary["stall"]))
