@@ -45,8 +45,13 @@ from experiments.core.players import scripted_player, trained_player
 from experiments.core.xla import single_threaded
 
 
+def line_dir(out_dir: Path, env: str, line: str) -> Path:
+    """Where one line's runs on one env live, a ``seed<k>/`` each."""
+    return out_dir / "runs" / env / line
+
+
 def run_dir(out_dir: Path, env: str, line: str, seed: int) -> Path:
-    return out_dir / "runs" / env / line / f"seed{seed}"
+    return line_dir(out_dir, env, line) / f"seed{seed}"
 
 
 def planned_runs(preset: DictConfig, out_dir: Path) -> list[tuple[Path, list[str]]]:
@@ -85,28 +90,27 @@ def planned_groups(preset: DictConfig, out_dir: Path) -> list[tuple[Path, list[i
         for env, env_overrides in preset.envs.items():
             for line, line_overrides in preset.lines.items():
                 overrides = [*preset.run_overrides, *env_overrides, *line_overrides]
-                line_dir = run_dir(out_dir, env, line, 0).parent
-                plan.append((line_dir, seeds[first : first + size], overrides))
+                plan.append((line_dir(out_dir, env, line), seeds[first : first + size], overrides))
     return plan
 
 
 def train_group(
-    line_dir: Path,
+    directory: Path,
     seeds: list[int],
     overrides: list[str],
     single_thread: bool,
     jax_cache: str | None,
     stall_s: float | None = None,
 ) -> str | None:
-    """Train (or resume) the runs ``<line_dir>/seed<k>`` of ``seeds`` in one subprocess;
+    """Train (or resume) a line's runs ``<directory>/seed<k>`` of ``seeds`` in one subprocess;
     returns an error line or None.
 
     Finished runs (``eval.json``) are skipped and runs with checkpoints resumed
-    (``experiments.run seeds=[...] resume=<line_dir>``). A group whose runs see no write for
+    (``experiments.run seeds=[...] resume=<directory>``). A group whose runs see no write for
     ``stall_s`` seconds is killed and resumed from their last checkpoints, once: a process can
     hang for good inside jaxlib (see ``algos.networks.init_each`` for the one found).
     """
-    dirs = [line_dir / f"seed{k}" for k in seeds]
+    dirs = [directory / f"seed{k}" for k in seeds]
     pending = [k for k, d in zip(seeds, dirs, strict=True) if not (d / "eval.json").exists()]
     if not pending:
         return None
@@ -119,7 +123,7 @@ def train_group(
     if single_thread:
         single_threaded(env)
     name = f"seed{pending[0]}" + (f"-{pending[-1]}" if len(pending) > 1 else "")
-    log_path = line_dir / f"train_{name}.log"
+    log_path = directory / f"train_{name}.log"
     t = time.perf_counter()
     for _ in range(2):  # a stalled group is resumed once
         cmd = [
@@ -128,21 +132,21 @@ def train_group(
             "experiments.run",
             *overrides,
             f"seeds=[{','.join(map(str, pending))}]",
-            f"resume={line_dir}",  # finished seeds skipped, started ones resumed
-            f"hydra.run.dir={line_dir}",
+            f"resume={directory}",  # finished seeds skipped, started ones resumed
+            f"hydra.run.dir={directory}",
             "hydra.output_subdir=null",  # groups of one line share its directory
         ]
         with open(log_path, "a") as log:
             code = run_watched(cmd, log, env, dirs, stall_s)
             if code is None:
                 log.write(f"\nreproduce: nothing written for {stall_s:.0f} s; killed\n")
-        print(f"{line_dir} {name}: {time.perf_counter() - t:.0f} s, exit {code}", flush=True)
+        print(f"{directory} {name}: {time.perf_counter() - t:.0f} s, exit {code}", flush=True)
         if code is not None:
             break
     if code is None:
-        return f"{line_dir} {name} stalled twice ({stall_s:.0f} s without a write); see {log_path}"
+        return f"{directory} {name} stalled twice ({stall_s:.0f} s without a write); see {log_path}"
     if code != 0:
-        return f"{line_dir} {name} failed (exit {code}); see {log_path}"
+        return f"{directory} {name} failed (exit {code}); see {log_path}"
     return None
 
 
