@@ -208,7 +208,9 @@ class ObsNorm:
 
     @classmethod
     def create(cls, shape: tuple[int, ...], enabled: bool) -> ObsNorm:
-        return cls(jnp.zeros(shape), jnp.ones(shape), jnp.asarray(1e-4), enabled)
+        # A float32 count, not a weakly typed scalar: a checkpoint restores it strongly typed,
+        # and the programs that take a restored policy must be the ones a trained one compiled.
+        return cls(jnp.zeros(shape), jnp.ones(shape), jnp.asarray(1e-4, jnp.float32), enabled)
 
     def __call__(self, obs: jax.Array) -> jax.Array:
         if not self.enabled:

@@ -85,7 +85,13 @@ class Trainer(abc.ABC):
         """The first state, built as one compiled program: eagerly, the env reset and the
         self-play states were ~250 ops, each looked up or compiled on its own (seconds per
         start), and the first reset rounded unlike every later one, which the chunk compiles."""
-        return jax.jit(self._init)(key)
+        return self._compiled_init(key)
+
+    @functools.cached_property
+    def _compiled_init(self) -> Callable[[jax.Array], TrainState]:
+        # One jit per trainer: a new one per call retraced and relowered init for every seed
+        # of a group (`experiments.run seeds=[...]`) and every resume in one process.
+        return jax.jit(self._init)
 
     def _init(self, key: jax.Array) -> TrainState:
         keys = [key] if len(self.learners) == 1 else jax.random.split(key, len(self.learners))

@@ -20,7 +20,7 @@ def tennis_run(tmp_path_factory):
     """A tiny Tennis run with checkpoints at chunks 2 and 4 (Tennis rallies end fast, so even
     a few decisions give decided games)."""
     run_dir = tmp_path_factory.mktemp("run")
-    overrides = (*tiny("ippo"), "env=tennis", "eval.decisions=60", "eval.opponents=[random]")
+    overrides = (*tiny("ippo"), "env=tennis", "eval.decisions=40", "eval.opponents=[random]")
     summary = training.train(config(*overrides), run_dir)
     return run_dir, summary
 

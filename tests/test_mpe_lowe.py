@@ -81,7 +81,8 @@ def test_an_mpe_episode_lasts_the_decisions_the_metrics_divide_by():
 
 
 def reproduce(out_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
-    """The ``lowe`` preset on predator-prey, two pairings, one seed, tiny budgets."""
+    """The ``lowe`` preset on predator-prey: MADDPG predators against DDPG prey, two seeds in
+    one process (one compile), tiny budgets."""
     run_overrides = [
         "+experiment=lowe_maddpg_mpe",
         "total_env_steps=800",  # 400 per team
@@ -94,10 +95,12 @@ def reproduce(out_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
         "lowe",
         out_dir,
         run_overrides,
-        "preset.seeds=[0]",
+        "preset.seeds=[0,1]",
+        "+preset.seeds_per_process=2",
         "~preset.envs.physical_deception",
         "~preset.lines.maddpg_vs_maddpg",
         "~preset.lines.ddpg_vs_maddpg",
+        "~preset.lines.ddpg_vs_ddpg",
         "preset.crossplay.episodes=8",
         *overrides,
     )
@@ -121,29 +124,30 @@ def test_the_lowe_preset_trains_pairings_plays_them_across_and_reports(tmp_path)
         "discrete",
         400,
     )
-    assert sorted((r["adversary"], r["agent"]) for r in result["runs"]) == [
-        ("ddpg", "ddpg"),
-        ("maddpg", "ddpg"),
+    assert sorted((r["adversary"], r["agent"], r["seed"]) for r in result["runs"]) == [
+        ("maddpg", "ddpg", 0),
+        ("maddpg", "ddpg", 1),
     ]
     assert all(len(r["curve"]["adversary"]) == 10 for r in result["runs"])
     # Every run's predators against every run's prey: 2 as trained, 2 across runs.
     pairings = result["pairings"]
-    assert sorted((p["adversary"], p["agent"], p["same_run"]) for p in pairings) == [
-        ("ddpg", "ddpg", False),
-        ("ddpg", "ddpg", True),
-        ("maddpg", "ddpg", False),
-        ("maddpg", "ddpg", True),
+    assert sorted((p["adversary_run"][2], p["agent_run"][2]) for p in pairings) == [
+        (0, 0),
+        (0, 1),
+        (1, 0),
+        (1, 1),
+    ]
+    assert [p["same_run"] for p in pairings] == [
+        p["adversary_run"] == p["agent_run"] for p in pairings
     ]
     for r in [*pairings, *result["against_random"], result["both_random"]]:  # from real play
         assert r["touches"] == pytest.approx(r["adversary_return"] / 10.0) and r["touches"] >= 0
     assert [(r["side"], r["algo"]) for r in result["against_random"]] == [
         ("adversary", "maddpg"),
         ("agent", "ddpg"),
-        ("adversary", "ddpg"),
-        ("agent", "ddpg"),
-    ]
+    ] * 2
     text = (tmp_path / "tables" / "lowe.md").read_text()
-    assert "| MADDPG | DDPG | 1 |" in text and "| predators | touches |" in text
+    assert "| MADDPG | DDPG | 2 |" in text and "| predators | touches |" in text
     # A second invocation finds every stage done and redoes nothing.
     made = {p: p.stat().st_mtime for p in tmp_path.glob("**/*") if p.suffix in (".json", ".log")}
     again = reproduce(tmp_path, "stages=[train,crossplay]")

@@ -17,6 +17,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import orbax.checkpoint as ocp
 
 from analysis.formats import CONFIG_FILE, RUN_IDENTITY
@@ -42,8 +43,13 @@ def _storable(tree: Any) -> Any:
 
 
 def _restored(tree: Any, template: Any) -> Any:
+    """The restored arrays, uncommitted like a fresh state's: orbax commits them to a device,
+    and a jit lowers committed arguments with their sharding, so a restored policy would
+    compile (and cache) programs apart from the ones a freshly trained policy uses."""
     return jax.tree.map(
-        lambda x, t: jnp.zeros(t.shape, t.dtype) if _empty(t) else x, tree, template
+        lambda x, t: jnp.zeros(t.shape, t.dtype) if _empty(t) else jnp.asarray(np.asarray(x)),
+        tree,
+        template,
     )
 
 
