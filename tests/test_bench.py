@@ -145,20 +145,23 @@ def test_jaxmarl_side_by_side_pairs_the_loops_on_one_env() -> None:
     from experiments.bench import vs_jaxmarl as bench_jaxmarl
 
     cfg = bench_jaxmarl.DEFAULTS | {"num_envs": 4, "rollout_len": 8, "hidden": [16]}
-    rows = bench_jaxmarl.compare("coin_game", None, cfg, updates=1, chunks=1)
-    ref, same_envs, same_samples = rows
+    with pytest.raises(ValueError, match="valid: same_envs, same_samples"):
+        bench_jaxmarl.compare("coin_game", None, cfg, 1, 1, pairings=["same_steps"])
+    # One of our pairings (each compiles three programs): the one whose samples match.
+    rows = bench_jaxmarl.compare("coin_game", None, cfg, 1, 1, pairings=["same_samples"])
+    ref, ours = rows
     assert ref["loop"] == "jaxmarl_style" and {r["env"] for r in rows} == {"jaxmarl_coin_game"}
-    assert same_envs["num_envs"] == 4 and same_samples["num_envs"] == 8
+    assert (ref["num_envs"], ours["pairing"], ours["num_envs"]) == (4, "same_samples", 8)
     for r in rows:
         assert r["env_steps_per_s"] > 0 and r["matmul_gflops"] > 0
         # A learning phase this tiny is within timing noise of zero, so only its bound holds.
         assert r["env_ms"] > 0 and r["learning_ms"] < r["update_ms"]
     # Samples per update: both teams' agents for JaxMARL's loop, the learning team for ours.
     ref_samples = ref["trained_samples_per_s"] / ref["env_steps_per_s"]
-    ours_samples = same_samples["trained_samples_per_s"] / same_samples["env_steps_per_s"]
+    ours_samples = ours["trained_samples_per_s"] / ours["env_steps_per_s"]
     assert ref_samples == pytest.approx(2 * ours_samples)
-    assert same_samples["samples_ratio"] == pytest.approx(
-        same_samples["trained_samples_per_s"] / ref["trained_samples_per_s"]
+    assert ours["samples_ratio"] == pytest.approx(
+        ours["trained_samples_per_s"] / ref["trained_samples_per_s"]
     )
 
 

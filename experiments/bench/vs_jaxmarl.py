@@ -30,7 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import flax.linen as nn
@@ -235,16 +235,29 @@ def split(total_s: float, rollout_s: float, env_s: float) -> dict[str, float]:
     }
 
 
+# Our rows' env counts, as multiples of JaxMARL's (see the module's docstring).
+PAIRINGS = {"same_envs": 1, "same_samples": 2}
+
+
 def compare(
-    name: str, scenario: str | None, cfg: dict[str, Any], updates: int, chunks: int
+    name: str,
+    scenario: str | None,
+    cfg: dict[str, Any],
+    updates: int,
+    chunks: int,
+    pairings: Sequence[str] = tuple(PAIRINGS),
 ) -> list[dict[str, Any]]:
-    """Both loops on ``name``: one row per loop and pairing, with ratios ours / JaxMARL's.
+    """Both loops on ``name``: JaxMARL's row, then one of ours per pairing in ``pairings``,
+    with ratios ours / JaxMARL's.
 
     Each row also splits an update's time (``split``): the rollout alone is the same loop
     with no epochs, the env alone is its stepping with random actions. JaxMARL's loop steps
     JaxMARL's ``step``, which computes a reset for every env on every step; our rows use our
     ``step_batch``, which resets only the envs whose episode ended.
     """
+    unknown = sorted(set(pairings) - set(PAIRINGS))
+    if unknown:
+        raise ValueError(f"unknown pairings {unknown}; valid: {', '.join(PAIRINGS)}")
     inner = make_jaxmarl(name, scenario)
     adapter = JaxMARLEnv(name, scenario)
     spec = adapter.spec
@@ -271,7 +284,8 @@ def compare(
         }
     ]
     ours_keys = [k for k in DEFAULTS if k != "num_envs"]
-    for pairing, envs_factor in (("same_envs", 1), ("same_samples", 2)):
+    for pairing in pairings:
+        envs_factor = PAIRINGS[pairing]
         ours_cfg = {k: cfg[k] for k in ours_keys} | {"num_envs": cfg["num_envs"] * envs_factor}
         trainer = algos.make("ippo", adapter, ours_cfg, SelfPlayConfig.mlagents(), 10**9)
         ours_s, ours_compile, ours_state = time_chunks(
@@ -338,11 +352,12 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=3, help="timed chunks (the fastest counts)")
     parser.add_argument("--num-envs", type=int, default=DEFAULTS["num_envs"])
     parser.add_argument("--hidden", type=int, nargs="*", default=DEFAULTS["hidden"])
+    parser.add_argument("--pairings", nargs="+", choices=list(PAIRINGS), default=list(PAIRINGS))
     parser.add_argument("--json", help="also write the rows to this JSON file")
     args = parser.parse_args()
     cfg = DEFAULTS | {"num_envs": args.num_envs, "hidden": args.hidden}
     scenario = None if args.scenario.lower() == "none" else args.scenario
-    rows = compare(args.env, scenario, cfg, args.updates, args.chunks)
+    rows = compare(args.env, scenario, cfg, args.updates, args.chunks, args.pairings)
     print(f"{'loop':<15}{'pairing':<14}{'envs':>5}{'env-steps/s':>13}{'samples/s':>12}"
           f"{'GFLOP/s':>9}{'ratio env':>11}{'ratio smp':>11}"
           f"{'env ms':>8}{'acting ms':>10}{'learn ms':>9}")  # fmt: skip
