@@ -353,7 +353,8 @@ def critic_input_gradients(critic: str):
     """Gradients of shooter slot 1's Q with respect to every critic input, on random inputs."""
     cfg = {**TINY["maddpg"], "behaviours": {"Shooter": {"critic": critic}}}
     shooter = algos.make("maddpg", Shootout(), cfg, shootout_cfgs(), 10**6).learners[0]
-    nets = shooter.init(*jax.random.split(jax.random.PRNGKey(0), shooter.init_keys)).nets
+    # Jitted: op by op, the learner's init and the gradient were ~300 small compilations.
+    nets = jax.jit(shooter.init)(*jax.random.split(jax.random.PRNGKey(0), shooter.init_keys)).nets
     params = jax.tree.map(lambda p: p[1], nets.critic)
     k = jax.random.split(jax.random.PRNGKey(3), 4)
     obs = (jax.random.normal(k[0], (5, 2, 2)), jax.random.normal(k[1], (5, 1, 4)))
@@ -362,7 +363,7 @@ def critic_input_gradients(critic: str):
     def q(obs, feat):
         return jnp.sum(shooter.critic.apply(params, *shooter._critic_view(obs, feat, 1)))
 
-    return jax.grad(q, argnums=(0, 1))(obs, feat)
+    return jax.jit(jax.grad(q, argnums=(0, 1)))(obs, feat)
 
 
 @pytest.mark.parametrize("critic, isolated", [("local", True), ("central", False)])

@@ -27,8 +27,9 @@ def learner_and_params(algo: str, game: str, **cfg):
     (learner,) = algos.make(
         algo, env, {"num_envs": 4, **cfg}, SelfPlayConfig.mlagents(), 10**6
     ).learners
+    # Jitted: op by op, a learner's init is hundreds of small compilations.
     params = learner.policy_params(
-        learner.init(*jax.random.split(jax.random.PRNGKey(3), learner.init_keys))
+        jax.jit(learner.init)(*jax.random.split(jax.random.PRNGKey(3), learner.init_keys))
     )
     # move the actor off its near-zero output init, so actions depend on the observation
     params["actor"] = jax.tree.map(

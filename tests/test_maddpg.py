@@ -42,7 +42,8 @@ def make(**overrides) -> maddpg.MADDPG:
 
 
 def init(learner: maddpg.MADDPG) -> maddpg.MADDPGState:
-    return learner.init(*jax.random.split(jax.random.PRNGKey(0), learner.init_keys))
+    # Jitted: op by op, a learner's init is hundreds of small compilations.
+    return jax.jit(learner.init)(*jax.random.split(jax.random.PRNGKey(0), learner.init_keys))
 
 
 def test_gumbel_softmax_is_one_hot_forward_with_soft_gradients():
@@ -140,7 +141,7 @@ def test_actor_gradient_reaches_only_the_subpolicies_that_played():
     state = init(learner)
     batch = batch_where_reward_is(lambda a, g: a, learner, jax.random.PRNGKey(1))
     batch["sub"] = batch["sub"].at[:, :, 0].set(2)  # slot 0 only ever played sub-policy 2
-    grads = jax.grad(learner._actor_loss)(
+    grads = jax.jit(jax.grad(learner._actor_loss))(
         state.nets.actor, state.nets, state.obs_norm, batch, jax.random.PRNGKey(2)
     )
     norm = jax.vmap(jax.vmap(lambda g: sum(jnp.abs(x).sum() for x in jax.tree.leaves(g))))(grads)
@@ -191,7 +192,7 @@ def test_gradients_are_clipped_per_variable_of_each_network_as_the_reference_doe
     assert learner.cfg.grad_clip == "per_variable"
     state = init(learner)
     batch = batch_where_reward_is(lambda a, g: a, learner, jax.random.PRNGKey(1))
-    grads = jax.grad(learner._actor_loss)(
+    grads = jax.jit(jax.grad(learner._actor_loss))(
         state.nets.actor, state.nets, state.obs_norm, batch, jax.random.PRNGKey(2)
     )
     grads = jax.tree.map(lambda g: g.at[0].multiply(1e4), grads)  # slot 0's networks explode

@@ -147,8 +147,8 @@ def our_learner(algo: str, game: str, **cfg):
     (learner,) = algos.make(
         algo, env, {"num_envs": 4, **cfg}, SelfPlayConfig.mlagents(), 10**6
     ).learners
-    params = learner.policy_params(
-        learner.init(*jax.random.split(jax.random.PRNGKey(3), learner.init_keys))
+    params = learner.policy_params(  # jitted: op by op, hundreds of small compilations
+        jax.jit(learner.init)(*jax.random.split(jax.random.PRNGKey(3), learner.init_keys))
     )
     params["actor"] = jax.tree.map(  # off the near-zero output init
         lambda p: p + 0.05 * jax.random.normal(jax.random.PRNGKey(p.size), p.shape),

@@ -25,20 +25,21 @@ def test_absent_agents_cannot_reach_the_critic():
     mask = jnp.array([True, True, False])
     params = critic.init(jax.random.PRNGKey(2), obs, act, jnp.broadcast_to(mask, (5, 3)))
     mask = jnp.broadcast_to(mask, (5, 3))
-    value, baseline = critic.apply(params, obs, act, mask)
+    apply = jax.jit(critic.apply, static_argnames="method")  # one program, not ~400 eager ops
+    value, baseline = apply(params, obs, act, mask)
     assert value.shape == (5,) and baseline.shape == (5, 3)
 
     garbage_obs = obs.at[:, 2].set(1e6)
     garbage_act = act.at[:, 2].set(-3.0)
-    value2, baseline2 = critic.apply(params, garbage_obs, garbage_act, mask)
+    value2, baseline2 = apply(params, garbage_obs, garbage_act, mask)
     np.testing.assert_allclose(value2, value, rtol=1e-6)
     np.testing.assert_allclose(baseline2[:, :2], baseline[:, :2], rtol=1e-6)
     # ... while a present agent's input does move the value.
-    value3, _ = critic.apply(params, obs.at[:, 1].add(1.0), act, mask)
+    value3, _ = apply(params, obs.at[:, 1].add(1.0), act, mask)
     assert not np.allclose(value3, value)
     # The fused pass the learner uses computes the same two heads, masking included.
     fused = POCACritic.value_and_baseline
-    value4, baseline4 = critic.apply(params, garbage_obs, garbage_act, mask, method=fused)
+    value4, baseline4 = apply(params, garbage_obs, garbage_act, mask, method=fused)
     np.testing.assert_allclose(value4, value, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(baseline4, baseline, rtol=1e-5, atol=1e-6)
 
@@ -50,8 +51,9 @@ def test_baseline_depends_on_the_others_actions_not_its_own():
     a = jnp.zeros((4, 2, 1), jnp.int32)
     mask = jnp.ones((4, 2), bool)
     params = critic.init(jax.random.PRNGKey(1), obs, action_features(space, a), mask)
-    _, base = critic.apply(params, obs, action_features(space, a), mask)
-    _, moved = critic.apply(params, obs, action_features(space, a.at[:, 0].set(2)), mask)
+    apply = jax.jit(critic.apply)  # one program, not ~200 eager ops
+    _, base = apply(params, obs, action_features(space, a), mask)
+    _, moved = apply(params, obs, action_features(space, a.at[:, 0].set(2)), mask)
     np.testing.assert_allclose(moved[:, 0], base[:, 0], rtol=1e-6)  # own action: no effect
     assert not np.allclose(moved[:, 1], base[:, 1])  # teammate's action: counterfactual input
 

@@ -235,7 +235,7 @@ def test_surrogate_clips_one_ratio_per_branch_as_ml_agents_does():
 def test_the_learner_keeps_a_log_probability_per_branch():
     env = envs.make("soccer_twos")
     (learner,) = algos.make("ippo", env, TINY, SelfPlayConfig.mlagents(), 10**6).learners
-    state = learner.init(jax.random.PRNGKey(0))
+    state = jax.jit(learner.init)(jax.random.PRNGKey(0))
     obs = jnp.zeros((5, learner.team_size, *env.spec.obs_shape))
     action, log_prob = learner._team_sample(
         learner.policy_params(state), obs, jax.random.PRNGKey(1)
@@ -258,7 +258,7 @@ def test_initial_gaussian_policy_sends_ml_agents_action_spread(mode):
         "ippo", env, {**TINY, "continuous_actions": mode}, SelfPlayConfig.mlagents(), 10**6
     )
     (learner,) = trainer.learners
-    params = learner.policy_params(learner.init(jax.random.PRNGKey(0)))
+    params = learner.policy_params(jax.jit(learner.init)(jax.random.PRNGKey(0)))
     obs = jnp.zeros((learner.team_size, *env.spec.obs_shape))
     keys = jax.random.split(jax.random.PRNGKey(1), 4000)
     actions = np.asarray(jax.vmap(lambda k: learner.act(params, obs, k))(keys))
