@@ -54,8 +54,10 @@ def test_rows_before_the_count_was_logged_derive_it_from_the_rates():
 
 def test_a_run_that_decides_no_game_warns_once_and_reports_the_stall(tmp_path, caplog):
     # SoccerTwos cut to 10 decisions a game: no goal can be scored from the kick-off, so every
-    # game times out, as in a stalled run
-    cfg = config(*tiny("ippo"), "+env.options.max_physics_steps=50", "env.stall_env_steps=64")
+    # game times out, as in a stalled run (no evaluation games: the stall is what eval.json
+    # must report)
+    cut = ("+env.options.max_physics_steps=50", "env.stall_env_steps=64", "eval.opponents=[]")
+    cfg = config(*tiny("ippo"), *cut)
     with caplog.at_level(logging.WARNING):
         summary = training.train(cfg, tmp_path)
     warnings = [r.getMessage() for r in caplog.records if "decided no game" in r.getMessage()]
