@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import flax.linen as nn
@@ -93,6 +94,20 @@ def test_seeds_vmapped_in_one_program_match_separate_runs() -> None:
     # Different seeds train differently: the vmap did not collapse them into one.
     first = jax.tree.leaves(together.learners)[0]
     assert not np.allclose(first[0], first[1])
+
+
+def test_the_scaling_table_times_each_width(monkeypatch, capsys) -> None:
+    from experiments.bench import train as bench_train
+
+    shrunk = [o for o in tiny("ippo")[1:] if not o.startswith("algo.num_envs=")]
+    argv = ["--algo", "ippo", "--env", "tennis", "--num-envs", "4", "8", "--chunks", "1"]
+    monkeypatch.setattr("sys.argv", ["train", *argv, "--override", *shrunk])
+    bench_train.main()
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["algo"], r["num_envs"]) for r in rows] == [("ippo", 4), ("ippo", 8)]
+    assert [r["env_steps_per_update"] for r in rows] == [4 * 8, 8 * 8]  # rollout_len 8
+    assert rows[1]["memory_mb"] > rows[0]["memory_mb"]  # the buffer grows with the width
+    assert all(r["env_steps_per_s"] > 0 for r in rows)
 
 
 def test_jaxmarl_adapter_on_a_hand_built_smax_scene() -> None:

@@ -13,6 +13,11 @@ XLA's buffer plan for one chunk (arguments + outputs + temporaries, less donated
     python -m experiments.bench.train                           # every algo x env
     python -m experiments.bench.train --algo poca --env soccer_twos --seeds 1 2 4
     python -m experiments.bench.train --override algo.hidden=[512,512]
+    python -m experiments.bench.train --env soccer_twos --num-envs 64 256 1024 4096 --chunks 1
+
+``--num-envs`` is the scaling table: each algorithm at each width (``algo.num_envs``, the rest
+of its config unchanged, so an update's buffer grows with it), for picking the width that
+fits a machine's cores and memory.
 """
 
 from __future__ import annotations
@@ -86,7 +91,7 @@ def bench(
         "elementwise_ops_per_update": flops.elementwise_ops,
         "matmul_flops_per_env_step": flops.matmul_flops / trainer.env_steps_per_update,
         "matmul_gflops": flops.matmul_flops * total_updates / elapsed / 1e9,
-        "memory_mb": round((memory - mem.alias_size_in_bytes) / 2**20, 1),
+        "memory_mb": round((memory - mem.alias_size_in_bytes) / 2**20, 3),
         "device": jax.devices()[0].platform,
     }
 
@@ -97,12 +102,16 @@ def main() -> None:
     parser.add_argument("--env", nargs="*", default=envs.games())
     parser.add_argument("--chunks", type=int, default=3, help="timed chunks after warm-up")
     parser.add_argument("--seeds", nargs="*", type=int, default=[1], help="seeds per program")
+    parser.add_argument("--num-envs", nargs="*", type=int, default=[], help="widths to time")
     parser.add_argument("--override", nargs="*", default=[], help="Hydra overrides")
     args = parser.parse_args()
+    widths = [[f"algo.num_envs={n}"] for n in args.num_envs] or [[]]
     for algo in args.algo:
         for env_name in args.env:
-            for seeds in args.seeds:
-                print(json.dumps(bench(algo, env_name, args.chunks, args.override, seeds)))
+            for width in widths:
+                for seeds in args.seeds:
+                    row = bench(algo, env_name, args.chunks, [*args.override, *width], seeds)
+                    print(json.dumps(row), flush=True)
 
 
 if __name__ == "__main__":

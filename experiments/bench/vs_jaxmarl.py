@@ -23,6 +23,7 @@ time goes.
     pip install -e ".[bench]"
     python -m experiments.bench.vs_jaxmarl                       # SMAX 3m (3 vs 3)
     python -m experiments.bench.vs_jaxmarl --env coin_game --scenario none --json out.json
+    python -m experiments.bench.vs_jaxmarl --pairings same_samples  # one of our rows only
 """
 
 from __future__ import annotations
