@@ -3,16 +3,13 @@ the JAX policy in onnxruntime."""
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
 
-import algos
 import envs
-from algos.selfplay import SelfPlayConfig
 from experiments.core.onnx_export import (
     MODEL_API_VERSION,
     OPSET,
@@ -20,23 +17,7 @@ from experiments.core.onnx_export import (
     check_parity,
     split_obs,
 )
-
-
-def learner_and_params(algo: str, game: str, **cfg):
-    env = envs.make(game)
-    (learner,) = algos.make(
-        algo, env, {"num_envs": 4, **cfg}, SelfPlayConfig.mlagents(), 10**6
-    ).learners
-    # Jitted: op by op, a learner's init is hundreds of small compilations.
-    params = learner.policy_params(
-        jax.jit(learner.init)(*jax.random.split(jax.random.PRNGKey(3), learner.init_keys))
-    )
-    # move the actor off its near-zero output init, so actions depend on the observation
-    params["actor"] = jax.tree.map(
-        lambda p: p + 0.05 * jax.random.normal(jax.random.PRNGKey(p.size), p.shape),
-        params["actor"],
-    )
-    return learner, params
+from tests.learners import learner_and_params
 
 
 def session_for(tmp_path, learner, params, **kw):

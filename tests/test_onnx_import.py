@@ -16,11 +16,9 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-import algos
-import envs
-from algos.selfplay import SelfPlayConfig
 from experiments.core.onnx_export import build_model
 from experiments.core.onnx_import import UnsupportedModel, load_model
+from tests.learners import learner_and_params
 
 SOCCER_SENSORS, SOCCER_BRANCHES = (264, 72), (3, 3, 3)
 
@@ -142,21 +140,6 @@ def test_api3_continuous_matches_onnxruntime_and_samples_its_gaussian(
     assert np.all(ours.std(0) > 0.05)  # the noise is really drawn
 
 
-def our_learner(algo: str, game: str, **cfg):
-    env = envs.make(game)
-    (learner,) = algos.make(
-        algo, env, {"num_envs": 4, **cfg}, SelfPlayConfig.mlagents(), 10**6
-    ).learners
-    params = learner.policy_params(  # jitted: op by op, hundreds of small compilations
-        jax.jit(learner.init)(*jax.random.split(jax.random.PRNGKey(3), learner.init_keys))
-    )
-    params["actor"] = jax.tree.map(  # off the near-zero output init
-        lambda p: p + 0.05 * jax.random.normal(jax.random.PRNGKey(p.size), p.shape),
-        params["actor"],
-    )
-    return learner, params
-
-
 @pytest.mark.parametrize(
     ("algo", "game", "cfg"),
     [
@@ -169,7 +152,7 @@ def our_learner(algo: str, game: str, **cfg):
 def test_our_exports_import_and_play_the_learners_actions(
     tmp_path, algo, game, cfg, soccer_obs, tennis_obs
 ):
-    learner, params = our_learner(algo, game, **cfg)
+    learner, params = learner_and_params(algo, game, **cfg)
     spec = learner.env.spec
     path = save(tmp_path, build_model(learner.actor_arrays(params, 0, 0), spec))
     model = load_model(path, spec)
