@@ -260,28 +260,51 @@ class ResidualSelfAttention(nn.Module):
     Masked-out entities are neither attended to nor pooled, so whatever they hold cannot reach
     the output.
 
-    Scores are written as broadcast products rather than einsums: teams have a handful of
-    entities, and XLA on CPU runs such tiny contractions as slow library calls.
+    ``sets`` (a static ``[r, n]`` index array) attends over r sets of n entities drawn from
+    ``entities [..., m, h]`` (set r's j-th entity is ``entities[..., sets[r, j], :]``, ``mask
+    [..., r, n]``; output ``[..., r, h]``). An entity in several sets (MA-POCA's value and
+    baselines share most of theirs) is normalised and projected once. Without ``sets``, the
+    n entities form one set (``mask [..., n]``, output ``[..., h]``).
+
+    Every dense layer sees a flat ``[rows, h]`` batch (XLA on CPU runs a weight gradient
+    contracted over several batch axes as a transpose and a strided product), and scores are
+    broadcast products rather than einsums: teams have a handful of entities, and XLA on CPU
+    runs such tiny contractions as slow library calls.
     """
 
     heads: int = 4
 
     @nn.compact
-    def __call__(self, entities: jax.Array, mask: jax.Array) -> jax.Array:
+    def __call__(
+        self, entities: jax.Array, mask: jax.Array, sets: np.ndarray | None = None
+    ) -> jax.Array:
+        if sets is None:
+            out = self(entities, mask[..., None, :], np.arange(entities.shape[-2])[None])
+            return out[..., 0, :]
         width = entities.shape[-1]
         head_dim = width // self.heads
         x = _plain_layer_norm(entities)
 
+        def in_sets(y: jax.Array) -> jax.Array:  # [..., m, h] -> [..., r, n, h]
+            return jnp.take(y, sets.reshape(-1), axis=-2).reshape(*y.shape[:-2], *sets.shape, -1)
+
         def project(name: str) -> jax.Array:
-            y = nn.Dense(width, name=name)(x)
-            return y.reshape(*y.shape[:-1], self.heads, head_dim)  # [..., n, H, d]
+            y = in_sets(flat_dense(nn.Dense(width, name=name), x))
+            return y.reshape(*y.shape[:-1], self.heads, head_dim)  # [..., r, n, H, d]
 
         q, k, v = project("query"), project("key"), project("value")
         scores = jnp.sum(q[..., :, None, :, :] * k[..., None, :, :, :], -1) / np.sqrt(width)
-        scores = jnp.where(mask[..., None, :, None], scores, -1e9)  # [..., query, key, H]
+        scores = jnp.where(mask[..., None, :, None], scores, -1e9)  # [..., r, query, key, H]
         weights = jax.nn.softmax(scores, axis=-2)
         attended = jnp.sum(weights[..., None] * v[..., None, :, :, :], axis=-3)  # [..., n, H, d]
-        attended = nn.Dense(width, name="out")(attended.reshape(*attended.shape[:-2], width))
-        x = _plain_layer_norm(x + attended)
+        attended = attended.reshape(*attended.shape[:-2], width)
+        x = _plain_layer_norm(in_sets(x) + flat_dense(nn.Dense(width, name="out"), attended))
         keep = mask[..., None].astype(x.dtype)
         return jnp.sum(x * keep, axis=-2) / jnp.maximum(jnp.sum(keep, axis=-2), 1.0)
+
+
+def flat_dense(layer: Callable[[jax.Array], jax.Array], x: jax.Array) -> jax.Array:
+    """``layer(x)`` on ``x [..., d]`` seen as one flat ``[rows, d]`` batch (see
+    ``ResidualSelfAttention``: the weight gradient is then one plain product)."""
+    y = layer(x.reshape(-1, x.shape[-1]))
+    return y.reshape(*x.shape[:-1], y.shape[-1])

@@ -29,11 +29,12 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import struct
 
 from algos import rollout
 from algos.learner import Seating
-from algos.networks import MLP, ObsNorm, ResidualSelfAttention, action_features
+from algos.networks import MLP, ObsNorm, ResidualSelfAttention, action_features, flat_dense
 from algos.ppo import PPO, PPOBatch, PPOConfig, clipped_value_loss, gae
 from envs.base import MultiAgentEnv
 
@@ -69,45 +70,53 @@ class POCACritic(nn.Module):
         self.encoder = MLP((self.hidden,) * self.num_layers, self.activation)
         self.head = nn.Dense(1, kernel_init=nn.initializers.orthogonal(1.0))
 
-    def _body(self, entities: jax.Array, mask: jax.Array) -> jax.Array:
-        pooled = self.encoder(self.attention(entities, mask))
+    def _embed(self, obs: jax.Array, act_feat: jax.Array | None, mask: jax.Array) -> jax.Array:
+        """Entity embeddings ``[..., n, h]`` of the present members' observations, or with
+        ``act_feat`` of their observation-action pairs (absent members zeroed)."""
+        x = jnp.where(mask[..., None], obs, 0.0)
+        if act_feat is None:
+            return flat_dense(self.obs_embed, x)
+        x = jnp.concatenate([x, jnp.where(mask[..., None], act_feat, 0.0)], axis=-1)
+        return flat_dense(self.obs_action_embed, x)
+
+    def _body(self, entities: jax.Array, mask: jax.Array, sets: np.ndarray) -> jax.Array:
+        """``[..., r]`` outputs for r sets of entities (``ResidualSelfAttention``'s ``sets``);
+        ``mask [..., n]`` is the members', the same in every set."""
+        r, n = sets.shape
+        masks = jnp.broadcast_to(mask[..., None, :], (*mask.shape[:-1], r, n))
+        pooled = flat_dense(self.encoder, self.attention(entities, masks, sets))
         count = jnp.sum(mask, axis=-1, keepdims=True).astype(pooled.dtype)
-        count = 2.0 * count / mask.shape[-1] - 1.0
-        return self.head(jnp.concatenate([pooled, count], axis=-1))[..., 0]
+        count = jnp.broadcast_to((2.0 * count / n - 1.0)[..., None, :], (*pooled.shape[:-1], 1))
+        return flat_dense(self.head, jnp.concatenate([pooled, count], axis=-1))[..., 0]
+
+    @staticmethod
+    def _sets(n: int, value: bool, baseline: bool) -> np.ndarray:
+        """Entity sets over ``[own_0 .. own_n-1, other_0 .. other_n-1]``: the value's (every
+        member's own embedding), then agent i's baseline (its own, the others' with actions)."""
+        rows = [list(range(n))] if value else []
+        if baseline:
+            rows += [[j if j == i else n + j for j in range(n)] for i in range(n)]
+        return np.asarray(rows)
 
     def value(self, obs: jax.Array, mask: jax.Array) -> jax.Array:
-        obs = jnp.where(mask[..., None], obs, 0.0)
-        return self._body(self.obs_embed(obs), mask)
+        sets = self._sets(obs.shape[-2], value=True, baseline=False)
+        return self._body(self._embed(obs, None, mask), mask, sets)[..., 0]
 
     def baseline(self, obs: jax.Array, act_feat: jax.Array, mask: jax.Array) -> jax.Array:
-        obs = jnp.where(mask[..., None], obs, 0.0)
-        act_feat = jnp.where(mask[..., None], act_feat, 0.0)
-        own = self.obs_embed(obs)  # [..., n, h]
-        others = self.obs_action_embed(jnp.concatenate([obs, act_feat], axis=-1))
-        n = obs.shape[-2]
-        is_self = jnp.eye(n, dtype=bool)[..., None]  # [i, j, 1]
-        entities = jnp.where(
-            is_self, own[..., None, :, :], others[..., None, :, :]
-        )  # [..., i, j, h]
-        return self._body(entities, jnp.broadcast_to(mask[..., None, :], (*mask.shape, n)))
+        return self.value_and_baseline(obs, act_feat, mask, value=False)[1]
 
     def value_and_baseline(
-        self, obs: jax.Array, act_feat: jax.Array, mask: jax.Array
-    ) -> tuple[jax.Array, jax.Array]:
-        """``value`` and ``baseline`` in one pass: the value's entities are row 0 of the
-        baseline's, so the observation embedding is computed once and the attention, encoder
-        and head run once on ``[..., n + 1, n, h]`` (fewer, larger matmuls)."""
-        obs = jnp.where(mask[..., None], obs, 0.0)
-        act_feat = jnp.where(mask[..., None], act_feat, 0.0)
-        own = self.obs_embed(obs)  # [..., n, h]
-        others = self.obs_action_embed(jnp.concatenate([obs, act_feat], axis=-1))
+        self, obs: jax.Array, act_feat: jax.Array, mask: jax.Array, value: bool = True
+    ) -> tuple[jax.Array | None, jax.Array]:
+        """``value`` and ``baseline`` in one pass: each member's two embeddings are computed,
+        normalised and projected once, and the value's set and the n baselines' sets run
+        through the attention's rest, the encoder and the head together."""
         n = obs.shape[-2]
-        is_self = jnp.eye(n, dtype=bool)[..., None]
-        rows = jnp.where(is_self, own[..., None, :, :], others[..., None, :, :])  # [..., i, j, h]
-        entities = jnp.concatenate([own[..., None, :, :], rows], axis=-3)  # [..., n + 1, n, h]
-        masks = jnp.broadcast_to(mask[..., None, :], (*mask.shape[:-1], n + 1, n))
-        out = self._body(entities, masks)
-        return out[..., 0], out[..., 1:]
+        entities = jnp.concatenate(
+            [self._embed(obs, None, mask), self._embed(obs, act_feat, mask)], axis=-2
+        )  # [..., 2n, h]
+        out = self._body(entities, mask, self._sets(n, value, baseline=True))
+        return (out[..., 0], out[..., 1:]) if value else (None, out)
 
     def __call__(self, obs: jax.Array, act_feat: jax.Array, mask: jax.Array):
         """Both entry points (used once at init so every parameter exists)."""
