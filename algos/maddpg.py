@@ -131,8 +131,12 @@ class CentralCritic(nn.Module):
     def __call__(
         self, obs: tuple[jax.Array, jax.Array], act_feat: tuple[jax.Array, jax.Array]
     ) -> jax.Array:
-        x = jnp.concatenate([x.reshape(*x.shape[:-2], -1) for x in (*obs, *act_feat)], -1)
-        x = MLP(self.hidden, self.activation)(x)
+        def joined(pair: tuple[jax.Array, jax.Array]) -> jax.Array:
+            return jnp.concatenate([x.reshape(*x.shape[:-2], -1) for x in pair], -1)
+
+        # Observations and actions enter the first layer apart: the actor loss needs the
+        # gradient for the actions only (a few columns beside thousands of observation floats).
+        x = MLP(self.hidden, self.activation)((joined(obs), joined(act_feat)))
         return nn.Dense(1)(x)[..., 0]
 
 

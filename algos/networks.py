@@ -49,17 +49,41 @@ def activation(name: str):
 
 
 class MLP(nn.Module):
-    """Dense layers with orthogonal init (PPO practice), no output layer."""
+    """Dense layers with orthogonal init (PPO practice), no output layer. Given a sequence of
+    inputs, the first layer reads their concatenation (``JoinedDense``)."""
 
     hidden: Sequence[int]
     activation: str = "relu"
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array | Sequence[jax.Array]) -> jax.Array:
         act = activation(self.activation)
-        for width in self.hidden:
-            x = act(nn.Dense(width, kernel_init=nn.initializers.orthogonal(np.sqrt(2)))(x))
+        init = nn.initializers.orthogonal(np.sqrt(2))
+        for layer, width in enumerate(self.hidden):
+            dense = JoinedDense if layer == 0 and not isinstance(x, jax.Array) else nn.Dense
+            x = act(dense(width, kernel_init=init, name=f"Dense_{layer}")(x))
         return x
+
+
+class JoinedDense(nn.Module):
+    """``nn.Dense`` (same parameters) over the concatenation of several inputs, as one product
+    per input with its rows of the kernel. Where only some inputs carry a gradient (MADDPG's
+    critic: replayed observations beside a policy's action), the backward pass computes the
+    gradient for those alone, not one ``[batch, whole input]`` product."""
+
+    features: int
+    kernel_init: Callable = nn.linear.default_kernel_init
+
+    @nn.compact
+    def __call__(self, xs: Sequence[jax.Array]) -> jax.Array:
+        widths = [x.shape[-1] for x in xs]
+        kernel = self.param("kernel", self.kernel_init, (sum(widths), self.features))
+        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,))
+        ends = np.cumsum(widths)
+        return (
+            sum(x @ kernel[end - w : end] for x, w, end in zip(xs, widths, ends, strict=True))
+            + bias
+        )
 
 
 class MultiDiscreteHead(nn.Module):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from threading import Thread
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -242,3 +243,30 @@ def test_ensemble_init_is_the_vmapped_init_and_two_learners_init_in_one_program(
     init.start()
     init.join(timeout=120)
     assert done, "two MADDPG learners' init did not finish in 120 s: a batched QR deadlock"
+
+
+def test_joined_first_layer_is_dense_on_the_concatenation_and_skips_unasked_gradients():
+    """MADDPG's critic reads observations and actions apart (``JoinedDense``): the same
+    parameters and outputs as ``nn.Dense`` on their concatenation, and a gradient for the
+    actions alone computes no ``[batch, observation width]`` product."""
+    obs = jax.random.normal(jax.random.PRNGKey(0), (32, 300))
+    act = jax.random.normal(jax.random.PRNGKey(1), (32, 9))
+    joined, plain = MLP((16, 8)), MLP((16, 8))
+    params = joined.init(jax.random.PRNGKey(2), (obs, act))
+    same = plain.init(jax.random.PRNGKey(2), jnp.concatenate([obs, act], -1))
+    assert jax.tree.all(jax.tree.map(np.array_equal, params, same))  # same init, same names
+    np.testing.assert_allclose(
+        joined.apply(params, (obs, act)),
+        plain.apply(params, jnp.concatenate([obs, act], -1)),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+    def product_widths(model: nn.Module, inputs) -> set[int]:
+        jaxpr = jax.make_jaxpr(jax.grad(lambda a: jnp.sum(model.apply(params, inputs(a)))))(act)
+        return {
+            e.outvars[0].aval.shape[-1] for e in jaxpr.eqns if e.primitive.name == "dot_general"
+        }
+
+    assert 309 in product_widths(plain, lambda a: jnp.concatenate([obs, a], -1))
+    assert not {300, 309} & product_widths(joined, lambda a: (obs, a))
