@@ -28,6 +28,8 @@ def test_source_group_reads_modules_passes_and_functions():
         source_group(OpSource("jit(update)/jvp(Actor)/MLP_0/Dense_0/add", ""))
         == "Actor/MLP_0/Dense_0"
     )
+    branch = OpSource("jit(update)/cond/branch_1_fun/vmap(Critic)/MLP_0/Dense_0/dot_general", "")
+    assert source_group(branch) == "Critic/MLP_0/Dense_0"
     # No module in the path: the innermost Python function that emitted the op.
     step = OpSource("jit(update)/while/body/vmap()/mul", "play_decision (env.py)")
     assert source_group(step) == "play_decision (env.py)"

@@ -6,7 +6,9 @@ and every op of the compiled program carries the name of the JAX code that emitt
 gradient and ``transpose(jvp(...))`` for its backward pass). This joins the two: one
 compiled ``trainer.update``, run and traced, each op's time summed by its source. It is how
 MA-POCA's learning phase was found to be bound by the attention critic's elementwise work,
-not by its matmuls (``paper/notes/speed.md``).
+not by its matmuls (``paper/notes/speed.md``). The profiler adds a few microseconds to
+every op, so a program of many small ops (MADDPG's gradient steps) reads slower than it runs:
+the shares are what to compare.
 
     python -m experiments.bench.ops                             # POCA on SoccerTwos
     python -m experiments.bench.ops --algo maddpg --env tennis --top 30 --depth 2
@@ -37,6 +39,7 @@ _OP = re.compile(
     r"^\s*(?:ROOT )?%?([\w.\-]+) = .*? ([a-z][\w\-]*)\("
     r"(?:.*?op_name=\"([^\"]*)\")?(?:.*?stack_frame_id=(\d+))?"
 )
+_BRANCH = re.compile(r"branch_\d+_fun$|.*;")  # a cond's branch; fused names "a;b"
 _TABLE_ROW = re.compile(r"^(\d+) (.*)$")
 _FIELD = re.compile(r"(\w+)=(\d+)")
 
@@ -85,12 +88,12 @@ def source_group(source: OpSource, depth: int | None = None) -> str:
     innermost Python function that emitted them."""
     parts, backward = [], False
     for part in source.op_name.split("/"):
-        if part in LOOP_PARTS or part.startswith(("jit(", "vmap(")) or ";" in part:
+        if part in LOOP_PARTS or part.startswith("jit(") or _BRANCH.match(part):
             continue
-        if part.startswith("transpose(jvp("):
-            backward, part = True, part[len("transpose(jvp(") : -2]
-        elif part.startswith("jvp("):
-            part = part[len("jvp(") : -1]
+        if part.startswith("transpose("):
+            backward, part = True, part[len("transpose(") : -1]
+        while part.startswith(("jvp(", "vmap(")):  # a transformation of the code inside
+            part = part[part.index("(") + 1 : -1]
         if part:
             parts.append(part)
     parts = parts[:-1]  # the primitive (dot_general, add, ...)
@@ -186,7 +189,8 @@ def report(p: dict[str, Any], top: int) -> str:
     lines = [
         f"{p['algo']} on {p['env']} {' '.join(p['overrides'])}".rstrip()
         + f": ops take {p['ops_ms_per_update']:.1f} ms per update of "
-        + f"{p['env_steps_per_update']} env steps",
+        + f"{p['env_steps_per_update']} env steps under the profiler (it adds microseconds "
+        + "per op: read the shares)",
         "| source | ms per update | share |",
         "|---|---:|---:|",
     ]
