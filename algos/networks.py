@@ -49,18 +49,18 @@ def activation(name: str):
 
 
 class MLP(nn.Module):
-    """Dense layers with orthogonal init (PPO practice), no output layer. Given a sequence of
+    """Dense layers with orthogonal init (PPO practice), no output layer. Given a tuple of
     inputs, the first layer reads their concatenation (``JoinedDense``)."""
 
     hidden: Sequence[int]
     activation: str = "relu"
 
     @nn.compact
-    def __call__(self, x: jax.Array | Sequence[jax.Array]) -> jax.Array:
+    def __call__(self, x: jax.Array | tuple[jax.Array, ...]) -> jax.Array:
         act = activation(self.activation)
         init = nn.initializers.orthogonal(np.sqrt(2))
         for layer, width in enumerate(self.hidden):
-            dense = JoinedDense if layer == 0 and not isinstance(x, jax.Array) else nn.Dense
+            dense = JoinedDense if isinstance(x, tuple) else nn.Dense
             x = act(dense(width, kernel_init=init, name=f"Dense_{layer}")(x))
         return x
 
