@@ -30,6 +30,7 @@ from typing import Any
 
 import jax
 
+from experiments.bench.profile import config_arguments
 from experiments.core.build import build
 from experiments.core.config import compose
 
@@ -201,9 +202,7 @@ def report(p: dict[str, Any], top: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--algo", default="poca")
-    parser.add_argument("--env", default="soccer_twos")
-    parser.add_argument("--override", nargs="*", default=[], help="Hydra overrides")
+    config_arguments(parser)
     parser.add_argument("--updates", type=int, default=2, help="traced updates")
     parser.add_argument(
         "--warmup",

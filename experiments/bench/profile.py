@@ -121,11 +121,16 @@ def report(p: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def config_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--algo``, ``--env`` and ``--override``: the one training config a profile reads."""
     parser.add_argument("--algo", default="poca")
     parser.add_argument("--env", default="soccer_twos")
     parser.add_argument("--override", nargs="*", default=[], help="Hydra overrides")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    config_arguments(parser)
     parser.add_argument("--chunks", type=int, default=2, help="timed chunks per measurement")
     parser.add_argument("--coverage", type=float, default=0.95, help="share of FLOPs profiled")
     parser.add_argument("--seconds", type=float, default=0.3, help="timing per matmul shape")
