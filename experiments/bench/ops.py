@@ -69,11 +69,11 @@ def op_sources(hlo_text: str) -> dict[str, OpSource]:
         if m and m.group(1) not in ops and m.group(2) not in CONTROL_FLOW:
             ops[m.group(1)] = (m.group(3) or "", int(m.group(4) or 0))
 
+    def fields(table: str, row: int) -> dict[str, int]:
+        return {k: int(v) for k, v in _FIELD.findall(tables[table].get(row, ""))}
+
     def function(frame: int) -> str:
-        loc = dict((k, int(v)) for k, v in _FIELD.findall(tables["StackFrames"].get(frame, "")))
-        loc = dict((k, int(v)) for k, v in _FIELD.findall(
-            tables["FileLocations"].get(loc.get("file_location_id", 0), "")
-        ))  # fmt: skip
+        loc = fields("FileLocations", fields("StackFrames", frame).get("file_location_id", 0))
         name = tables["FunctionNames"].get(loc.get("function_name_id", 0), "").strip('"')
         path = tables["FileNames"].get(loc.get("file_name_id", 0), "").strip('"')
         return f"{name} ({os.path.basename(path)})" if name else ""
