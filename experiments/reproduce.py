@@ -54,12 +54,22 @@ def run_dir(out_dir: Path, env: str, line: str, seed: int) -> Path:
     return line_dir(out_dir, env, line) / f"seed{seed}"
 
 
+def line_seeds(preset: DictConfig, env: str, line: str) -> list[int]:
+    """The seeds ``line`` runs on ``env``: ``preset.seeds``, or fewer where the preset's
+    ``line_seeds`` (``{env: {line: seeds}}``) names them (a costly line on a costly game)."""
+    fewer = preset.get("line_seeds") or {}
+    seeds = fewer.get(env, {}).get(line, preset.seeds)
+    return [int(s) for s in seeds]
+
+
 def planned_runs(preset: DictConfig, out_dir: Path) -> list[tuple[Path, list[str]]]:
     """``(run_dir, overrides)`` per run, seed-major so a partial study covers every line."""
     plan = []
     for seed in preset.seeds:
         for env, env_overrides in preset.envs.items():
             for line, line_overrides in preset.lines.items():
+                if int(seed) not in line_seeds(preset, env, line):
+                    continue
                 overrides = [
                     *preset.run_overrides,
                     *env_overrides,
@@ -72,7 +82,7 @@ def planned_runs(preset: DictConfig, out_dir: Path) -> list[tuple[Path, list[str
 
 def env_runs(preset: DictConfig, out_dir: Path, env: str) -> list[Path]:
     """The finished runs of ``env`` (every line and seed); none: a clear error."""
-    runs = [run_dir(out_dir, env, line, int(s)) for line in preset.lines for s in preset.seeds]
+    runs = [run_dir(out_dir, env, line, s) for line in preset.lines for s in line_seeds(preset, env, line)]
     finished = [r for r in runs if (r / "eval.json").exists()]
     if not finished:
         raise SystemExit(f"no finished {env} runs under {out_dir / 'runs'}; train first")
@@ -89,8 +99,10 @@ def planned_groups(preset: DictConfig, out_dir: Path) -> list[tuple[Path, list[i
     for first in range(0, len(seeds), size):
         for env, env_overrides in preset.envs.items():
             for line, line_overrides in preset.lines.items():
-                overrides = [*preset.run_overrides, *env_overrides, *line_overrides]
-                plan.append((line_dir(out_dir, env, line), seeds[first : first + size], overrides))
+                group = [s for s in seeds[first : first + size] if s in line_seeds(preset, env, line)]
+                if group:
+                    overrides = [*preset.run_overrides, *env_overrides, *line_overrides]
+                    plan.append((line_dir(out_dir, env, line), group, overrides))
     return plan
 
 

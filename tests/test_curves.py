@@ -6,9 +6,13 @@ import json
 import shutil
 
 import jax
+import numpy as np
 import pytest
 
+from analysis.formats import run_identity
 from experiments.core import curves as curve
+from experiments.core.build import build_offline
+from experiments.core.checkpoint import SNAPSHOTS, Checkpointer, load_policy, snapshots
 from experiments.core import training
 from experiments.core.evaluation import head_to_head
 from experiments.core.players import load_run, side
@@ -17,10 +21,16 @@ from tests.tiny import config, tiny
 
 @pytest.fixture(scope="module")
 def tennis_run(tmp_path_factory):
-    """A tiny Tennis run with checkpoints at chunks 2 and 4 (Tennis rallies end fast, so even
-    a few decisions give decided games)."""
+    """A tiny Tennis run with checkpoints at chunks 2 and 4 and a policy snapshot after every
+    chunk (Tennis rallies end fast, so even a few decisions give decided games)."""
     run_dir = tmp_path_factory.mktemp("run")
-    overrides = (*tiny("ippo"), "env=tennis", "eval.decisions=40", "eval.opponents=[random]")
+    overrides = (
+        *tiny("ippo"),
+        "env=tennis",
+        "eval.decisions=40",
+        "eval.opponents=[random]",
+        "checkpoint.policy_every=1",
+    )
     summary = training.train(config(*overrides), run_dir)
     return run_dir, summary
 
@@ -28,13 +38,30 @@ def tennis_run(tmp_path_factory):
 def test_last_checkpoint_reproduces_the_final_evaluation(tennis_run):
     run_dir, summary = tennis_run
     rows = curve.checkpoint_curve(run_dir, ["random"])
-    assert [(r["chunk"], r["env_steps"]) for r in rows] == [(2, 128), (4, 256)]
-    assert rows[0]["wall_s"] <= rows[1]["wall_s"]
+    assert [(r["chunk"], r["env_steps"]) for r in rows] == [(1, 64), (2, 128), (3, 192), (4, 256)]
+    assert [r["wall_s"] for r in rows] == sorted(r["wall_s"] for r in rows)
     final = summary["vs_random"]
     assert final["wins"] + final["losses"] > 0, "the check needs decided games"
-    # The last checkpoint holds the final policy and the curve uses eval's key: same games.
+    # The last snapshot holds the final policy and the curve uses eval's key: same games.
     for k in ("wins", "draws", "losses"):
-        assert rows[1][k] == final[k]
+        assert rows[-1][k] == final[k]
+
+
+def test_a_snapshot_is_the_policy_its_checkpoint_holds(tennis_run):
+    """Snapshots outlive the checkpoints (``checkpoint.keep``) and hold the same policy."""
+    run_dir, _ = tennis_run
+    config = curve.run_config(run_dir)
+    _, trainer = build_offline(config, run_dir)
+    template = jax.eval_shape(trainer.init, jax.random.PRNGKey(0))
+    checkpointer = Checkpointer(run_dir / "checkpoints", keep=None)
+    assert checkpointer.steps() == [2, 4] and sorted(snapshots(run_dir)) == [1, 2, 3, 4]
+    for step in (2, 4):
+        state, meta = checkpointer.restore(template, run_identity(config), step)
+        saved = load_policy(run_dir / SNAPSHOTS / str(step), trainer.policy_params(template))
+        assert snapshots(run_dir)[step]["env_steps"] == meta["env_steps"]
+        same = jax.tree.map(np.array_equal, saved, trainer.policy_params(state))
+        assert all(jax.tree.leaves(same))
+    checkpointer.close()
 
 
 def test_rerun_evaluates_only_what_is_missing(tennis_run, tmp_path):
@@ -42,6 +69,7 @@ def test_rerun_evaluates_only_what_is_missing(tennis_run, tmp_path):
     run_dir = tmp_path / "copy"
     shutil.copytree(src, run_dir)
     shutil.rmtree(run_dir / "final")  # a killed run: checkpoints and config.json only
+    shutil.rmtree(run_dir / SNAPSHOTS)  # and a run without snapshots
     (run_dir / curve.CURVE_FILE).unlink(missing_ok=True)
     first = curve.checkpoint_curve(run_dir, ["random", "tracker"], games=2, decisions=40)
     assert len(first) == 4
@@ -76,7 +104,7 @@ def test_a_run_directory_is_an_opponent(tennis_run, tmp_path):
     (run_dir / curve.CURVE_FILE).unlink(missing_ok=True)
     opponent = str(src)
     rows = curve.checkpoint_curve(run_dir, [opponent], games=2, decisions=40)
-    assert [(r["chunk"], r["opponent"]) for r in rows] == [(2, opponent), (4, opponent)]
+    assert [(r["chunk"], r["opponent"]) for r in rows] == [(k, opponent) for k in (1, 2, 3, 4)]
     env, trainer, params = load_run(src)
     other = side(env.spec.name, opponent)
     seed = int(curve.run_config(src)["seed"])

@@ -143,3 +143,20 @@ def test_groups_are_seed_major_with_seeds_per_process(tmp_path):
     groups = [(d.relative_to(tmp_path), s) for d, s, _ in study.planned_groups(preset, tmp_path)]
     lines = [Path("runs", env, line) for env in preset.envs for line in preset.lines]
     assert groups == [(d, [0, 1]) for d in lines] + [(d, [2]) for d in lines]
+
+
+def test_the_paper_runs_fewer_maddpg_seeds_on_the_soccer_games_only(tmp_path):
+    preset = OmegaConf.load(ROOT / "conf" / "preset" / "paper.yaml")
+    runs = [d.relative_to(tmp_path / "runs") for d, _ in study.planned_runs(preset, tmp_path)]
+    count = {(env, line): sum(r.parts[:2] == (env, line) for r in runs) for env, line in
+             {r.parts[:2] for r in runs}}
+    assert count.pop(("soccer_twos", "maddpg")) == count.pop(("strikers_vs_goalie", "maddpg")) == 3
+    assert set(count.values()) == {8} and len(count) == 3 * 3 - 2
+    groups = study.planned_groups(preset, tmp_path)
+    assert sorted(str(d.relative_to(tmp_path)) + f"/seed{s}" for d, seeds, _ in groups
+                  for s in seeds) == sorted(f"runs/{r}" for r in runs)
+    finished = tmp_path / "runs" / "soccer_twos" / "maddpg" / "seed3"
+    finished.mkdir(parents=True)
+    (finished / "eval.json").write_text("{}")  # a seed the preset does not run is not its run
+    with pytest.raises(SystemExit, match="no finished soccer_twos runs"):
+        study.env_runs(preset, tmp_path, "soccer_twos")

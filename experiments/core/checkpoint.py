@@ -1,4 +1,5 @@
-"""Orbax checkpoints of the whole training state, and the saved final policy.
+"""Orbax checkpoints of the whole training state, the saved final policy, and policy
+snapshots along the way.
 
 A checkpoint holds the full training state (params, optimiser, live envs, self-play pool,
 rng) plus a JSON ``meta`` (env steps, wall time, the config that produced it), so a resumed
@@ -152,3 +153,32 @@ def load_policy(directory: str | Path, template: Any) -> Any:
             f"policy in {directory} does not fit the network its config.json describes "
             f"({type(err).__name__}: {err})"
         ) from err
+
+
+SNAPSHOTS = "policies"  # <run dir>/policies/<chunk>/: params, config.json, meta.json
+SNAPSHOT_META = "meta.json"
+
+
+def save_snapshot(
+    run_dir: str | Path,
+    chunk: int,
+    params: Any,
+    config: dict[str, Any],
+    env_steps: int,
+    wall_s: float,
+) -> None:
+    """The policy after ``chunk`` (``checkpoint.policy_every``), with when it was saved. The
+    meta is written last: a snapshot without it was cut off and is written again."""
+    directory = Path(run_dir) / SNAPSHOTS / str(chunk)
+    save_policy(directory, params, config)
+    meta = {"chunk": chunk, "env_steps": env_steps, "wall_s": wall_s}
+    (directory / SNAPSHOT_META).write_text(json.dumps(meta))
+
+
+def snapshots(run_dir: str | Path) -> dict[int, dict[str, Any]]:
+    """``{chunk: meta}`` of a run's complete policy snapshots."""
+    found = {}
+    for meta_file in (Path(run_dir) / SNAPSHOTS).glob(f"*/{SNAPSHOT_META}"):
+        meta = json.loads(meta_file.read_text())
+        found[int(meta["chunk"])] = meta
+    return dict(sorted(found.items()))

@@ -1,4 +1,5 @@
-"""Win rates at every saved checkpoint of a run (``experiments.checkpoint_curve``'s library)."""
+"""Win rates at every saved checkpoint and policy snapshot of a run
+(``experiments.checkpoint_curve``'s library)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ import jax
 from analysis.formats import CONFIG_FILE, read_config, read_jsonl, run_identity
 from envs import scripted
 from experiments.core.build import build_offline
-from experiments.core.checkpoint import Checkpointer, CheckpointError
+from experiments.core.checkpoint import (
+    SNAPSHOTS,
+    Checkpointer,
+    CheckpointError,
+    load_policy,
+    snapshots,
+)
 from experiments.core.evaluation import head_to_head, vs_scripted
 from experiments.core.players import Player, side
 
@@ -55,7 +62,8 @@ def checkpoint_curve(
     games: int | None = None,
     decisions: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Evaluate every checkpoint against every opponent not yet in the curve file; all rows.
+    """Evaluate every checkpoint and policy snapshot (``checkpoint.policy_every``) against
+    every opponent not yet in the curve file; all rows.
 
     An opponent is a scripted player's name, or a run directory, ML-Agents ``.onnx`` file or
     model folder (``experiments.core.players``; its row's ``opponent`` is the path as given),
@@ -65,8 +73,9 @@ def checkpoint_curve(
     and ``head_to_head``'s counts and rates.
     """
     run_dir = Path(run_dir).absolute()
-    if not (run_dir / "checkpoints").is_dir():
-        raise CheckpointError(f"no checkpoints/ directory in {run_dir}")
+    saved = snapshots(run_dir)
+    if not saved and not (run_dir / "checkpoints").is_dir():
+        raise CheckpointError(f"no checkpoints/ or {SNAPSHOTS}/ directory in {run_dir}")
     config = run_config(run_dir)
     games = int(games or config["eval"]["games"])
     decisions = int(decisions or config["eval"]["decisions"])
@@ -98,13 +107,19 @@ def checkpoint_curve(
     ident = run_identity(config)
     checkpointer = Checkpointer(run_dir / "checkpoints", keep=None)  # keep all: only reads
     key = jax.random.PRNGKey(int(config["seed"]) + 1)  # experiments.run's evaluation key
+    steps = sorted(set(checkpointer.steps()) | set(saved))
     with (run_dir / CURVE_FILE).open("a") as out:
-        for step in checkpointer.steps():
+        for step in steps:
             todo = [o for o in opponents if (step, o, games, decisions) not in done]
             if not todo:
                 continue
-            state, meta = checkpointer.restore(template, ident, step)
-            params = trainer.policy_params(state)
+            if step in saved:  # a policy snapshot: the policy alone, cheap to load
+                meta = saved[step]
+                policy_dir = run_dir / SNAPSHOTS / str(step)
+                params = load_policy(policy_dir, trainer.policy_params(template))
+            else:
+                state, meta = checkpointer.restore(template, ident, step)
+                params = trainer.policy_params(state)
             for name in todo:
                 k = opponent_key(key, name, config["eval"]["opponents"], sorted(valid))
                 if name in players:

@@ -33,7 +33,7 @@ from analysis.learning_curves import solved_at
 from envs.base import MultiAgentEnv
 from envs.registry import find
 from experiments.core.build import build, chunk_updates
-from experiments.core.checkpoint import Checkpointer, CheckpointError, save_policy
+from experiments.core.checkpoint import Checkpointer, CheckpointError, save_policy, save_snapshot
 from experiments.core.evaluation import describe, evaluate_policy, flatten
 from experiments.core.logger import RunLogger
 
@@ -244,6 +244,7 @@ def train_run(cfg: DictConfig, run_dir: Path, program: Program) -> dict[str, Any
     # Agent-steps of the learning team; in an asymmetric game each behaviour logs its own.
     team_size = None if env.spec.asymmetric else len(env.spec.team_agents(0))
     stall_env_steps = cfg.env.get("stall_env_steps")  # null: the game may never decide one
+    snapshot_every = cfg.checkpoint.get("policy_every")
     rows, warned = read_metrics(run_dir), False  # the kept history of a resumed run
     t0 = time.perf_counter() - wall_offset
     try:
@@ -277,6 +278,9 @@ def train_run(cfg: DictConfig, run_dir: Path, program: Program) -> dict[str, Any
                     "config": meta_config,
                 }
                 checkpointer.save(chunk + 1, state, meta)
+            if snapshot_every and ((chunk + 1) % snapshot_every == 0 or chunk + 1 == num_chunks):
+                save_snapshot(run_dir, chunk + 1, trainer.policy_params(state), config, env_steps,
+                              time.perf_counter() - t0)
         checkpointer.close()
         if last_chunk < num_chunks:
             print(
