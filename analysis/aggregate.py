@@ -1,6 +1,7 @@
 """Aggregate comparisons across runs with intervals (Agarwal et al. 2021, rliable).
 
-Scores are per run and task (a task here: one scripted opponent in one game, the score being
+Scores are per run and task (a task here: one fixed opponent in one game, scripted or a
+reference player such as ML-Agents' own model, the score being
 ``(wins + draws / 2) / games`` from the tournament, so 1 is a perfect result). The metrics
 are rliable's (IQM, optimality gap; the probability of improvement is rliable's statistic,
 vectorised here). Intervals come from the
@@ -103,15 +104,16 @@ def pair_counts(matches: pd.DataFrame) -> pd.DataFrame:
 def task_scores(
     matches: pd.DataFrame, players: pd.DataFrame
 ) -> dict[str, tuple[list[str], dict[str, np.ndarray]]]:
-    """Per env: the task names (scripted opponents) and ``{algo: [runs, tasks]}`` scores of
-    every trained player against them."""
+    """Per env: the task names (the fixed opponents: scripted and reference players, anything
+    not trained in the study) and ``{algo: [runs, tasks]}`` scores of every trained player
+    against them."""
     pairs = pair_counts(matches).merge(
         players[["name", "kind", "algo", "seed"]], left_on="player", right_on="name"
     )
-    scripted = set(players.loc[players["kind"] == "scripted", "name"])
+    fixed = set(players.loc[players["kind"] != "trained", "name"])
     out = {}
     for env, env_pairs in pairs.groupby("env"):
-        trained = env_pairs[(env_pairs["kind"] == "trained") & env_pairs["opponent"].isin(scripted)]
+        trained = env_pairs[(env_pairs["kind"] == "trained") & env_pairs["opponent"].isin(fixed)]
         trained = trained.assign(
             score=(trained["wins"] + 0.5 * trained["draws"]) / trained["games"]
         )

@@ -28,6 +28,9 @@ METRICS_FILE = "metrics.jsonl"
 EVAL_FILE = "eval.json"
 HOST_FILE = "host.jsonl"  # one row per invocation of a run: the machine and threading it ran on
 MATCH_DB = "matches.sqlite"
+# A study's checkpoint curves: its runs' policy snapshots against fixed players, a match table
+# whose snapshot players are named ``<player>@<env steps>`` (``snapshot_name``).
+CURVES_DB = "curves.sqlite"
 LEAGUE_REPLAYS = "replays/replays.json"  # a league site's replays, beside its index.html
 RUN_IDENTITY = ("algo", "env", "seed")  # what makes two runs the same experiment
 
@@ -112,3 +115,14 @@ def read_roles(db: str | Path) -> dict[str, list[str]]:
     for env, _, behaviour in rows:
         roles.setdefault(env, []).append(behaviour)
     return roles
+
+
+def snapshot_name(player: str, env_steps: int) -> str:
+    """The match-table name of ``player``'s policy after ``env_steps``."""
+    return f"{player}@{env_steps}"
+
+
+def snapshot_of(name: str) -> tuple[str, int] | None:
+    """``(player, env steps)`` of a snapshot's name; None for any other player."""
+    player, sep, steps = name.rpartition("@")
+    return (player, int(steps)) if sep and steps.isdigit() else None

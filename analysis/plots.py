@@ -167,3 +167,19 @@ def improvement_intervals(improvement: pd.DataFrame) -> Figure:
         ax.set(title=env, xlabel="P(X > Y)", xlim=(0, 1))
     fig.tight_layout()
     return fig
+
+
+def fixed_opponent_curves(curves: pd.DataFrame, env: str) -> Figure:
+    """A game's checkpoint curves: score ((W + D/2) / games) of each algorithm's policy
+    snapshots against each fixed opponent (scripted, reference), mean and 95% band over seeds."""
+    data = curves[curves["env"] == env]
+    opponents = _order(data["opponent"])
+    fig, axes = plt.subplots(
+        1, len(opponents), figsize=(4.2 * len(opponents), 3.4), squeeze=False, sharey=True
+    )
+    for ax, opponent in zip(axes[0], opponents, strict=True):
+        _mean_curve(ax, data[data["opponent"] == opponent], "score", _order(curves["algo"]))
+        ax.axhline(0.5, color="grey", linestyle="--", linewidth=1)
+        ax.set(title=f"{env} vs {opponent}", xlabel="env steps", ylabel="score", ylim=(0, 1))
+    fig.tight_layout()
+    return fig

@@ -16,9 +16,9 @@ import pandas as pd
 
 from analysis import plots
 from analysis.aggregate import aggregate_table, algo_head_to_head, improvement_table, task_scores
-from analysis.formats import MATCH_DB, read_matches, read_players, read_roles
+from analysis.formats import CURVES_DB, MATCH_DB, read_matches, read_players, read_roles
 from analysis.ratings import rating_table, role_rating_table
-from analysis.results import load_curves, load_finals
+from analysis.results import load_curves, load_finals, load_snapshot_scores
 
 
 def ratings_by_env(matches: pd.DataFrame, players: pd.DataFrame) -> pd.DataFrame:
@@ -73,7 +73,7 @@ def findings(h2h: pd.DataFrame, agg: pd.DataFrame, imp: pd.DataFrame) -> str:
             )
         for r in agg[(agg["env"] == env) & (agg["metric"] == "IQM")].itertuples():
             lines.append(
-                f"- {r.algo} IQM score vs scripted opponents: {r.estimate:.3f} "
+                f"- {r.algo} IQM score vs fixed opponents (scripted, reference): {r.estimate:.3f} "
                 f"[{r.low:.3f}, {r.high:.3f}]."
             )
         lines.append("")
@@ -83,6 +83,34 @@ def findings(h2h: pd.DataFrame, agg: pd.DataFrame, imp: pd.DataFrame) -> str:
             lines.append(f"- P({r.x} > {r.y}) = {r.p_x_beats_y:.3f} [{r.low:.3f}, {r.high:.3f}]")
         lines.append("")
     return "\n".join(lines)
+
+
+def last_snapshot_scores(curves: pd.DataFrame, reps: int, seed: int = 0) -> pd.DataFrame:
+    """Per env, algorithm and fixed opponent: the score of each run's last policy snapshot,
+    its mean over runs with a bootstrap 95% interval (runs resampled), and the fewest env
+    steps after which the mean over runs stays at or above 0.5."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for (env, algo, opponent), data in curves.groupby(["env", "algo", "opponent"]):
+        last = data.loc[data.groupby("seed")["env_steps"].idxmax(), "score"].to_numpy()
+        boot = last[rng.integers(0, len(last), (reps, len(last)))].mean(axis=1)
+        mean_curve = data.groupby("env_steps")["score"].mean()
+        below = mean_curve[~(mean_curve >= 0.5)]  # no decided game (NaN) does not hold
+        after = mean_curve.index[mean_curve.index > (below.index.max() if len(below) else -1)]
+        rows.append(
+            {
+                "env": env,
+                "algo": algo,
+                "opponent": opponent,
+                "runs": len(last),
+                "env_steps": int(data["env_steps"].max()),
+                "score": float(last.mean()),
+                "low": float(np.percentile(boot, 2.5)),
+                "high": float(np.percentile(boot, 97.5)),
+                "holds_half_from": int(after.min()) if len(after) else None,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def solved_scores(finals: pd.DataFrame) -> dict[str, float]:
@@ -134,9 +162,20 @@ def make_report(
         game_score=("game_score", "mean"),
         solved_runs=("solved_at_env_steps", "count"),
         solved_at_env_steps=("solved_at_env_steps", "median"),
+        stalled_runs=("stalls", lambda x: (x > 0).sum() if x.notna().any() else None),
+        stalled_env_steps=("stalled_env_steps", "mean"),
     )
     made += _save_table(finals.drop(columns="run"), tables_dir, "runs")
     made += _save_table(summary.reset_index(), tables_dir, "runs_summary")
+
+    if (study_dir / CURVES_DB).exists():
+        fixed = load_snapshot_scores(study_dir / CURVES_DB)
+        if seeds is not None:
+            fixed = fixed[fixed["seed"].isin(seeds)]
+        for env in sorted(fixed["env"].unique()):
+            figure = plots.fixed_opponent_curves(fixed, env)
+            made.append(_save_figure(figure, figures_dir, f"{env}_vs_fixed"))
+        made += _save_table(last_snapshot_scores(fixed, reps), tables_dir, "vs_fixed")
 
     db = study_dir / MATCH_DB
     if not db.exists():

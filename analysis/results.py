@@ -13,7 +13,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.formats import EVAL_FILE, METRICS_FILE, read_config, read_metrics, run_identity
+from analysis.aggregate import pair_counts
+from analysis.formats import (
+    EVAL_FILE,
+    METRICS_FILE,
+    read_config,
+    read_matches,
+    read_metrics,
+    read_players,
+    run_identity,
+    snapshot_of,
+)
 
 
 def find_runs(root: str | Path, finished: bool = True) -> list[Path]:
@@ -56,6 +66,7 @@ def load_finals(root: str | Path, seeds: Sequence[int] | None = None) -> pd.Data
         summary = json.loads(eval_file.read_text())
         solved = summary.get("solved_at") or {}
         score = summary.get("game_score") or summary.get("tennis_score") or {}
+        stall = summary.get("stall")  # games with a stall measure (analysis.stalls)
         last = metrics[-1]
         rows.append(
             {
@@ -69,6 +80,21 @@ def load_finals(root: str | Path, seeds: Sequence[int] | None = None) -> pd.Data
                 "game_score": score.get("mean_max_return"),
                 "solved_score": summary.get("solved_score"),
                 "solved_at_env_steps": solved.get("env_steps"),
+                "stalls": len(stall["spans"]) if stall else None,
+                "stalled_env_steps": stall["stalled_env_steps"] if stall else None,
             }
         )
     return pd.DataFrame(rows)
+
+
+def load_snapshot_scores(db: str | Path) -> pd.DataFrame:
+    """A study's checkpoint curves (its ``curves.sqlite``): per policy snapshot and fixed
+    opponent, ``env``, ``algo``, ``seed``, ``env_steps``, ``opponent``, the pooled counts of
+    both sides and ``score`` = (wins + draws / 2) / games, as in the tournament."""
+    pairs = pair_counts(read_matches(db))
+    snapshot = pairs["player"].map(snapshot_of)
+    pairs = pairs[snapshot.notna()].assign(env_steps=[s[1] for s in snapshot.dropna()])
+    players = read_players(db)[["env", "name", "algo", "seed"]]
+    pairs = pairs.merge(players, left_on=["env", "player"], right_on=["env", "name"])
+    score = (pairs["wins"] + 0.5 * pairs["draws"]) / pairs["games"]
+    return pairs.drop(columns=["name", "player"]).assign(score=score)

@@ -32,17 +32,29 @@ from pathlib import Path
 from typing import IO, Any
 
 import hydra
+import jax
 from omegaconf import DictConfig, OmegaConf
 
+import envs
 from analysis import baselines, lowe
+from analysis.formats import CONFIG_FILE, CURVES_DB
 from analysis.report import make_report
 from envs import scripted
 from experiments.bench.vs_jaxmarl import jaxmarl_curve
-from experiments.core import crossplay
+from experiments.core import crossplay, references
 from experiments.core.config import CONF_DIR
-from experiments.core.matches import run_tournament
-from experiments.core.players import scripted_player, trained_player
+from experiments.core.matches import run_tournament, run_versus
+from experiments.core.onnx_export import behaviour_policies, check_parity, export
+from experiments.core.players import (
+    Player,
+    load_run,
+    scripted_player,
+    snapshot_players,
+    trained_player,
+)
 from experiments.core.xla import single_threaded
+
+PARITY_FILE = "parity.json"  # <run>/export/: onnxruntime against JAX, per exported file
 
 
 def line_dir(out_dir: Path, env: str, line: str) -> Path:
@@ -80,11 +92,16 @@ def planned_runs(preset: DictConfig, out_dir: Path) -> list[tuple[Path, list[str
     return plan
 
 
-def env_runs(preset: DictConfig, out_dir: Path, env: str) -> list[Path]:
-    """The finished runs of ``env`` (every line and seed); none: a clear error."""
-    runs = [run_dir(out_dir, env, line, s) for line in preset.lines for s in line_seeds(preset, env, line)]
+def env_runs(preset: DictConfig, out_dir: Path, env: str, required: bool = True) -> list[Path]:
+    """The finished runs of ``env`` (every line and seed); none: a clear error, or (not
+    ``required``: the stages that work run by run, also while others still train) none."""
+    runs = [
+        run_dir(out_dir, env, line, s)
+        for line in preset.lines
+        for s in line_seeds(preset, env, line)
+    ]
     finished = [r for r in runs if (r / "eval.json").exists()]
-    if not finished:
+    if not finished and required:
         raise SystemExit(f"no finished {env} runs under {out_dir / 'runs'}; train first")
     return finished
 
@@ -99,7 +116,9 @@ def planned_groups(preset: DictConfig, out_dir: Path) -> list[tuple[Path, list[i
     for first in range(0, len(seeds), size):
         for env, env_overrides in preset.envs.items():
             for line, line_overrides in preset.lines.items():
-                group = [s for s in seeds[first : first + size] if s in line_seeds(preset, env, line)]
+                group = [
+                    s for s in seeds[first : first + size] if s in line_seeds(preset, env, line)
+                ]
                 if group:
                     overrides = [*preset.run_overrides, *env_overrides, *line_overrides]
                     plan.append((line_dir(out_dir, env, line), group, overrides))
@@ -128,12 +147,7 @@ def train_group(
         return None
     for d in dirs:
         d.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    if jax_cache:  # seeds of one algo x env compile to the same programs: compile them once
-        env.setdefault("JAX_COMPILATION_CACHE_DIR", jax_cache)
-        env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")  # small ones too
-    if single_thread:
-        single_threaded(env)
+    env = subprocess_env(single_thread, jax_cache)
     name = f"seed{pending[0]}" + (f"-{pending[-1]}" if len(pending) > 1 else "")
     log_path = directory / f"train_{name}.log"
     t = time.perf_counter()
@@ -160,6 +174,18 @@ def train_group(
     if code != 0:
         return f"{directory} {name} failed (exit {code}); see {log_path}"
     return None
+
+
+def subprocess_env(single_thread: bool, jax_cache: str | None) -> dict[str, str]:
+    """The environment of a stage's subprocess: XLA on one thread when several run at once,
+    and the persistent compilation cache (runs of one algo x env compile the same programs)."""
+    env = dict(os.environ)
+    if jax_cache:
+        env.setdefault("JAX_COMPILATION_CACHE_DIR", jax_cache)
+        env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")  # small ones too
+    if single_thread:
+        single_threaded(env)
+    return env
 
 
 def run_watched(
@@ -202,8 +228,63 @@ def train_all(cfg: DictConfig, out_dir: Path) -> None:
         raise SystemExit("training failed:\n" + "\n".join(errors) + "\nrerun to resume them")
 
 
+def reference_players(cfg: DictConfig, out_dir: Path, env_name: str) -> list[Player]:
+    """The preset's reference players of ``env_name`` (``experiments.core.references``)."""
+    folder = cfg.preset.get("reference_models")
+    return references.players(folder, references.resolve(folder, out_dir), env_name)
+
+
+def run_env(run: Path) -> str:
+    """The game a run trained on."""
+    return str(json.loads((run / CONFIG_FILE).read_text())["env"]["name"])
+
+
+def curves_all(cfg: DictConfig, out_dir: Path) -> None:
+    """Per env, every finished run's policy snapshots against the game's scripted and
+    reference players, both sides (``<out_dir>/curves.sqlite``; matches already there are
+    not played again)."""
+    preset, c_cfg = cfg.preset, cfg.preset.curves
+    for env_label in preset.envs:
+        runs = env_runs(preset, out_dir, env_label, required=False)
+        if not runs:
+            continue
+        snapshots = [p for r in runs for p in snapshot_players(r, f"{r.parent.name}/{r.name}")]
+        env = envs.make(run_env(runs[0]))
+        fixed = [scripted_player(env.spec.name, n) for n in scripted.names(env.spec.name)]
+        fixed += reference_players(cfg, out_dir, env.spec.name)
+        t = time.perf_counter()
+        run_versus(
+            env, snapshots, fixed, out_dir / CURVES_DB, int(c_cfg.games), int(c_cfg.decisions)
+        )
+        print(
+            f"{env_label} curves: {len(snapshots)} snapshots x {len(fixed)} fixed players, "
+            f"{time.perf_counter() - t:.0f} s",
+            flush=True,
+        )
+
+
+def export_all(cfg: DictConfig, out_dir: Path) -> None:
+    """Per finished run, its final policy as ML-Agents ONNX (``<run>/export/<Behaviour>.onnx``)
+    and onnxruntime's agreement with the JAX policy (``export/parity.json``)."""
+    for env_label in cfg.preset.envs:
+        for run in env_runs(cfg.preset, out_dir, env_label, required=False):
+            target = run / "export" / PARITY_FILE
+            if target.exists():
+                continue
+            paths = export(run)
+            _, trainer, params = load_run(run)
+            policies = behaviour_policies(trainer, params)
+            parity = {
+                path.name: check_parity(path, learner, p, samples=256)
+                for path, (_, learner, p) in zip(paths, policies, strict=True)
+            }
+            target.write_text(json.dumps(parity, indent=1) + "\n")
+            print(f"{run}: exported {', '.join(p.name for p in paths)}", flush=True)
+
+
 def tournament_all(cfg: DictConfig, out_dir: Path) -> None:
-    """A tournament per env: every trained policy and the game's scripted players."""
+    """A tournament per env: every trained policy, the game's scripted players and the
+    preset's reference players."""
     preset = cfg.preset
     t_cfg = preset.tournament
     for env_label in preset.envs:
@@ -212,6 +293,7 @@ def tournament_all(cfg: DictConfig, out_dir: Path) -> None:
         env = loaded[0][0]
         players = [p for _, p in loaded]
         players += [scripted_player(env.spec.name, n) for n in scripted.names(env.spec.name)]
+        players += reference_players(cfg, out_dir, env.spec.name)
         t = time.perf_counter()
         table = run_tournament(
             env,
@@ -276,6 +358,8 @@ def report_files(preset: DictConfig, out_dir: Path) -> list[Path]:
 
 STAGES: dict[str, Callable[[DictConfig, Path], None]] = {
     "train": train_all,  # every run, finished ones skipped, killed ones resumed
+    "curves": curves_all,  # policy snapshots vs scripted and reference players, per run
+    "export": export_all,  # final policies as ML-Agents ONNX, checked in onnxruntime
     "tournament": tournament_all,  # two-team games: trained and scripted players, all pairs
     "crossplay": crossplay_all,  # team-return games (MPE): adversaries x agents of every run
     "jaxmarl": jaxmarl_all,  # JaxMARL's own loop beside each run (the benchmark's copy)
@@ -287,6 +371,9 @@ STAGES: dict[str, Callable[[DictConfig, Path], None]] = {
 def main(cfg: DictConfig) -> dict[str, Any]:
     logging.getLogger("absl").setLevel(logging.WARNING)  # orbax's per-load INFO lines
     out_dir = Path(cfg.out_dir)
+    if cfg.jax_cache_dir:  # the stages run here share compiled match programs across runs too
+        jax.config.update("jax_compilation_cache_dir", str(cfg.jax_cache_dir))
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     unknown = [s for s in cfg.stages if s not in STAGES]
     if unknown:
         raise SystemExit(f"unknown stages {unknown}; choose from {', '.join(STAGES)}")

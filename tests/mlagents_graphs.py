@@ -11,6 +11,7 @@ normaliser is ``clip((x - mean) / sqrt(var / steps), -5, 5)`` per sensor; masked
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -255,3 +256,20 @@ def with_op(model: onnx.ModelProto, op_type: str) -> onnx.ModelProto:
     for n in model.graph.node[1:]:
         n.input[:] = [f"{first}_{op_type}" if i == first else i for i in n.input]
     return model
+
+
+STRIKER_SENSORS, GOALIE_SENSORS, SOCCER_SENSORS = (231, 63), (738,), (264, 72)
+SOCCER_BRANCHES = (3, 3, 3)
+
+
+def strikers_vs_goalie_folder(folder: Path) -> Path:
+    """A model folder as ML-Agents writes StrikersVsGoalie's: Striker.onnx and Goalie.onnx."""
+    folder.mkdir()
+    for name, sensors, seed in (("Striker", STRIKER_SENSORS, 1), ("Goalie", GOALIE_SENSORS, 2)):
+        (folder / f"{name}.onnx").write_bytes(
+            api3_discrete(sensors, SOCCER_BRANCHES, seed=seed).SerializeToString()
+        )
+    (folder / "configuration.yaml").write_text(
+        "behaviors:\n  Striker:\n    trainer_type: poca\n  Goalie:\n    trainer_type: poca\n"
+    )
+    return folder

@@ -11,9 +11,9 @@ import pytest
 
 from analysis.formats import run_identity
 from experiments.core import curves as curve
+from experiments.core import training
 from experiments.core.build import build_offline
 from experiments.core.checkpoint import SNAPSHOTS, Checkpointer, load_policy, snapshots
-from experiments.core import training
 from experiments.core.evaluation import head_to_head
 from experiments.core.players import load_run, side
 from tests.tiny import config, tiny

@@ -3,23 +3,40 @@ second invocation that finds everything done and redoes nothing."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import runpy
+import shutil
 import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from omegaconf import OmegaConf
 
+from analysis.results import load_snapshot_scores
 from experiments import reproduce as study
+from experiments.core import references
+from tests import mlagents_graphs as mg
 
 ROOT = Path(__file__).resolve().parents[1]
 # The smoke study trains 18 runs in the first test's setup: 6 minutes on a busy 2-core machine.
 pytestmark = pytest.mark.timeout(1800)
-FIGURES = ["elo_curves", "tennis_score", "ratings", "win_rates", "aggregates", "improvement"]
+FIGURES = [
+    "elo_curves",
+    "tennis_score",
+    "ratings",
+    "win_rates",
+    "aggregates",
+    "improvement",
+    "soccer_twos_vs_fixed",
+    "strikers_vs_goalie_vs_fixed",
+    "tennis_vs_fixed",
+]
 TABLES = [
     "runs",
     "runs_summary",
@@ -28,6 +45,7 @@ TABLES = [
     "head_to_head",
     "aggregates",
     "improvement",
+    "vs_fixed",
 ]
 
 
@@ -49,10 +67,23 @@ def reproduce(out_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def smoke_study(tmp_path_factory) -> Path:
+def reference_folder(tmp_path_factory) -> Path:
+    """ML-Agents-format models as a user's folder holds them: a SoccerTwos file, a
+    StrikersVsGoalie model folder, and a file that fits no game."""
+    folder = tmp_path_factory.mktemp("mlagents")
+    model = mg.api3_discrete(mg.SOCCER_SENSORS, mg.SOCCER_BRANCHES, seed=3)
+    (folder / "SoccerTwos.onnx").write_bytes(model.SerializeToString())
+    mg.strikers_vs_goalie_folder(folder / "StrikersVsGoalie")
+    (folder / "Odd.onnx").write_bytes(mg.api3_continuous((5,), 3).SerializeToString())
+    return folder
+
+
+@pytest.fixture(scope="module")
+def smoke_study(tmp_path_factory, reference_folder) -> Path:
     out_dir = tmp_path_factory.mktemp("smoke")
-    done = reproduce(out_dir)
+    done = reproduce(out_dir, f"preset.reference_models={reference_folder}")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Odd.onnx: left out" in done.stdout  # fits no game: said, and the study goes on
     return out_dir
 
 
@@ -67,12 +98,70 @@ def test_smoke_preset_produces_every_figure_and_table(smoke_study):
         (players,) = conn.execute("SELECT COUNT(*) FROM players").fetchone()
         (matches,) = conn.execute("SELECT COUNT(*) FROM matches").fetchone()
         roles = conn.execute("SELECT env, team, behaviour FROM roles ORDER BY team").fetchall()
-    assert players == 6 + 3 + 6 + 2 + 6 + 2  # trained + scripted, per env
-    assert matches == 9 * 8 + 8 * 7 + 8 * 7  # round robin on both sides, per env
+    assert players == 6 + 3 + 1 + 6 + 2 + 6 + 2 + 1  # trained + scripted + reference, per env
+    assert matches == 10 * 9 + 8 * 7 + 9 * 8  # round robin on both sides, per env
     assert roles == [("strikers_vs_goalie", 0, "Striker"), ("strikers_vs_goalie", 1, "Goalie")]
     # Per-behaviour ratings: every StrikersVsGoalie player is rated as strikers and as goalie.
-    role_table = (smoke_study / "tables" / "role_ratings.md").read_text()
-    assert role_table.count("/Striker") == 8 and role_table.count("/Goalie") == 8
+    role_names = pd.read_csv(smoke_study / "tables" / "role_ratings.csv")["name"]
+    assert role_names.str.endswith("/Striker").sum() == role_names.str.endswith("/Goalie").sum()
+    assert role_names.str.endswith("/Striker").sum() == 9
+    # Each algorithm against ML-Agents' model: a group of its own in the head-to-head table.
+    h2h = (smoke_study / "tables" / "head_to_head.csv").read_text()
+    assert h2h.count("soccer_twos,mlagents,") == 3 + 3  # vs the 3 algos and 3 scripted
+
+
+def test_every_snapshot_meets_every_fixed_player_and_every_run_is_exported(smoke_study):
+    fixed = {
+        "soccer_twos": {
+            "scripted/random",
+            "scripted/chaser",
+            "scripted/goalie",
+            "mlagents/SoccerTwos",
+        },
+        "strikers_vs_goalie": {"scripted/random", "scripted/scripted", "mlagents/StrikersVsGoalie"},
+        "tennis": {"scripted/random", "scripted/tracker"},
+    }
+    scores = load_snapshot_scores(smoke_study / "curves.sqlite")
+    for run in smoke_study.glob("runs/*/*/seed*"):
+        env, line, seed = run.parts[-3], run.parts[-2], int(run.name.removeprefix("seed"))
+        mine = scores[(scores["env"] == env) & (scores["algo"] == line) & (scores["seed"] == seed)]
+        # Snapshots after chunks 2 and 4 of 64 env steps, each against every fixed player.
+        assert set(zip(mine["env_steps"], mine["opponent"], strict=True)) == {
+            (steps, o) for steps in (128, 256) for o in fixed[env]
+        }, run
+        files = {p.name for p in (run / "export").glob("*.onnx")}
+        behaviours = {"strikers_vs_goalie": {"Striker.onnx", "Goalie.onnx"}}
+        assert files == behaviours.get(
+            env, {"SoccerTwos.onnx" if env == "soccer_twos" else "Tennis.onnx"}
+        ), run
+        parity = json.loads((run / "export" / "parity.json").read_text())
+        assert set(parity) == files
+    table = pd.read_csv(smoke_study / "tables" / "vs_fixed.csv")
+    row = table[(table["algo"] == "poca") & (table["opponent"] == "mlagents/SoccerTwos")]
+    assert row[["runs", "env_steps"]].values.tolist() == [[2, 256]]
+
+
+def test_the_reference_models_are_recorded_and_held_fixed(smoke_study, reference_folder, tmp_path):
+    record = json.loads((smoke_study / references.REFERENCES_FILE).read_text())["models"]
+    assert [(m["name"], m["env"]) for m in record] == [
+        ("mlagents/SoccerTwos", "soccer_twos"),
+        ("mlagents/StrikersVsGoalie", "strikers_vs_goalie"),
+    ]
+    sha = hashlib.sha256((reference_folder / "SoccerTwos.onnx").read_bytes()).hexdigest()
+    assert record[0]["sha256"] == {"SoccerTwos.onnx": sha}
+    assert set(record[1]["sha256"]) == {
+        "StrikersVsGoalie/Goalie.onnx",
+        "StrikersVsGoalie/Striker.onnx",
+    }
+    with pytest.raises(SystemExit, match=r"preset\.reference_models=<folder>"):
+        references.resolve(None, smoke_study)  # the study plays them: the folder is needed
+    other = tmp_path / "other"
+    shutil.copytree(reference_folder, other)
+    model = mg.api3_discrete(mg.SOCCER_SENSORS, mg.SOCCER_BRANCHES, seed=4)  # another model
+    (other / "SoccerTwos.onnx").write_bytes(model.SerializeToString())
+    with pytest.raises(SystemExit, match=r"mlagents/SoccerTwos .* is not the one this study used"):
+        references.resolve(other, smoke_study)
+    assert references.resolve(reference_folder, smoke_study) == record
 
 
 def test_a_second_run_finds_the_training_done(smoke_study):
@@ -148,13 +237,16 @@ def test_groups_are_seed_major_with_seeds_per_process(tmp_path):
 def test_the_paper_runs_fewer_maddpg_seeds_on_the_soccer_games_only(tmp_path):
     preset = OmegaConf.load(ROOT / "conf" / "preset" / "paper.yaml")
     runs = [d.relative_to(tmp_path / "runs") for d, _ in study.planned_runs(preset, tmp_path)]
-    count = {(env, line): sum(r.parts[:2] == (env, line) for r in runs) for env, line in
-             {r.parts[:2] for r in runs}}
+    count = {
+        (env, line): sum(r.parts[:2] == (env, line) for r in runs)
+        for env, line in {r.parts[:2] for r in runs}
+    }
     assert count.pop(("soccer_twos", "maddpg")) == count.pop(("strikers_vs_goalie", "maddpg")) == 3
     assert set(count.values()) == {8} and len(count) == 3 * 3 - 2
     groups = study.planned_groups(preset, tmp_path)
-    assert sorted(str(d.relative_to(tmp_path)) + f"/seed{s}" for d, seeds, _ in groups
-                  for s in seeds) == sorted(f"runs/{r}" for r in runs)
+    assert sorted(
+        str(d.relative_to(tmp_path)) + f"/seed{s}" for d, seeds, _ in groups for s in seeds
+    ) == sorted(f"runs/{r}" for r in runs)
     finished = tmp_path / "runs" / "soccer_twos" / "maddpg" / "seed3"
     finished.mkdir(parents=True)
     (finished / "eval.json").write_text("{}")  # a seed the preset does not run is not its run

@@ -22,24 +22,10 @@ from tests import mlagents_graphs as mg
 from tests.tiny import tiny
 
 ROOT = Path(__file__).resolve().parents[1]
-STRIKER_SENSORS, GOALIE_SENSORS, BRANCHES = (231, 63), (738,), (3, 3, 3)
-
-
-def ml_agents_folder(folder: Path) -> Path:
-    """A model folder as ML-Agents writes StrikersVsGoalie's: Striker.onnx and Goalie.onnx."""
-    folder.mkdir()
-    for name, sensors, seed in (("Striker", STRIKER_SENSORS, 1), ("Goalie", GOALIE_SENSORS, 2)):
-        (folder / f"{name}.onnx").write_bytes(
-            mg.api3_discrete(sensors, BRANCHES, seed=seed).SerializeToString()
-        )
-    (folder / "configuration.yaml").write_text(
-        "behaviors:\n  Striker:\n    trainer_type: poca\n  Goalie:\n    trainer_type: poca\n"
-    )
-    return folder
 
 
 def test_ml_agents_striker_and_goalie_models_play_their_roles(tmp_path):
-    folder = ml_agents_folder(tmp_path / "mlagents-StrikersVsGoalie")
+    folder = mg.strikers_vs_goalie_folder(tmp_path / "mlagents-StrikersVsGoalie")
     env, player = load_player(folder)  # the game comes from the behaviours the folder holds
     assert env.spec.name == "strikers_vs_goalie" and player.algo == "mlagents-poca"
     out = head_to_head(

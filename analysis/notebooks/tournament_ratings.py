@@ -12,8 +12,10 @@
 #
 # Everything here is recomputed from the tournament's SQLite match table
 # (`<study>/matches.sqlite`): Bradley–Terry ratings with bootstrap intervals, algorithm vs
-# algorithm scores with intervals over seeds, and rliable aggregates over scripted opponents.
-# Run: `STUDY_DIR=results/paper python analysis/notebooks/tournament_ratings.py`.
+# algorithm scores with intervals over seeds (ML-Agents' own models are a group of their own,
+# `mlagents`), and rliable aggregates over the fixed opponents (scripted and reference players).
+# Run: `python analysis/notebooks/tournament_ratings.py` (the paper's study, `paper/data`; any
+# other with `STUDY_DIR=<dir>`).
 
 # %%
 import os
@@ -24,7 +26,7 @@ from analysis.aggregate import algo_head_to_head
 from analysis.formats import read_matches, read_players
 from analysis.report import aggregates, ratings_by_env
 
-STUDY_DIR = Path(os.environ.get("STUDY_DIR", "results/paper"))
+STUDY_DIR = Path(os.environ.get("STUDY_DIR", "paper/data"))
 FIGURES_DIR = Path(os.environ.get("FIGURES_DIR", STUDY_DIR / "notebook_figures"))
 REPS = int(os.environ.get("REPS", "2000"))  # bootstrap resamples
 FIGURES_DIR.mkdir(parents=True, exist_ok=True)
@@ -51,7 +53,7 @@ plots.win_rate_matrix(h2h).savefig(FIGURES_DIR / "win_rates.png", dpi=130)
 h2h
 
 # %% [markdown]
-# Aggregates over tasks (one task = one scripted opponent in one game): IQM, mean and
+# Aggregates over tasks (one task = one fixed opponent in one game): IQM, mean and
 # optimality gap with stratified-bootstrap intervals, and the probability of improvement.
 
 # %%

@@ -8,23 +8,26 @@
 # ---
 
 # %% [markdown]
-# # Training curves: self-play ELO and the Tennis score
+# # Training curves: self-play ELO, the Tennis score, and scores against fixed players
 #
-# Reads a study directory written by `python -m experiments.reproduce` (its `runs/`), so it
-# reproduces the paper's `elo_curves.png` and `tennis_score.png` from results on disk.
+# Reads a study directory written by `python -m experiments.reproduce` (its `runs/` and
+# `curves.sqlite`), so it reproduces the paper's `elo_curves.png`, `tennis_score.png` and
+# `<env>_vs_fixed.png` from results on disk.
 # Open it as a notebook with `jupytext --to ipynb analysis/notebooks/training_curves.py`, or
-# run it as a script: `STUDY_DIR=results/paper python analysis/notebooks/training_curves.py`.
+# run it as a script: `python analysis/notebooks/training_curves.py` (the paper's study,
+# `paper/data`; any other with `STUDY_DIR=<dir>`).
 
 # %%
 import os
 from pathlib import Path
 
 from analysis import plots
+from analysis.formats import CURVES_DB
 from analysis.learning_curves import solved_at
-from analysis.report import solved_scores
-from analysis.results import load_curves, load_finals
+from analysis.report import last_snapshot_scores, solved_scores
+from analysis.results import load_curves, load_finals, load_snapshot_scores
 
-STUDY_DIR = Path(os.environ.get("STUDY_DIR", "results/paper"))
+STUDY_DIR = Path(os.environ.get("STUDY_DIR", "paper/data"))
 FIGURES_DIR = Path(os.environ.get("FIGURES_DIR", STUDY_DIR / "notebook_figures"))
 FIGURES_DIR.mkdir(parents=True, exist_ok=True)
 curves = load_curves(STUDY_DIR)
@@ -49,6 +52,22 @@ for env, score in solved_scores(load_finals(STUDY_DIR)).items():
     fig.savefig(FIGURES_DIR / f"{env}_score.png", dpi=130)
     for (algo, seed), run in curves[curves["env"] == env].groupby(["algo", "seed"]):
         print(env, algo, seed, solved_at(run.to_dict("records"), score))
+
+# %% [markdown]
+# Self-play ELO cannot compare runs with each other. The policy snapshots saved along each run
+# (`checkpoint.policy_every`) played the game's scripted players and the reference players
+# (ML-Agents' own models) on both sides: score `(W + D/2) / games`, mean and 95% band over
+# seeds, and the last snapshot's score per algorithm with a bootstrap interval over runs.
+
+# %%
+fixed = load_snapshot_scores(STUDY_DIR / CURVES_DB)
+for env in sorted(fixed["env"].unique()):
+    plots.fixed_opponent_curves(fixed, env).savefig(FIGURES_DIR / f"{env}_vs_fixed.png", dpi=130)
+last_snapshot_scores(fixed, reps=int(os.environ.get("REPS", "2000")))
+
+# %% [markdown]
+# One row per run: budget, wall time, env-steps/s, and for the soccer games the stalls
+# (spans of 300k env steps or more in which self-play decided no game).
 
 # %%
 load_finals(STUDY_DIR).drop(columns="run")

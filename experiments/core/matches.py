@@ -229,3 +229,27 @@ def run_tournament(
                 if on_match is not None:
                     on_match(row)
         return arena.ratings()
+
+
+def run_versus(
+    env: MultiAgentEnv,
+    players: Sequence[Player],
+    fixed: Sequence[Player],
+    db: str | Path,
+    games: int = 32,
+    decisions: int = 500,
+    seed: int = 0,
+    on_match: Callable[[dict[str, Any]], None] | None = None,
+) -> None:
+    """Every one of ``players`` against every one of ``fixed`` on both sides, each match
+    once: a study's checkpoint curves (policy snapshots against scripted and reference
+    players), on one compiled program however many snapshots there are."""
+    with Arena(env, [*players, *fixed], db, games, decisions, seed, what="curve") as arena:
+        done = set(arena.played()["match_id"])
+        for player, other in itertools.product(players, fixed):
+            for name0, name1 in ((player.name, other.name), (other.name, player.name)):
+                mid = match_id(env.spec.name, 0, name0, name1)
+                if mid not in done:
+                    row = arena.play(mid, 0, name0, name1)
+                    if on_match is not None:
+                        on_match(row)

@@ -14,7 +14,7 @@ with the same ``arch`` share one compiled match program (``experiments.core.matc
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +24,12 @@ from omegaconf import OmegaConf
 
 import envs
 from algos.trainer import Trainer
-from analysis.formats import CONFIG_FILE
+from analysis.formats import CONFIG_FILE, snapshot_name
 from envs import scripted
 from envs.base import EnvSpec, MultiAgentEnv
 from envs.policy import Policy, Roles, own_view_policy
 from experiments.core.build import build_offline
-from experiments.core.checkpoint import load_policy
+from experiments.core.checkpoint import SNAPSHOTS, load_policy, snapshots
 from experiments.core.evaluation import scripted_opponent
 from experiments.core.onnx_import import UnsupportedModel, load_model
 
@@ -54,7 +54,8 @@ class Player:
     """A policy that can take a side: ``policy(params, team_obs, key) -> team_actions``."""
 
     name: str
-    kind: str  # "trained" (a run), "onnx" (an imported model) or "scripted"
+    kind: str  # "trained" (a run), "snapshot" (a run's policy along the way), "onnx" (an
+    # imported model) or "scripted"
     policy: Policy | Roles  # Roles: one policy per role of an asymmetric game
     params: Any
     arch: str  # players with the same arch share one compiled match program
@@ -83,6 +84,25 @@ def trained_player(run_dir: str | Path, name: str | None = None) -> tuple[MultiA
         source=str(run_dir),
     )
     return env, player
+
+
+def snapshot_players(run_dir: str | Path, name: str) -> list[Player]:
+    """A finished run's policy snapshots (``checkpoint.policy_every``) as players named
+    ``<name>@<env steps>`` (``analysis.formats.snapshot_name``), sharing its arch."""
+    _, final = trained_player(run_dir, name)
+    players = []
+    for chunk, meta in snapshots(run_dir).items():
+        policy = Path(run_dir) / SNAPSHOTS / str(chunk)
+        players.append(
+            replace(
+                final,
+                name=snapshot_name(name, int(meta["env_steps"])),
+                kind="snapshot",
+                params=load_policy(policy, final.params),
+                source=str(policy),
+            )
+        )
+    return players
 
 
 def scripted_player(env_name: str, name: str) -> Player:

@@ -279,8 +279,14 @@ def train_run(cfg: DictConfig, run_dir: Path, program: Program) -> dict[str, Any
                 }
                 checkpointer.save(chunk + 1, state, meta)
             if snapshot_every and ((chunk + 1) % snapshot_every == 0 or chunk + 1 == num_chunks):
-                save_snapshot(run_dir, chunk + 1, trainer.policy_params(state), config, env_steps,
-                              time.perf_counter() - t0)
+                save_snapshot(
+                    run_dir,
+                    chunk + 1,
+                    trainer.policy_params(state),
+                    config,
+                    env_steps,
+                    time.perf_counter() - t0,
+                )
         checkpointer.close()
         if last_chunk < num_chunks:
             print(
