@@ -288,7 +288,10 @@ def tournament_all(cfg: DictConfig, out_dir: Path) -> None:
     preset = cfg.preset
     t_cfg = preset.tournament
     for env_label in preset.envs:
-        runs = env_runs(preset, out_dir, env_label)
+        runs = env_runs(preset, out_dir, env_label, required=False)
+        if not runs:
+            print(f"{env_label}: no finished runs yet, no tournament", flush=True)
+            continue
         loaded = [trained_player(r, f"{r.parent.name}/{r.name}") for r in runs]  # line/seedK
         env = loaded[0][0]
         players = [p for _, p in loaded]
