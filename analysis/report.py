@@ -50,9 +50,16 @@ def aggregates(
     return pd.concat(agg, ignore_index=True), pd.concat(imp, ignore_index=True)
 
 
-def findings(h2h: pd.DataFrame, agg: pd.DataFrame, imp: pd.DataFrame) -> str:
+def findings(
+    h2h: pd.DataFrame,
+    agg: pd.DataFrame,
+    imp: pd.DataFrame,
+    summary: pd.DataFrame,
+    vs_fixed: pd.DataFrame | None = None,
+) -> str:
     """The comparisons the paper states, as sentences generated from the tables (so the
-    text cannot drift from the numbers)."""
+    text cannot drift from the numbers): head to head, aggregates, the last policy
+    snapshots against the reference players, cost and stalls."""
     lines = []
     trained = h2h[
         ~h2h["algo"].str.startswith("scripted") & ~h2h["opponent"].str.startswith("scripted")
@@ -75,6 +82,24 @@ def findings(h2h: pd.DataFrame, agg: pd.DataFrame, imp: pd.DataFrame) -> str:
             lines.append(
                 f"- {r.algo} IQM score vs fixed opponents (scripted, reference): {r.estimate:.3f} "
                 f"[{r.low:.3f}, {r.high:.3f}]."
+            )
+        if vs_fixed is not None:
+            reference = vs_fixed[
+                (vs_fixed["env"] == env) & vs_fixed["opponent"].str.startswith("mlagents")
+            ]
+            for r in reference.itertuples():
+                lines.append(
+                    f"- {r.algo}'s policies at {r.env_steps:,} env steps vs {r.opponent}: score "
+                    f"{r.score:.3f} [{r.low:.3f}, {r.high:.3f}] over {r.runs} runs."
+                )
+        for r in summary[summary["env"] == env].itertuples():
+            stalled = (
+                "" if pd.isna(r.stalled_runs) else f"; stalled in {r.stalled_runs:.0f} of {r.runs}"
+            )
+            lines.append(
+                f"- {r.algo}: {r.runs} runs of {r.env_steps:,} env steps, "
+                f"{r.train_wall_s / 60:.1f} min and {r.env_steps_per_s:,.0f} env-steps/s each "
+                f"(mean){stalled}."
             )
         lines.append("")
     for env, rows in imp.groupby("env"):
@@ -166,8 +191,10 @@ def make_report(
         stalled_env_steps=("stalled_env_steps", "mean"),
     )
     made += _save_table(finals.drop(columns="run"), tables_dir, "runs")
-    made += _save_table(summary.reset_index(), tables_dir, "runs_summary")
+    summary = summary.reset_index()
+    made += _save_table(summary, tables_dir, "runs_summary")
 
+    vs_fixed = None
     if (study_dir / CURVES_DB).exists():
         fixed = load_snapshot_scores(study_dir / CURVES_DB)
         if seeds is not None:
@@ -175,7 +202,8 @@ def make_report(
         for env in sorted(fixed["env"].unique()):
             figure = plots.fixed_opponent_curves(fixed, env)
             made.append(_save_figure(figure, figures_dir, f"{env}_vs_fixed"))
-        made += _save_table(last_snapshot_scores(fixed, reps), tables_dir, "vs_fixed")
+        vs_fixed = last_snapshot_scores(fixed, reps)
+        made += _save_table(vs_fixed, tables_dir, "vs_fixed")
 
     db = study_dir / MATCH_DB
     if not db.exists():
@@ -200,6 +228,6 @@ def make_report(
     made.append(_save_figure(plots.improvement_intervals(imp), figures_dir, "improvement"))
     made += _save_table(agg, tables_dir, "aggregates")
     made += _save_table(imp, tables_dir, "improvement")
-    (tables_dir / "findings.md").write_text(findings(h2h, agg, imp))
+    (tables_dir / "findings.md").write_text(findings(h2h, agg, imp, summary, vs_fixed))
     made.append(tables_dir / "findings.md")
     return made
