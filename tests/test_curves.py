@@ -112,7 +112,7 @@ def test_a_run_directory_is_an_opponent(tennis_run, tmp_path):
         jax.random.PRNGKey(seed + 1), opponent, ["random"], ["random", "tracker"]
     )
     direct = head_to_head(env, trainer.team_policy, params, other.policy, other.params, 2, 40, key)
-    assert {k: rows[1][k] for k in ("wins", "draws", "losses")} == {
+    assert {k: rows[-1][k] for k in ("wins", "draws", "losses")} == {
         k: direct[k] for k in ("wins", "draws", "losses")
     }
     with pytest.raises(ValueError, match=r"unknown opponent 'nowhere'.*valid: \['random'"):
