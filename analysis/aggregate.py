@@ -172,3 +172,33 @@ def algo_head_to_head(
             }
         )
     return pd.DataFrame(rows)
+
+
+def group_ratings(
+    ratings: pd.DataFrame, reps: int = 2000, level: float = 0.95, seed: int = 0
+) -> pd.DataFrame:
+    """Per env and group (algorithm, or one fixed player): the mean Bradley–Terry rating of
+    its players with an interval over them (players resampled: seeds are what varies
+    between studies); a group of one keeps its own bootstrap interval over games."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for (env, group), data in ratings.groupby(["env", "group"]):
+        bt = data["bt"].to_numpy(np.float64)
+        if len(bt) > 1:
+            means = bt[rng.integers(0, len(bt), (reps, len(bt)))].mean(axis=1)
+            low, high = _interval(means, level)
+        else:
+            low, high = float(data["bt_low"].iloc[0]), float(data["bt_high"].iloc[0])
+        rows.append(
+            {
+                "env": env,
+                "group": group,
+                "players": len(bt),
+                "bt": float(bt.mean()),
+                "low": low,
+                "high": high,
+                "best": float(bt.max()),
+                "worst": float(bt.min()),
+            }
+        )
+    return pd.DataFrame(rows).sort_values(["env", "bt"], ascending=[True, False])

@@ -15,7 +15,13 @@ import numpy as np
 import pandas as pd
 
 from analysis import plots
-from analysis.aggregate import aggregate_table, algo_head_to_head, improvement_table, task_scores
+from analysis.aggregate import (
+    aggregate_table,
+    algo_head_to_head,
+    group_ratings,
+    improvement_table,
+    task_scores,
+)
 from analysis.formats import CURVES_DB, MATCH_DB, read_matches, read_players, read_roles
 from analysis.ratings import rating_table, role_rating_table
 from analysis.results import load_curves, load_finals, load_snapshot_scores
@@ -55,6 +61,7 @@ def findings(
     agg: pd.DataFrame,
     imp: pd.DataFrame,
     summary: pd.DataFrame,
+    groups: pd.DataFrame,
     vs_fixed: pd.DataFrame | None = None,
 ) -> str:
     """The comparisons the paper states, as sentences generated from the tables (so the
@@ -66,6 +73,15 @@ def findings(
     ]
     for env, rows in trained.groupby("env"):
         lines.append(f"### {env}\n")
+        ranked = groups[groups["env"] == env]
+        lines.append(
+            "- Tournament rating (Bradley–Terry, mean over a group's players [95% CI over "
+            "them]): "
+            + "; ".join(
+                f"{r.group} {r.bt:.0f} [{r.low:.0f}, {r.high:.0f}]" for r in ranked.itertuples()
+            )
+            + "."
+        )
         for r in rows[rows["algo"] < rows["opponent"]].itertuples():
             verdict = (
                 f"{r.algo} wins"
@@ -212,6 +228,8 @@ def make_report(
     ratings = ratings_by_env(matches, players)
     made.append(_save_figure(plots.rating_intervals(ratings), figures_dir, "ratings"))
     made += _save_table(ratings, tables_dir, "ratings")
+    groups = group_ratings(ratings, reps)
+    made += _save_table(groups, tables_dir, "group_ratings")
     roles = read_roles(db)
     if roles:  # asymmetric games: each player's roles rated apart (its strikers, its goalie)
         by_role = [
@@ -228,6 +246,6 @@ def make_report(
     made.append(_save_figure(plots.improvement_intervals(imp), figures_dir, "improvement"))
     made += _save_table(agg, tables_dir, "aggregates")
     made += _save_table(imp, tables_dir, "improvement")
-    (tables_dir / "findings.md").write_text(findings(h2h, agg, imp, summary, vs_fixed))
+    (tables_dir / "findings.md").write_text(findings(h2h, agg, imp, summary, groups, vs_fixed))
     made.append(tables_dir / "findings.md")
     return made

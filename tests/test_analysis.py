@@ -12,6 +12,7 @@ from analysis import plots
 from analysis.aggregate import (
     aggregate_table,
     algo_head_to_head,
+    group_ratings,
     improvement_table,
     pair_counts,
     probability_of_improvement,
@@ -133,3 +134,24 @@ def test_every_plot_draws_something_from_fixture_data():
         assert has_content(fig), fig
     solved_line = [ln for ln in figures[1].axes[0].lines if ln.get_linestyle() == "--"]
     assert solved_line and solved_line[0].get_ydata()[0] == 0.5
+
+
+def test_group_ratings_average_a_groups_players_with_an_interval_over_them():
+    ratings = pd.DataFrame(
+        {
+            "env": ["g"] * 5,
+            "group": ["poca", "poca", "poca", "poca", "mlagents"],
+            "bt": [1000.0, 1100.0, 1200.0, 1300.0, 1250.0],
+            "bt_low": [990.0, 1090.0, 1190.0, 1290.0, 1230.0],
+            "bt_high": [1010.0, 1110.0, 1210.0, 1310.0, 1270.0],
+        }
+    )
+    table = group_ratings(ratings, reps=500).set_index("group")
+    poca, reference = table.loc["poca"], table.loc["mlagents"]
+    assert poca["players"] == 4 and poca["bt"] == pytest.approx(1150.0)
+    # Resampling the players: wider than any one player's interval, inside their range.
+    assert 1000.0 <= poca["low"] < 1100.0 and 1200.0 < poca["high"] <= 1300.0
+    assert (poca["best"], poca["worst"]) == (1300.0, 1000.0)
+    # One player: its own interval over games.
+    assert (reference["low"], reference["high"]) == (1230.0, 1270.0)
+    assert list(table.index) == ["mlagents", "poca"]  # best mean first

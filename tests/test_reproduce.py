@@ -41,6 +41,7 @@ TABLES = [
     "runs",
     "runs_summary",
     "ratings",
+    "group_ratings",
     "role_ratings",
     "head_to_head",
     "aggregates",
