@@ -5,6 +5,7 @@
     python -m experiments.reproduce preset=lowe        # Lowe et al.'s MADDPG vs DDPG on MPE
     python -m experiments.reproduce preset=mpe_spread  # IPPO on simple_spread beside JaxMARL's loop
     python -m experiments.reproduce preset=paper stages=[report]   # figures from results on disk
+    python -m experiments.reproduce preset=paper stages=[status]   # runs done, in flight, time left
 
 A preset (``conf/preset/``) names what trains, ``lines`` (label: overrides) x ``envs`` (label:
 overrides) x ``seeds``, each an ordinary ``python -m experiments.run`` in
@@ -37,7 +38,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import envs
 from analysis import baselines, lowe
-from analysis.formats import CONFIG_FILE, CURVES_DB
+from analysis.formats import CONFIG_FILE, CURVES_DB, EVAL_FILE, read_metrics
 from analysis.report import make_report
 from envs import scripted
 from experiments.bench.vs_jaxmarl import jaxmarl_curve
@@ -359,6 +360,43 @@ def report_files(preset: DictConfig, out_dir: Path) -> list[Path]:
     raise SystemExit(f"unknown report kind {kind!r}; choose from tournament, lowe, spread")
 
 
+def status_all(cfg: DictConfig, out_dir: Path) -> None:
+    """Where the study stands, per env and line: finished runs, runs in flight (their share
+    of the budget), and the training left, from the finished runs' mean wall time (or an
+    in-flight run's pace) over ``jobs`` processes."""
+    preset, left_s, unknown = cfg.preset, 0.0, 0
+    print(f"{out_dir}: finished / planned runs, in flight (share of the budget), wall per run")
+    for env_label in preset.envs:
+        for line in preset.lines:
+            runs = [
+                run_dir(out_dir, env_label, line, s) for s in line_seeds(preset, env_label, line)
+            ]
+            walls = [
+                json.loads((r / EVAL_FILE).read_text())["train_wall_s"]
+                for r in runs
+                if (r / EVAL_FILE).exists()
+            ]
+            flight = []  # (share of the budget done, wall so far) of each run in flight
+            for r in runs:
+                rows = [] if (r / EVAL_FILE).exists() else read_metrics(r)
+                if rows:
+                    budget = json.loads((r / CONFIG_FILE).read_text())["total_env_steps"]
+                    flight.append((rows[-1]["env_steps"] / budget, rows[-1]["wall_s"]))
+            per_run = (
+                sum(walls) / len(walls) if walls else max((w / f for f, w in flight), default=None)
+            )
+            waiting = len(runs) - len(walls) - len(flight)
+            if per_run is None:
+                unknown += waiting
+            else:
+                left_s += per_run * (waiting + sum(1.0 - f for f, _ in flight))
+            shares = ", ".join(f"{f:.0%}" for f, _ in flight) or "-"
+            wall = f"{per_run / 60:.1f} min" if per_run else "-"
+            print(f"  {env_label}/{line}: {len(walls)}/{len(runs)}, in flight {shares}, {wall}")
+    more = f", plus {unknown} runs of lines not started" if unknown else ""
+    print(f"training left: about {left_s / 3600 / int(cfg.jobs):.1f} h with jobs={cfg.jobs}{more}")
+
+
 STAGES: dict[str, Callable[[DictConfig, Path], None]] = {
     "train": train_all,  # every run, finished ones skipped, killed ones resumed
     "curves": curves_all,  # policy snapshots vs scripted and reference players, per run
@@ -367,6 +405,7 @@ STAGES: dict[str, Callable[[DictConfig, Path], None]] = {
     "crossplay": crossplay_all,  # team-return games (MPE): adversaries x agents of every run
     "jaxmarl": jaxmarl_all,  # JaxMARL's own loop beside each run (the benchmark's copy)
     "report": report_all,
+    "status": status_all,  # finished and pending runs, and the training left
 }
 
 

@@ -253,3 +253,30 @@ def test_the_paper_runs_fewer_maddpg_seeds_on_the_soccer_games_only(tmp_path):
     (finished / "eval.json").write_text("{}")  # a seed the preset does not run is not its run
     with pytest.raises(SystemExit, match="no finished soccer_twos runs"):
         study.env_runs(preset, tmp_path, "soccer_twos")
+
+
+def test_status_counts_finished_and_flying_runs_and_the_training_left(tmp_path, capsys):
+    preset = OmegaConf.create(
+        {
+            "envs": {"tennis": []},
+            "lines": {"ippo": [], "poca": []},
+            "seeds": [0, 1, 2],
+            "line_seeds": {"tennis": {"poca": [0]}},
+        }
+    )
+    cfg = OmegaConf.create({"preset": preset, "jobs": 2})
+    finished = study.run_dir(tmp_path, "tennis", "ippo", 0)
+    flying = study.run_dir(tmp_path, "tennis", "ippo", 1)
+    for d in (finished, flying):
+        d.mkdir(parents=True)
+        (d / "config.json").write_text(json.dumps({"total_env_steps": 1000}))
+    (finished / "eval.json").write_text(json.dumps({"train_wall_s": 600.0}))
+    (flying / "metrics.jsonl").write_text(json.dumps({"env_steps": 250, "wall_s": 100.0}) + "\n")
+    study.status_all(cfg, tmp_path)
+    out = capsys.readouterr().out
+    assert "tennis/ippo: 1/3, in flight 25%, 10.0 min" in out
+    assert "tennis/poca: 0/1, in flight -, -" in out
+    # ippo: 0.75 of the flying run + 1 waiting, at 600 s each, over 2 jobs; poca unknown.
+    assert (
+        f"about {600 * 1.75 / 3600 / 2:.1f} h with jobs=2, plus 1 runs of lines not started" in out
+    )
