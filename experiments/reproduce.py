@@ -8,13 +8,15 @@
     python -m experiments.reproduce preset=paper stages=[status]   # runs done, in flight, time left
 
 A preset (``conf/preset/``) names what trains, ``lines`` (label: overrides) x ``envs`` (label:
-overrides) x ``seeds``, each an ordinary ``python -m experiments.run`` in
-``<out_dir>/runs/<env>/<line>/seed<k>/``, and the ``stages`` that follow (``STAGES``).
+overrides) x ``seeds`` (fewer where ``line_seeds`` says), each an ordinary ``python -m
+experiments.run`` in ``<out_dir>/runs/<env>/<line>/seed<k>/``, and the ``stages`` that follow
+(``STAGES``). Its ``reference_models`` folder adds players that are not ours (ML-Agents' own
+models) to the curves and the tournament (``experiments.core.references``).
 
 Each stage picks up where a killed process left off: a run with ``eval.json`` is finished
 and skipped, a run with checkpoints is resumed (``experiments.run seeds=[...] resume=<dir>``), the
-tournament skips matches already in its SQLite table, and the other stages write one file per
-env. Training runs go through the same command a user types, ``seeds_per_process`` seeds of a
+curves and the tournament skip matches already in their SQLite tables, and the other stages
+write one file per env or run. Training runs go through the same command a user types, ``seeds_per_process`` seeds of a
 line per subprocess (``experiments.run seeds=[...]``), ``jobs`` subprocesses at once; a group
 that writes nothing for ``stall_minutes`` is killed and resumed once.
 """
