@@ -45,9 +45,17 @@ small {{ color: #666; }}
 <h2>Ranking</h2>
 <table id="ranking">
 <thead><tr><th>#</th><th>player</th><th>rating (BT)</th><th>95% interval</th><th>ELO</th>
-<th>games</th><th>W / D / L</th><th>kind</th><th>source</th></tr></thead>
+<th>Nash avg</th><th>α-Rank</th><th>games</th><th>W / D / L</th><th>kind</th><th>source</th>
+</tr></thead>
 <tbody></tbody>
 </table>
+<p id="legend"><small><b>BT</b>: Bradley–Terry strength on the ELO scale, with its bootstrap
+interval over games; it assumes a transitive order and counts every opponent once.
+<b>Nash avg</b>: expected score margin against the maximum-entropy Nash mixture of the pool
+(0 for its members, below 0 for players it beats); copies of a player do not change it.
+<b>α-Rank</b>: share of time an evolutionary process spends on the player; a cycle shares it.
+Where BT's order and these disagree, the pool is redundant or cyclic: trust the last two.
+</small></p>
 <div id="player-panel"><h2 id="player-name"></h2>
 <table id="player-matches"><thead><tr><th>team</th><th>opponent</th><th>W</th><th>D</th>
 <th>L</th><th>games</th></tr></thead><tbody></tbody></table></div>
@@ -83,7 +91,8 @@ data.ranking.forEach((r, i) => {{
   const interval = r.bt_low === null ? "" : `${{r.bt_low.toFixed(0)}} – ${{r.bt_high.toFixed(0)}}`;
   const wdl = `${{r.wins}} / ${{r.draws}} / ${{r.losses}}`;
   tr.append(cell(i + 1), cell(r.name, "text"), cell(r.bt.toFixed(0)), cell(interval),
-            cell(r.elo.toFixed(0)), cell(r.games), cell(wdl),
+            cell(r.elo.toFixed(0)), cell(r.nash.toFixed(3)), cell(r.alpharank.toFixed(3)),
+            cell(r.games), cell(wdl),
             cell(r.kind || "", "text"), cell(r.source || "", "text"));
   tr.addEventListener("click", () => showPlayer(r.name));
   ranking.append(tr);
@@ -127,6 +136,8 @@ def league_data(db: str | Path, env_name: str, out_dir: str | Path) -> dict[str,
                 "bt_low": float(row.bt_low) if "bt_low" in table else None,
                 "bt_high": float(row.bt_high) if "bt_high" in table else None,
                 "elo": float(row.elo),
+                "nash": float(row.nash),
+                "alpharank": float(row.alpharank),
                 "games": int(row.games),
                 "wins": int(row.wins),
                 "draws": int(row.draws),

@@ -1,4 +1,5 @@
-"""Ratings from a table of match results: sequential ELO and a Bradley–Terry fit.
+"""Ratings from a table of match results: sequential ELO, a Bradley–Terry fit, and the
+game-theoretic ratings of ``analysis.game_ratings`` beside them.
 
 A match is ``(a, b, score)`` with ``score`` the first player's result: 1 win, 0.5 draw, 0 loss.
 Sequential ELO (ML-Agents, the AI-vs-AI ladder) depends on the order matches were played;
@@ -14,6 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
+
+from analysis.game_ratings import alpha_rank, nash_average, score_matrix
 
 ELO_SCALE = 400.0 / np.log(10.0)  # natural-log strength -> ELO points
 
@@ -108,10 +111,18 @@ def games_from_matches(
 
 
 def rating_table(
-    matches: pd.DataFrame, names: Sequence[str], resamples: int = 200, seed: int = 0
+    matches: pd.DataFrame,
+    names: Sequence[str],
+    resamples: int = 200,
+    seed: int = 0,
+    game_ratings: bool = True,
 ) -> pd.DataFrame:
     """Per player: games, W/D/L, mean score, sequential ELO (K = 16, in table order), the
-    Bradley–Terry rating and (``resamples`` > 0) its bootstrap 95% interval; best first."""
+    Bradley–Terry rating and (``resamples`` > 0) its bootstrap 95% interval, and the ratings of
+    the empirical game (``analysis.game_ratings``): the Nash-averaged rating ``nash`` (the
+    expected score margin against the maximum-entropy Nash mixture, 0 for its members) with
+    the player's ``nash_mass`` in that mixture, and α-Rank's mass ``alpharank`` (unless
+    ``game_ratings`` is off: matchmaking needs only the order); best BT first."""
     names = list(names)
     a, b, score = games_from_matches(matches, names)
     n = len(names)
@@ -133,6 +144,10 @@ def rating_table(
         table["bt_low"], table["bt_high"] = bootstrap_intervals(
             a, b, score, n, resamples, seed=seed
         )
+    if game_ratings:  # the empirical game: ratings that no copy or cycle fools
+        scores = score_matrix(matches, names)
+        table["nash_mass"], table["nash"] = nash_average(scores)
+        table["alpharank"] = alpha_rank(scores)
     return table.sort_values("bt", ascending=False, kind="stable").reset_index(drop=True)
 
 

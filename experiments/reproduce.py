@@ -16,9 +16,10 @@ models) to the curves and the tournament (``experiments.core.references``).
 Each stage picks up where a killed process left off: a run with ``eval.json`` is finished
 and skipped, a run with checkpoints is resumed (``experiments.run seeds=[...] resume=<dir>``), the
 curves and the tournament skip matches already in their SQLite tables, and the other stages
-write one file per env or run. Training runs go through the same command a user types, ``seeds_per_process`` seeds of a
-line per subprocess (``experiments.run seeds=[...]``), ``jobs`` subprocesses at once; a group
-that writes nothing for ``stall_minutes`` is killed and resumed once.
+write one file per env or run. Training runs go through the same command a user types,
+``seeds_per_process`` seeds of a line per subprocess (``experiments.run seeds=[...]``),
+``jobs`` subprocesses at once; a group that writes nothing for ``stall_minutes`` is killed and
+resumed once.
 """
 
 from __future__ import annotations

@@ -117,7 +117,8 @@ def pairings(
     if schedule == "round_robin" or round_ == 0:
         pairs = list(itertools.combinations(names, 2))
     else:
-        ranked = rating_table(earlier, names).sort_values(["bt", "name"])["name"].tolist()
+        ranked = rating_table(earlier, names, resamples=0, game_ratings=False)
+        ranked = ranked.sort_values(["bt", "name"])["name"].tolist()
         start = round_ % 2  # alternate the neighbour pairing so every gap gets played
         pairs = [(ranked[i], ranked[i + 1]) for i in range(start, len(ranked) - 1, 2)]
     return [line_up for a, b in pairs for line_up in ((a, b), (b, a))]

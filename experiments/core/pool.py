@@ -163,9 +163,8 @@ def run_league(
             if not unplayed:
                 break
             known = table[table["player0"].isin(names) & table["player1"].isin(names)]
-            ratings = dict(
-                rating_table(known, names, resamples=0)[["name", "elo"]].itertuples(index=False)
-            )
+            order = rating_table(known, names, resamples=0, game_ratings=False)
+            ratings = dict(order[["name", "elo"]].itertuples(index=False))
             rng = np.random.default_rng(zlib.crc32(f"{seed}|{len(done)}".encode()))
             for a, b in matchmaking_round(names, ratings, unplayed, closest, rng):
                 for name0, name1 in ((a, b), (b, a)):
