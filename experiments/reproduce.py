@@ -151,7 +151,12 @@ def train_group(
         return None
     for d in dirs:
         d.mkdir(parents=True, exist_ok=True)
-    env = subprocess_env(single_thread, jax_cache)
+    env = dict(os.environ)
+    if jax_cache:  # seeds of one algo x env compile to the same programs: compile them once
+        env.setdefault("JAX_COMPILATION_CACHE_DIR", jax_cache)
+        env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")  # small ones too
+    if single_thread:
+        single_threaded(env)
     name = f"seed{pending[0]}" + (f"-{pending[-1]}" if len(pending) > 1 else "")
     log_path = directory / f"train_{name}.log"
     t = time.perf_counter()
@@ -178,18 +183,6 @@ def train_group(
     if code != 0:
         return f"{directory} {name} failed (exit {code}); see {log_path}"
     return None
-
-
-def subprocess_env(single_thread: bool, jax_cache: str | None) -> dict[str, str]:
-    """The environment of a stage's subprocess: XLA on one thread when several run at once,
-    and the persistent compilation cache (runs of one algo x env compile the same programs)."""
-    env = dict(os.environ)
-    if jax_cache:
-        env.setdefault("JAX_COMPILATION_CACHE_DIR", jax_cache)
-        env.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")  # small ones too
-    if single_thread:
-        single_threaded(env)
-    return env
 
 
 def run_watched(
@@ -402,9 +395,9 @@ def status_all(cfg: DictConfig, out_dir: Path) -> None:
 
 STAGES: dict[str, Callable[[DictConfig, Path], None]] = {
     "train": train_all,  # every run, finished ones skipped, killed ones resumed
-    "curves": curves_all,  # policy snapshots vs scripted and reference players, per run
+    "curves": curves_all,  # every run's policy snapshots vs scripted and reference players
     "export": export_all,  # final policies as ML-Agents ONNX, checked in onnxruntime
-    "tournament": tournament_all,  # two-team games: trained and scripted players, all pairs
+    "tournament": tournament_all,  # two-team games: trained, scripted, reference; all pairs
     "crossplay": crossplay_all,  # team-return games (MPE): adversaries x agents of every run
     "jaxmarl": jaxmarl_all,  # JaxMARL's own loop beside each run (the benchmark's copy)
     "report": report_all,
