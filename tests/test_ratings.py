@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.ratings import ELO_SCALE, bootstrap_intervals, bradley_terry, sequential_elo
+from analysis.ratings import (
+    ELO_SCALE,
+    bootstrap_intervals,
+    bradley_terry,
+    game_cells,
+    sequential_elo,
+)
 
 TRUE = np.array([1000.0, 1150.0, 1250.0, 1400.0])  # ELO scale, mean 1200
 
@@ -59,3 +65,15 @@ def test_bootstrap_intervals_cover_the_truth_in_most_datasets():
         low, high = bootstrap_intervals(a, b, score, 4, resamples=60, seed=seed)
         covered += np.sum((low <= TRUE) & (high >= TRUE))
     assert covered >= 0.8 * 40
+
+
+def test_counted_cells_fit_as_the_games_they_stand_for():
+    rng = np.random.default_rng(3)
+    a = rng.integers(0, 4, 3000)
+    b = (a + rng.integers(1, 4, 3000)) % 4
+    score = rng.choice([0.0, 0.5, 1.0], 3000, p=[0.4, 0.1, 0.5])
+    cell_a, cell_b, cell_score, count = game_cells(a, b, score)
+    assert len(cell_a) <= 4 * 3 * 3 and count.sum() == 3000
+    assert bradley_terry(cell_a, cell_b, cell_score, 4, count=count) == pytest.approx(
+        bradley_terry(a, b, score, 4), abs=1e-6
+    )
