@@ -28,6 +28,9 @@ METRICS_FILE = "metrics.jsonl"
 EVAL_FILE = "eval.json"
 HOST_FILE = "host.jsonl"  # one row per invocation of a run: the machine and threading it ran on
 MATCH_DB = "matches.sqlite"
+# A study's training speed on an idle machine: ``experiments.bench.train``'s JSON rows (algo,
+# env, env_steps_per_s, compile_s, memory_mb, ...), one per algorithm and game.
+SPEED_FILE = "speed.jsonl"
 # A study's checkpoint curves: its runs' policy snapshots against fixed players, a match table
 # whose snapshot players are named ``<player>@<env steps>`` (``snapshot_name``).
 CURVES_DB = "curves.sqlite"

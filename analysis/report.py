@@ -22,7 +22,15 @@ from analysis.aggregate import (
     improvement_table,
     task_scores,
 )
-from analysis.formats import CURVES_DB, MATCH_DB, read_matches, read_players, read_roles
+from analysis.formats import (
+    CURVES_DB,
+    MATCH_DB,
+    SPEED_FILE,
+    read_jsonl,
+    read_matches,
+    read_players,
+    read_roles,
+)
 from analysis.ratings import rating_table, role_rating_table
 from analysis.results import load_curves, load_finals, load_snapshot_scores
 
@@ -210,6 +218,10 @@ def make_report(
     summary = summary.reset_index()
     made += _save_table(summary, tables_dir, "runs_summary")
 
+    speed = read_jsonl(study_dir / SPEED_FILE)
+    if speed:  # measured apart, one run on an idle machine: per second, not per sample
+        columns = ["env", "algo", "num_envs", "env_steps_per_s", "compile_s", "memory_mb"]
+        made += _save_table(pd.DataFrame(speed)[columns], tables_dir, "speed")
     vs_fixed = None
     if (study_dir / CURVES_DB).exists():
         fixed = load_snapshot_scores(study_dir / CURVES_DB)
