@@ -240,7 +240,6 @@ def run_versus(
     games: int = 32,
     decisions: int = 500,
     seed: int = 0,
-    on_match: Callable[[dict[str, Any]], None] | None = None,
 ) -> None:
     """Every one of ``players`` against every one of ``fixed`` on both sides, each match
     once: a study's checkpoint curves (policy snapshots against scripted and reference
@@ -251,6 +250,4 @@ def run_versus(
             for name0, name1 in ((player.name, other.name), (other.name, player.name)):
                 mid = match_id(env.spec.name, 0, name0, name1)
                 if mid not in done:
-                    row = arena.play(mid, 0, name0, name1)
-                    if on_match is not None:
-                        on_match(row)
+                    arena.play(mid, 0, name0, name1)
