@@ -22,7 +22,7 @@ from analysis.ratings import role_rating_table
 from experiments import league as league_cli
 from experiments.core import training
 from experiments.core.model_folder import package
-from experiments.core.players import scripted_player
+from experiments.core.players import model_name, scripted_player
 from experiments.core.pool import (
     matchmaking_round,
     pool_entries,
@@ -268,3 +268,14 @@ def test_a_strikers_vs_goalie_league_keeps_per_role_ratings(tmp_path):
     for row in matches.itertuples():
         played = row.wins0 + row.draws + row.wins1
         assert games[f"{row.player0}/Striker"] == games[f"{row.player1}/Goalie"] == played
+
+
+def test_players_are_named_by_their_folders_not_their_behaviour(tmp_path):
+    """ML-Agents writes every SoccerTwos run as ``<run>/SoccerTwos.onnx``: the run's folder
+    names the player; a file with a name of its own keeps it."""
+    model = mg.api3_discrete((264, 72), (3, 3, 3)).SerializeToString()
+    (tmp_path / "poca-run-3").mkdir()
+    (tmp_path / "poca-run-3" / "SoccerTwos.onnx").write_bytes(model)
+    (tmp_path / "my_model.onnx").write_bytes(model)
+    assert model_name(tmp_path / "poca-run-3" / "SoccerTwos.onnx") == "poca-run-3"
+    assert model_name(tmp_path / "my_model.onnx") == "my_model"

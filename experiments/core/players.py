@@ -190,13 +190,14 @@ def _model_facts(folder: Path) -> dict[str, Any]:
 
 def model_name(path: str | Path) -> str:
     """A player's name from where its model lies: the folder's name for a model folder (a Hub
-    download is named by its repo id by the caller), the file's name for a file unless that is
-    just the behaviour (``TFModels/SoccerTwos.onnx`` -> ``TFModels/SoccerTwos``)."""
+    download is named by its repo id by the caller), and for a file named after its behaviour
+    (what ML-Agents writes: ``poca-run-3/SoccerTwos.onnx`` -> ``poca-run-3``), else the
+    file's name."""
     path = Path(path).resolve()
     if path.is_dir():
         return path.name
     behaviours = {envs.game(name).behaviour for name in envs.games()}
-    return f"{path.parent.name}/{path.stem}" if path.stem in behaviours else path.stem
+    return path.parent.name if path.stem in behaviours else path.stem
 
 
 def role_models(path: Path, spec: EnvSpec) -> list[Any]:
