@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from hub_standin import HubStandin
+from onnx import numpy_helper
 from tiny import config, tiny
 
 import envs
@@ -279,3 +280,17 @@ def test_players_are_named_by_their_folders_not_their_behaviour(tmp_path):
     (tmp_path / "my_model.onnx").write_bytes(model)
     assert model_name(tmp_path / "poca-run-3" / "SoccerTwos.onnx") == "poca-run-3"
     assert model_name(tmp_path / "my_model.onnx") == "my_model"
+
+
+def test_a_model_that_answers_nan_is_set_aside_with_its_reason(tmp_path):
+    good = mg.api3_continuous((24,), 2)
+    broken = mg.api3_continuous((24,), 2)
+    weight = next(t for t in broken.graph.initializer if numpy_helper.to_array(t).ndim == 2)
+    nan = np.full(numpy_helper.to_array(weight).shape, np.nan, np.float32)
+    weight.CopyFrom(numpy_helper.from_array(nan, weight.name))
+    (tmp_path / "good.onnx").write_bytes(good.SerializeToString())
+    (tmp_path / "nan_weights.onnx").write_bytes(broken.SerializeToString())
+    skipped = []
+    players = pool_players(pool_entries(tmp_path), "tennis", log=skipped.append)
+    assert [p.name for p in players] == ["good"]
+    assert len(skipped) == 1 and "nan_weights.onnx" in skipped[0] and "NaN" in skipped[0]

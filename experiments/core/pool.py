@@ -32,10 +32,12 @@ import jax
 import numpy as np
 import pandas as pd
 
+import envs
 from analysis.formats import LEAGUE_REPLAYS
 from analysis.ratings import rating_table
 from envs import match, render
-from envs.base import MultiAgentEnv
+from envs.base import MultiAgentEnv, MultiDiscrete
+from envs.policy import for_team
 from experiments.core.matches import Arena
 from experiments.core.players import Player, is_model, onnx_player, trained_player
 
@@ -76,21 +78,43 @@ def _has_card(folder: Path) -> bool:
 def pool_players(
     entries: Sequence[Path], env_name: str, log: Callable[[str], None] = print
 ) -> list[Player]:
-    """A player per entry that plays ``env_name``; the others are skipped with the reason."""
-    players = []
+    """A player per entry that plays ``env_name``; the others (not this game's, unreadable,
+    or failing ``probe``) are skipped with the reason."""
+    players, env = [], envs.make(env_name)
     for entry in entries:
         try:
             if (entry / "final").is_dir():
-                env, player = trained_player(entry, name=_run_name(entry))
-                if env.spec.name != env_name:
-                    raise ValueError(f"trained on {env.spec.name}, not {env_name}")
+                run_env, player = trained_player(entry, name=_run_name(entry))
+                if run_env.spec.name != env_name:
+                    raise ValueError(f"trained on {run_env.spec.name}, not {env_name}")
             else:
                 player = onnx_player(entry, env_name)
+            probe(env, player)
         except (ValueError, FileNotFoundError) as error:
             log(f"skipped {entry}: {error}")
             continue
         players.append(player)
     return unique_names(players)
+
+
+def probe(env: MultiAgentEnv, player: Player) -> None:
+    """A ValueError saying why ``player`` cannot take a side, before it can stop a league:
+    its policy fails on the game's first observations, or answers with actions that are not
+    finite or not in the action space (a model with NaN weights, a broken graph)."""
+    obs = env.reset(jax.random.PRNGKey(0))[0]
+    sides = [for_team(player.policy, player.params, t) for t in range(env.spec.num_teams)]
+    act = match.team_actions(env, [policy for policy, _ in sides])
+    try:
+        actions = np.asarray(act([params for _, params in sides], obs, jax.random.PRNGKey(1)))
+    except Exception as error:  # anything a foreign model does wrong sets it aside
+        raise ValueError(
+            f"fails on the game's observations ({type(error).__name__}: {error})"
+        ) from error
+    if not np.all(np.isfinite(actions)):
+        raise ValueError("answers with NaN or infinite actions")
+    space = env.spec.action_space
+    if isinstance(space, MultiDiscrete) and not bool(space.contains(actions)):
+        raise ValueError(f"answers with actions outside its branches {space.branches}")
 
 
 def _run_name(run_dir: Path) -> str:
