@@ -17,8 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from envs.base import MultiAgentEnv
 from envs.policy import Policy
 
@@ -52,7 +50,7 @@ class Game:
     env: type[MultiAgentEnv]
     # name -> policy; in an asymmetric game name -> {behaviour name: policy} (``envs.scripted``)
     scripted: Mapping[str, Policy | Mapping[str, Policy]] = field(default_factory=dict)
-    render: Callable[[Any], np.ndarray] | None = None
+    scene: Callable[[Any], Any] | None = None  # state -> ``envs.render.Scene``
     behaviour: str | None = None  # ML-Agents' behaviour name: the exported `<behaviour>.onnx`
     solved_score: float | None = None  # a score of this much or more "solves" the game
     extra_eval: Callable[..., dict[str, Any]] | None = None

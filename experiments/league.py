@@ -3,6 +3,7 @@
 python -m experiments.league --pool models/ --db league.sqlite --out site/
 python -m experiments.league --hub-tag ML-Agents-SoccerTwos --db league.sqlite --out site/
 python -m experiments.league --pool more_models/ --db league.sqlite --out site/  # newcomers
+python -m experiments.league --pool models/ --db league.sqlite --matchmaking separate --budget 200
 
 The pool is every run directory, ML-Agents ``.onnx`` file and model folder under each
 ``--pool`` folder, every Hub model tagged ``--hub-tag`` (downloaded once into ``--cache``),
@@ -23,6 +24,7 @@ import envs
 from analysis.league_site import write_site
 from envs import scripted
 from experiments.core.hub_pool import hub_models
+from experiments.core.matchmaking import MATCHMAKING
 from experiments.core.onnx_import import UnsupportedModel
 from experiments.core.players import model_game, onnx_player, scripted_player
 from experiments.core.pool import (
@@ -46,7 +48,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", default=None, help="write the leaderboard site here")
     parser.add_argument("--games", type=int, default=32, help="parallel games per match")
     parser.add_argument("--decisions", type=int, default=500, help="decisions per game slot")
-    parser.add_argument("--closest", type=int, default=3, help="matchmaking: n closest ratings")
+    parser.add_argument(
+        "--matchmaking",
+        choices=MATCHMAKING,
+        default="hf",
+        help="hf: every pair once, close ratings first; least-played: even games per player; "
+        "separate: every pair, then neighbours until their intervals separate (needs --budget)",
+    )
+    parser.add_argument("--budget", type=int, default=None, help="at most this many matches")
+    parser.add_argument("--closest", type=int, default=3, help="hf: the n closest ratings")
     parser.add_argument("--rounds", type=int, default=None, help="default: until all pairs")
     parser.add_argument("--replays", type=int, default=3, help="replays among the top n")
     parser.add_argument("--replay-steps", type=int, default=300)
@@ -84,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         args.closest,
         args.rounds,
         on_match=progress,
+        matchmaking=args.matchmaking,
+        budget=args.budget,
     )
     print(table.to_string(index=False, float_format=lambda x: f"{x:.1f}"))
     if args.out:

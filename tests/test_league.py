@@ -22,13 +22,15 @@ from analysis.league_site import write_site
 from analysis.ratings import role_rating_table
 from experiments import league as league_cli
 from experiments.core import training
+from experiments.core.matchmaking import hf_round, least_played_round, separating_round
 from experiments.core.model_folder import package
 from experiments.core.players import model_name, scripted_player
 from experiments.core.pool import (
-    matchmaking_round,
+    legs_played,
     pool_entries,
     pool_players,
     run_league,
+    unique_names,
     write_replays,
 )
 
@@ -68,13 +70,64 @@ def test_matchmaking_pairs_close_ratings_and_only_unplayed_pairs():
         for p in [("a", "b"), ("a", "c"), ("a", "d"), ("b", "c"), ("b", "d"), ("c", "d")]
     }
     for seed in range(5):
-        pairs = matchmaking_round(names, ratings, every, 1, np.random.default_rng(seed))
+        pairs = hf_round(names, ratings, every, 1, np.random.default_rng(seed))
         assert {frozenset(p) for p in pairs} == {frozenset("ab"), frozenset("cd")}
     left = {frozenset("ac")}
-    assert matchmaking_round(names, ratings, left, 1, np.random.default_rng(0)) in (
+    assert hf_round(names, ratings, left, 1, np.random.default_rng(0)) in (
         [("a", "c")],
         [("c", "a")],
     )
+
+
+def test_least_played_pairs_go_first_and_each_player_plays_once_a_round():
+    pairs = [frozenset(p) for p in ("ab", "ac", "ad", "bc", "bd", "cd")]
+    legs = dict.fromkeys(pairs, 1) | {frozenset("ac"): 0, frozenset("bd"): 0, frozenset("cd"): 0}
+    games = {"a": 40, "b": 40, "c": 10, "d": 10}
+    for seed in range(5):
+        # the unplayed pairs only; c-d has the fewest games but then a and b are left unpaired
+        # with each other already played, so the round is c-d alone
+        assert least_played_round(legs, games, np.random.default_rng(seed)) == [("c", "d")]
+    even = dict.fromkeys(pairs, 0)
+    for seed in range(5):
+        round_ = least_played_round(even, games, np.random.default_rng(seed))
+        assert round_[0] == ("c", "d") and sorted(round_) == [("a", "b"), ("c", "d")]
+
+
+def test_the_separating_round_pairs_overlapping_neighbours_only():
+    ranking = pd.DataFrame(
+        {
+            "name": ["a", "b", "c", "d", "e"],
+            "bt": [1500.0, 1480.0, 1300.0, 1290.0, 1285.0],
+            "bt_low": [1470.0, 1450.0, 1270.0, 1260.0, 1250.0],
+            "bt_high": [1530.0, 1510.0, 1330.0, 1320.0, 1300.0],
+        }
+    )
+    # a-b overlap by 40, c-d by 50, d-e by 40 (d is taken by c-d first); b-c do not overlap
+    assert sorted(separating_round(ranking)) == [("a", "b"), ("c", "d")]
+    apart = ranking.assign(bt_low=ranking["bt"] - 1, bt_high=ranking["bt"] + 1)
+    assert separating_round(apart) == []
+
+
+def test_separate_spends_its_budget_on_copies_that_never_separate(tmp_path):
+    env = envs.make("tennis")
+    tracker = scripted_player("tennis", "tracker")
+    players = unique_names([tracker, tracker, scripted_player("tennis", "random")])
+    db = tmp_path / "league.sqlite"
+    with pytest.raises(ValueError, match="needs a budget"):
+        run_league(env, players, db, 8, 200, matchmaking="separate")
+    table = run_league(env, players, db, 8, 200, matchmaking="separate", budget=6 + 4)
+    matches = read_matches(db, "tennis")
+    assert len(matches) == 10 and table["games"].min() > 0
+    one, copy, random = [p.name for p in players]
+    # every pair once first, then the copies (whose intervals overlap) two more legs; the
+    # tracker beats random by intervals that do not overlap
+    assert legs_played(matches, "tennis", [one, copy, random]) == {
+        frozenset((one, copy)): 3,
+        frozenset((one, random)): 1,
+        frozenset((copy, random)): 1,
+    }
+    run_league(env, players, db, 8, 200, matchmaking="separate", budget=0)
+    assert len(read_matches(db, "tennis")) == 10  # a spent budget plays nothing
 
 
 def test_pool_finds_runs_folders_and_files_and_skips_what_does_not_fit(tennis_pool):

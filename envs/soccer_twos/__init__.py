@@ -10,7 +10,7 @@ GAME = Game(
     name="soccer_twos",
     env=SoccerTwos,
     scripted={"random": scripted.random, "chaser": scripted.chaser, "goalie": scripted.goalie},
-    render=render.frame,
+    scene=render.scene,
     behaviour="SoccerTwos",
     ball=BallGame(counting=touch_counting, ball_distances=ball_distances),
 )

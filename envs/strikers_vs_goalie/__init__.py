@@ -15,6 +15,6 @@ GAME = Game(
         "random": {"Striker": scripted.random, "Goalie": scripted.random},
         "scripted": {"Striker": scripted.striker, "Goalie": scripted.goalie},
     },
-    render=render.frame,
+    scene=render.scene,
     ball=BallGame(counting=touch_counting, ball_distances=ball_distances),
 )

@@ -1,26 +1,22 @@
-"""Strikers vs Goalie from above (x right, z up): one RGB frame of one (unbatched) state,
+"""Strikers vs Goalie from above (x right, z up): the scene of one (unbatched) state,
 SoccerTwos' picture with Blue's goal mouth shut by the blocker."""
 
 from __future__ import annotations
 
-import numpy as np
-from PIL import ImageDraw
+from collections.abc import Sequence
 
-from envs.render import LINE
-from envs.soccer_twos.render import ToPixel, draw_pitch
+from envs.render import LINE, Scene, Shape
+from envs.soccer_twos.render import ToPixel, pitch_scene
 from envs.strikers_vs_goalie import env as svg
 
 BLOCKER = (120, 120, 120)
 
 
-def draw_blocker(draw: ImageDraw.ImageDraw, px: ToPixel) -> None:
+def blocker(px: ToPixel) -> Sequence[Shape]:
     back = svg.BLOCKER_FACE_X - 1.0  # the box is 1 m deep
-    draw.rectangle(
-        [px(back, svg.BLOCKER_HALF_WIDTH), px(svg.BLOCKER_FACE_X, -svg.BLOCKER_HALF_WIDTH)],
-        fill=BLOCKER,
-        outline=LINE,
-    )
+    box = (*px(back, svg.BLOCKER_HALF_WIDTH), *px(svg.BLOCKER_FACE_X, -svg.BLOCKER_HALF_WIDTH))
+    return (Shape("rect", box, BLOCKER, LINE),)
 
 
-def frame(state: svg.StrikersVsGoalieState, scale: float = 20.0) -> np.ndarray:
-    return draw_pitch(state.pitch, svg.TEAMS, scale, draw_blocker)
+def scene(state: svg.StrikersVsGoalieState, scale: float = 20.0) -> Scene:
+    return pitch_scene(state.pitch, svg.TEAMS, scale, blocker)

@@ -7,12 +7,14 @@ a random one of the ``n`` models closest to it in rating; the pair plays, both r
 the ELO rule; popping goes on until one or no model is left; then it starts over.
 
 This is that loop, locally and at JAX speed, with one change that makes the dataset a fixed
-object instead of a stream: a *pair* of players plays once, on both sides (one match with each
-as team 0), and matchmaking only chooses the order in which the unplayed pairs are played.
-So a league run to the end holds every pair exactly once, whatever order it was played in; a
-match's result depends only on its two players and its seed (a hash of its id), so a killed
-and restarted league, or a pool that grew, ends with the same table. Adding models plays only
-the pairs the newcomers are in. ``rounds`` caps how many matchmaking rounds a call plays.
+object instead of a stream: a pair of players plays in *legs*, one match with each as team 0,
+and matchmaking (``experiments.core.matchmaking``: HF's rule, least-played pairs, or legs
+until the ratings separate) chooses which legs are played and in what order. Without a budget
+a league run to the end holds every pair exactly once, whatever order it was played in; a
+match's result depends only on its two players and its seed (a hash of its id, which names
+the leg), so a killed and restarted league, or a pool that grew, ends with the same table.
+Adding models plays only the pairs the newcomers are in. ``rounds`` caps how many
+matchmaking rounds a call plays, ``budget`` how many matches.
 
 Ratings are recomputed from the table (``analysis.ratings.rating_table``: ELO as the HF
 leaderboard computes it, start 1200, one update per game result 1/0.5/0 with K = 16, and the
@@ -39,13 +41,22 @@ from envs import match, render
 from envs.base import MultiAgentEnv, MultiDiscrete
 from envs.policy import for_team
 from experiments.core.matches import Arena
+from experiments.core.matchmaking import (
+    MATCHMAKING,
+    Pair,
+    hf_round,
+    least_played_round,
+    separating_round,
+)
 from experiments.core.players import Player, is_model, onnx_player, trained_player
 
-ROUND = -1  # the ``round`` column of league rows: a pair is played once, not per round
+ROUND = -1  # the ``round`` column of league rows: a league counts legs of pairs, not rounds
 
 
-def league_match_id(env_name: str, player0: str, player1: str) -> str:
-    return f"league|{env_name}|{player0}|{player1}"
+def league_match_id(env_name: str, player0: str, player1: str, leg: int = 0) -> str:
+    """A league match's id; a pair's first leg keeps the id leagues have always written."""
+    base = f"league|{env_name}|{player0}|{player1}"
+    return base if leg == 0 else f"{base}|{leg}"
 
 
 def pool_entries(folder: str | Path) -> list[Path]:
@@ -133,29 +144,17 @@ def unique_names(players: Sequence[Player]) -> list[Player]:
     return out
 
 
-def matchmaking_round(
-    names: Sequence[str],
-    ratings: dict[str, float],
-    unplayed: set[frozenset[str]],
-    closest: int,
-    rng: np.random.Generator,
-) -> list[tuple[str, str]]:
-    """One round of HF's matchmaking over the unplayed pairs: pop the first player of a
-    shuffled queue, pair it with a random one of its ``closest`` nearest-rated players among
-    those it has not played, until one or none is left."""
-    queue = [n for n in names if any(n in pair for pair in unplayed)]
-    queue = [queue[i] for i in rng.permutation(len(queue))]
-    pairs = []
-    while len(queue) > 1:
-        first = queue.pop(0)
-        candidates = [q for q in queue if frozenset((first, q)) in unplayed]
-        if not candidates:
-            continue
-        candidates.sort(key=lambda q: (abs(ratings[q] - ratings[first]), q))
-        second = candidates[int(rng.integers(min(closest, len(candidates))))]
-        queue.remove(second)
-        pairs.append((first, second))
-    return pairs
+def legs_played(table: pd.DataFrame, env_name: str, names: Sequence[str]) -> dict[Pair, int]:
+    """Complete legs (both sides played) of every pair of ``names`` in the match table."""
+    done = set(table["match_id"])
+    legs = {}
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            k = 0
+            while {league_match_id(env_name, a, b, k), league_match_id(env_name, b, a, k)} <= done:
+                k += 1
+            legs[frozenset((a, b))] = k
+    return legs
 
 
 def run_league(
@@ -168,38 +167,68 @@ def run_league(
     closest: int = 3,
     rounds: int | None = None,
     on_match: Callable[[dict[str, Any]], None] | None = None,
+    matchmaking: str = "hf",
+    budget: int | None = None,
 ) -> pd.DataFrame:
-    """Play the pool's unplayed pairs (both sides each) in matchmaking order; returns the
-    rating table of the pool."""
-    env_name = env.spec.name
-    played = 0
+    """Play rounds of ``matchmaking`` (``experiments.core.matchmaking``) until it has no pair
+    left, ``rounds`` rounds were played or ``budget`` matches were played in this call;
+    returns the rating table of the pool. Without a budget every pair is played once (one
+    leg); ``separate`` needs a budget, as copies of a player never separate."""
+    if matchmaking not in MATCHMAKING:
+        raise ValueError(f"unknown matchmaking {matchmaking!r}; choose one of {MATCHMAKING}")
+    if matchmaking == "separate" and budget is None:
+        raise ValueError("matchmaking 'separate' needs a budget (matches) to end")
+    env_name, played, round_ = env.spec.name, 0, 0
     with Arena(env, players, db, games, decisions, seed, what="league") as arena:
         names = arena.names
-        while rounds is None or played < rounds:
+        while rounds is None or round_ < rounds:
             table = arena.played()
-            done = set(table["match_id"])
-            unplayed = {
-                frozenset((a, b))
-                for i, a in enumerate(names)
-                for b in names[i + 1 :]
-                if not {league_match_id(env_name, a, b), league_match_id(env_name, b, a)} <= done
-            }
-            if not unplayed:
-                break
             known = table[table["player0"].isin(names) & table["player1"].isin(names)]
-            order = rating_table(known, names, resamples=0, game_ratings=False)
-            ratings = dict(order[["name", "elo"]].itertuples(index=False))
-            rng = np.random.default_rng(zlib.crc32(f"{seed}|{len(done)}".encode()))
-            for a, b in matchmaking_round(names, ratings, unplayed, closest, rng):
+            legs, done = legs_played(table, env_name, names), set(table["match_id"])
+            rng = np.random.default_rng(zlib.crc32(f"{seed}|{len(table)}".encode()))
+            pairs = _next_pairs(matchmaking, names, known, legs, closest, budget, rng)
+            if not pairs:
+                break
+            for a, b in pairs:
+                k = legs[frozenset((a, b))]
                 for name0, name1 in ((a, b), (b, a)):
-                    mid = league_match_id(env_name, name0, name1)
+                    mid = league_match_id(env_name, name0, name1, k)
                     if mid in done:
                         continue
+                    if budget is not None and played >= budget:
+                        return arena.ratings()
                     row = arena.play(mid, ROUND, name0, name1)
+                    played += 1
                     if on_match is not None:
                         on_match(row)
-            played += 1
+            round_ += 1
         return arena.ratings()
+
+
+def _next_pairs(
+    matchmaking: str,
+    names: Sequence[str],
+    known: pd.DataFrame,
+    legs: dict[Pair, int],
+    closest: int,
+    budget: int | None,
+    rng: np.random.Generator,
+) -> list[tuple[str, str]]:
+    unplayed = {pair for pair, k in legs.items() if k == 0}
+    if matchmaking == "least-played":
+        if not unplayed and budget is None:
+            return []
+        counts = rating_table(known, names, resamples=0, game_ratings=False)
+        games = dict(counts[["name", "games"]].itertuples(index=False))
+        return least_played_round(legs, games, rng)
+    if unplayed:  # ``hf``, and ``separate`` until every pair has played
+        order = rating_table(known, names, resamples=0, game_ratings=False)
+        ratings = dict(order[["name", "elo"]].itertuples(index=False))
+        return hf_round(names, ratings, unplayed, closest, rng)
+    if matchmaking == "separate":
+        seed = int(rng.integers(2**31))
+        return separating_round(rating_table(known, names, seed=seed, game_ratings=False))
+    return []
 
 
 def write_replays(
