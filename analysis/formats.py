@@ -51,6 +51,10 @@ CREATE TABLE IF NOT EXISTS matches (
     games INTEGER NOT NULL, decisions INTEGER NOT NULL, seed INTEGER NOT NULL,
     wall_s REAL NOT NULL, finished_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS set_aside (  -- pool entries a league could not admit, and why
+    env TEXT NOT NULL, entry TEXT NOT NULL, reason TEXT NOT NULL,
+    PRIMARY KEY (env, entry)
+);
 CREATE TABLE IF NOT EXISTS roles (  -- the behaviour each team plays in an asymmetric game
     env TEXT NOT NULL, team INTEGER NOT NULL, behaviour TEXT NOT NULL,
     PRIMARY KEY (env, team)
@@ -106,6 +110,14 @@ def read_matches(db: str | Path, env_name: str | None = None) -> pd.DataFrame:
 def read_players(db: str | Path) -> pd.DataFrame:
     with sqlite3.connect(db) as conn:
         return pd.read_sql_query("SELECT * FROM players", conn)
+
+
+def read_set_aside(db: str | Path, env_name: str) -> pd.DataFrame:
+    """The entries a league of ``env_name`` set aside (``entry``, ``reason``), by entry."""
+    with sqlite3.connect(db) as conn:
+        conn.executescript(MATCH_SCHEMA)  # a table from before set-asides were recorded
+        query = "SELECT entry, reason FROM set_aside WHERE env = ? ORDER BY entry"
+        return pd.read_sql_query(query, conn, params=(env_name,))
 
 
 def read_roles(db: str | Path) -> dict[str, list[str]]:

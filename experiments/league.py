@@ -7,9 +7,10 @@ python -m experiments.league --pool models/ --db league.sqlite --matchmaking sep
 
 The pool is every run directory, ML-Agents ``.onnx`` file and model folder under each
 ``--pool`` folder, every Hub model tagged ``--hub-tag`` (downloaded once into ``--cache``),
-and the game's scripted players (``--scripted``). Entries that do not fit the game are skipped
-with the reason. Matchmaking, restarts and ratings: ``experiments.core.pool``; the site
-(``--out``, opens from ``file://``): ``analysis.league_site``.
+and the game's scripted players (``--scripted``). Entries that do not fit the game, or fail
+on its observations, are set aside with the reason (printed, and listed on the site).
+Matchmaking: ``experiments.core.matchmaking``; restarts and ratings: ``experiments.core.pool``;
+the site (``--out``, opens from ``file://``): ``analysis.league_site``.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import envs
 from analysis.league_site import write_site
 from envs import scripted
+from experiments.core import match_table
 from experiments.core.hub_pool import hub_models
 from experiments.core.matchmaking import MATCHMAKING
 from experiments.core.onnx_import import UnsupportedModel
@@ -66,12 +69,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     entries = [entry for folder in args.pool for entry in pool_entries(folder)]
     hub = hub_models(args.hub_tag, args.cache, args.hub_endpoint) if args.hub_tag else []
     env_name = args.env or _pool_game(entries + [folder for _, folder in hub])
-    players = pool_players(entries, env_name)
+    players, set_aside = pool_players(entries, env_name)
     for repo, folder in hub:
         try:
             players.append(onnx_player(folder, env_name, name=repo))
         except (UnsupportedModel, ValueError) as error:
-            print(f"skipped {repo}: {error}")
+            set_aside[repo] = str(error)
+    for entry, reason in set_aside.items():
+        print(f"set aside {entry}: {reason}")
+    with closing(match_table.connect(args.db)) as conn:  # the page's list of set-aside models
+        match_table.set_aside(conn, env_name, set_aside, [str(p.source) for p in players])
     names = args.scripted if args.scripted is not None else scripted.names(env_name)
     players = unique_names(players + [scripted_player(env_name, n) for n in names])
     env = envs.make(env_name)
@@ -106,7 +113,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _pool_game(entries: Sequence[Path]) -> str:
-    """The one game the pool's models and runs play (``--env`` when it is mixed or empty)."""
+    """The one game the pool's models and runs play (``--env`` when it is mixed or empty);
+    unreadable entries are left to ``pool_players`` to set aside."""
     games = set()
     for entry in entries:
         if (entry / "final").is_dir():
@@ -114,8 +122,8 @@ def _pool_game(entries: Sequence[Path]) -> str:
         else:
             try:
                 games.add(model_game(entry))
-            except (UnsupportedModel, ValueError) as error:
-                print(f"skipped {entry}: {error}")
+            except (UnsupportedModel, ValueError):
+                continue
     if len(games) != 1:
         raise SystemExit(
             f"the pool plays {sorted(games) or 'no game'}; name one with --env "

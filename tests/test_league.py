@@ -14,12 +14,14 @@ import pandas as pd
 import pytest
 from hub_standin import HubStandin
 from onnx import numpy_helper
+from PIL import Image
 from tiny import config, tiny
 
 import envs
 from analysis.formats import read_matches, read_players, read_roles
 from analysis.league_site import write_site
 from analysis.ratings import role_rating_table
+from envs.tennis import render as tennis_render
 from experiments import league as league_cli
 from experiments.core import training
 from experiments.core.matchmaking import hf_round, least_played_round, separating_round
@@ -139,16 +141,16 @@ def test_pool_finds_runs_folders_and_files_and_skips_what_does_not_fit(tennis_po
         "mlagents_tennis.onnx",
         "soccer_model.onnx",
     ]
-    skipped = []
-    players = pool_players(entries, "tennis", log=skipped.append)
+    players, skipped = pool_players(entries, "tennis")
     assert [p.kind for p in players] == ["trained", "onnx", "trained", "onnx"]
     assert players[1].algo == "maddpg" and players[3].algo == "onnx-api3"
-    assert len(skipped) == 1 and "soccer_model.onnx" in skipped[0]
-    assert "action masks" in skipped[0]  # the reason: discrete actions, Tennis is continuous
+    assert list(skipped) == [str(tennis_pool / "soccer_model.onnx")]
+    # the reason: discrete actions, Tennis is continuous
+    assert "action masks" in skipped[str(tennis_pool / "soccer_model.onnx")]
 
 
 def league_players(tennis_pool):
-    players = pool_players(pool_entries(tennis_pool), "tennis", log=lambda _: None)
+    players, _ = pool_players(pool_entries(tennis_pool), "tennis")
     return players + [scripted_player("tennis", n) for n in ("random", "tracker")]
 
 
@@ -207,21 +209,26 @@ def chromium() -> str:
     return path
 
 
-def rendered_dom(index, tmp_path) -> str:
+def chromium_run(tmp_path, *args: str) -> str:
     done = subprocess.run(
-        [
-            chromium(),
-            *CHROMIUM_FLAGS,
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--dump-dom",
-            index.as_uri(),
-        ],
+        [chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", *args],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
+
+
+def rendered_dom(index, tmp_path, view: str = "") -> str:
+    """The page's DOM after its script ran; ``view`` is the address's ``#...`` part."""
+    return chromium_run(tmp_path, "--dump-dom", index.as_uri() + view)
+
+
+def screenshot(index, tmp_path) -> np.ndarray:
+    shot = tmp_path / "shot.png"
+    chromium_run(tmp_path, "--window-size=1280,2400", f"--screenshot={shot}", index.as_uri())
+    return np.asarray(Image.open(shot).convert("RGB"))
 
 
 def test_league_command_writes_a_dataset_and_a_site_that_a_browser_renders(
@@ -234,21 +241,52 @@ def test_league_command_writes_a_dataset_and_a_site_that_a_browser_renders(
         league_cli.main(argv)
     league_cli.main([*argv, "--env", "tennis", "--replay-steps", "20"])
     out = capsys.readouterr().out
-    assert "skipped" in out and "soccer_model.onnx" in out
+    assert "set aside" in out and "soccer_model.onnx" in out
     players = read_players(db)
-    assert len(players) == 6 and set(players["kind"]) == {"trained", "onnx", "scripted"}
-    assert len(read_matches(db, "tennis")) == 6 * 5
+    n = len(players)
+    assert n == 6 and set(players["kind"]) == {"trained", "onnx", "scripted"}
+    assert len(read_matches(db, "tennis")) == n * (n - 1)
 
     dom = rendered_dom(site / "index.html", tmp_path)
     assert 'data-ready="1"' in dom
-    rows = re.findall(r'<tr class="player-row" data-player="([^"]+)"', dom)
+    rows = re.findall(r'<tr class="player-row[^"]*" data-player="([^"]+)"', dom)
     assert sorted(rows) == sorted(players["name"])
     # Each row carries BT, its interval, ELO, Nash averaging and α-Rank; the legend says which.
-    first_row = re.search(r'<tr class="player-row".*?</tr>', dom).group(0)
+    first_row = re.search(r'<tr class="player-row.*?</tr>', dom).group(0)
     assert first_row.count("<td") == 11
     assert 'id="legend"' in dom and "Nash avg" in dom and "α-Rank" in dom
-    assert len(re.findall(r'class="match-row"', dom)) == 2 * 5  # the leader's panel
-    assert len(re.findall(r'<figure class="replay" data-loaded="1">', dom)) == 1  # top 2: a pair
+    assert len(re.findall(r'class="match-row"', dom)) == 2 * (n - 1)  # the leader's panel
+    assert len(re.findall(r'<rect class="cell"', dom)) == n * n  # the head-to-head matrix
+    assert len(re.findall(r'<circle class="rating"', dom)) == n  # ratings with intervals
+    assert len(re.findall(r'<line class="interval"', dom)) == n
+    # top 2: one pair, drawn on a canvas with its controls
+    assert len(re.findall(r'<figure class="replay"[^>]*data-loaded="1"', dom)) == 1
+    assert 'class="scrub"' in dom and 'class="speed"' in dom and "1 / 20" in dom
+    set_aside = re.findall(r'<tr class="bad"><td class="text">([^<]+)</td>', dom)
+    assert set_aside == [str(tennis_pool / "soccer_model.onnx")]
+
+    # the view is in the address: filtered, sorted, and a run's panel with its training curve
+    run = next(
+        name
+        for name, kind in zip(players["name"], players["kind"], strict=True)
+        if kind == "trained"
+    )
+    view = f"#filter=scripted&sort=name&dir=-1&player={run}"
+    dom = rendered_dom(site / "index.html", tmp_path, view)
+    rows = re.findall(r'<tr class="player-row[^"]*" data-player="([^"]+)"', dom)
+    assert rows == ["scripted/tracker", "scripted/random"]
+    assert f'<h2 id="player-name">{run}</h2>' in dom and 'class="curve"' in dom
+
+    # what a person sees: not blank, the heat map's colours, the replay's court on the canvas
+    pixels = screenshot(site / "index.html", tmp_path)
+    colours, counts = np.unique(pixels.reshape(-1, 3), axis=0, return_counts=True)
+    seen = dict(zip(map(tuple, colours), counts, strict=True))
+    assert len(colours) > 50, "a blank page"
+    assert seen.get(tennis_render.NIGHT, 0) > 20_000, "no replay on the canvas"
+    assert seen.get(tennis_render.COURT, 0) > 1_000, "no court on the canvas"
+    reds = (pixels[..., 0] > 200) & (pixels[..., 1] < 150) & (pixels[..., 2] < 150)
+    blues = (pixels[..., 2] > 150) & (pixels[..., 0] < 120)
+    assert reds.sum() > 500 and blues.sum() > 500, "no heat map"
 
     # rewriting the site from the same files gives the same page
     first = (site / "index.html").read_text()
@@ -285,7 +323,7 @@ def test_hub_models_are_fetched_once_and_misfits_skipped(tmp_path, capsys):
         "carol/SoccerTwos-wrong/SoccerTwos.onnx",
     }
     out = capsys.readouterr().out
-    assert "skipped carol/SoccerTwos-wrong" in out and "obs_1[70]" in out
+    assert "set aside carol/SoccerTwos-wrong" in out and "obs_1[70]" in out
     assert sorted(read_players(db)["name"]) == ["alice/SoccerTwos-poca", "scripted/random"]
     assert len(read_matches(db, "soccer_twos")) == 2
 
@@ -343,7 +381,7 @@ def test_a_model_that_answers_nan_is_set_aside_with_its_reason(tmp_path):
     weight.CopyFrom(numpy_helper.from_array(nan, weight.name))
     (tmp_path / "good.onnx").write_bytes(good.SerializeToString())
     (tmp_path / "nan_weights.onnx").write_bytes(broken.SerializeToString())
-    skipped = []
-    players = pool_players(pool_entries(tmp_path), "tennis", log=skipped.append)
+    players, skipped = pool_players(pool_entries(tmp_path), "tennis")
     assert [p.name for p in players] == ["good"]
-    assert len(skipped) == 1 and "nan_weights.onnx" in skipped[0] and "NaN" in skipped[0]
+    assert list(skipped) == [str(tmp_path / "nan_weights.onnx")]
+    assert "NaN" in skipped[str(tmp_path / "nan_weights.onnx")]

@@ -31,6 +31,22 @@ def add_players(conn: sqlite3.Connection, env_name: str, players: Sequence[Any])
         )
 
 
+def set_aside(
+    conn: sqlite3.Connection, env_name: str, reasons: dict[str, str], admitted: Sequence[str]
+) -> None:
+    """Record the pool entries a league set aside (``{entry: reason}``) and forget those
+    now ``admitted`` (a model that was fixed)."""
+    with conn:
+        conn.executemany(
+            "DELETE FROM set_aside WHERE env = ? AND entry = ?",
+            [(env_name, entry) for entry in admitted],
+        )
+        conn.executemany(
+            "INSERT OR REPLACE INTO set_aside VALUES (?, ?, ?)",
+            [(env_name, entry, reason) for entry, reason in reasons.items()],
+        )
+
+
 def add_match(conn: sqlite3.Connection, row: dict[str, Any]) -> None:
     """Commit one finished match: all of it or none of it."""
     with conn:

@@ -86,12 +86,10 @@ def _has_card(folder: Path) -> bool:
     return (folder / "README.md").is_file() or (folder / "configuration.yaml").is_file()
 
 
-def pool_players(
-    entries: Sequence[Path], env_name: str, log: Callable[[str], None] = print
-) -> list[Player]:
-    """A player per entry that plays ``env_name``; the others (not this game's, unreadable,
-    or failing ``probe``) are skipped with the reason."""
-    players, env = [], envs.make(env_name)
+def pool_players(entries: Sequence[Path], env_name: str) -> tuple[list[Player], dict[str, str]]:
+    """A player per entry that plays ``env_name``, and ``{entry: reason}`` for the others (not
+    this game's, unreadable, or failing ``probe``): a league sets them aside and goes on."""
+    players, set_aside, env = [], {}, envs.make(env_name)
     for entry in entries:
         try:
             if (entry / "final").is_dir():
@@ -102,10 +100,10 @@ def pool_players(
                 player = onnx_player(entry, env_name)
             probe(env, player)
         except (ValueError, FileNotFoundError) as error:
-            log(f"skipped {entry}: {error}")
+            set_aside[str(entry)] = str(error)
             continue
         players.append(player)
-    return unique_names(players)
+    return unique_names(players), set_aside
 
 
 def probe(env: MultiAgentEnv, player: Player) -> None:
@@ -241,29 +239,41 @@ def write_replays(
     fps: int = 20,
     seed: int = 0,
 ) -> list[dict[str, Any]]:
-    """GIFs of one game for each pair among the ``top`` rated players (the higher rated as team
-    0), and the index describing them (``analysis.formats.LEAGUE_REPLAYS``); a replay already
-    on disk is kept."""
+    """One recorded game for each pair among the ``top`` rated players (the higher rated as
+    team 0): its scenes for the page's canvas player (``.json``), a GIF as the fallback, and
+    the index describing them (``analysis.formats.LEAGUE_REPLAYS``); a replay already on
+    disk is kept."""
     by_name = {p.name: p for p in players}
     best = [n for n in ratings["name"] if n in by_name][:top]
     folder = Path(out_dir) / "replays"
     folder.mkdir(parents=True, exist_ok=True)
-    kept = {r["file"]: r for r in _read_index(out_dir) if (Path(out_dir) / r["file"]).exists()}
+    kept = {
+        r["scene"]: r
+        for r in _read_index(out_dir)
+        if all((Path(out_dir) / r.get(k, "")).is_file() for k in ("scene", "file"))
+    }
     index = []
     for i, a in enumerate(best):
         for b in best[i + 1 :]:
-            file = f"replays/{_slug(a)}__vs__{_slug(b)}.gif"
-            if file not in kept:
-                kept[file] = _replay(
-                    env, by_name[a], by_name[b], Path(out_dir) / file, steps, fps, seed
+            stem = f"replays/{_slug(a)}__vs__{_slug(b)}"
+            if f"{stem}.json" not in kept:
+                kept[f"{stem}.json"] = _replay(
+                    env, by_name[a], by_name[b], Path(out_dir), stem, steps, fps, seed
                 )
-            index.append(kept[file])
+            index.append(kept[f"{stem}.json"])
     _write_atomic(Path(out_dir) / LEAGUE_REPLAYS, json.dumps(index, indent=1))
     return index
 
 
 def _replay(
-    env: MultiAgentEnv, p0: Player, p1: Player, path: Path, steps: int, fps: int, seed: int
+    env: MultiAgentEnv,
+    p0: Player,
+    p1: Player,
+    out_dir: Path,
+    stem: str,
+    steps: int,
+    fps: int,
+    seed: int,
 ) -> dict[str, Any]:
     key = jax.random.PRNGKey(zlib.crc32(f"{seed}|replay|{p0.name}|{p1.name}".encode()))
     result = match.play(
@@ -275,16 +285,19 @@ def _replay(
         params=[p0.params, p1.params],
         record_states=True,
     )
-    frames = [
-        render.render(env.spec.name, jax.tree.map(lambda x, t=t: x[t, 0], result.states))
+    scenes = [
+        render.scene(env.spec.name, jax.tree.map(lambda x, t=t: x[t, 0], result.states))
         for t in range(steps)
     ]
-    tmp = path.with_name(f".{path.name}.tmp.gif")
-    render.save_gif(frames, str(tmp), fps=fps)
-    tmp.replace(path)
+    _write_atomic(out_dir / f"{stem}.json", json.dumps(render.scene_json(scenes)))
+    gif = out_dir / f"{stem}.gif"
+    tmp = gif.with_name(f".{gif.name}.tmp.gif")
+    render.save_gif([render.rasterise(s) for s in scenes], str(tmp), fps=fps)
+    tmp.replace(gif)
     counts = result.counts()
     return {
-        "file": f"replays/{path.name}",
+        "scene": f"{stem}.json",
+        "file": f"{stem}.gif",
         "player0": p0.name,
         "player1": p1.name,
         "steps": steps,
