@@ -17,6 +17,7 @@ from algos.learner import Learner
 from algos.selfplay import SelfPlayConfig
 from algos.trainer import Trainer, build
 from envs.base import MultiAgentEnv
+from envs.policy import Policy
 
 
 def names() -> list[str]:
@@ -57,15 +58,17 @@ def make(
     cfg: Mapping[str, Any],
     selfplay: SelfPlayConfig | Sequence[SelfPlayConfig],
     total_env_steps: int,
+    opponents: Sequence[Policy] = (),
 ) -> Trainer:
     """The trainer of algorithm ``name`` for ``env`` (``algos.trainer.build``), its learners
     configured by ``cfg`` over the algorithm's defaults (``defaults``). In a game whose teams
     play different behaviours ``selfplay`` may be one config per behaviour, and
-    ``cfg["behaviours"][name]`` a behaviour's settings over the shared ones."""
+    ``cfg["behaviours"][name]`` a behaviour's settings over the shared ones. ``opponents``:
+    the team policies of ``selfplay.opponents`` (frozen players a swap may draw)."""
     cls = learner_class(name)
     cfg = {**defaults(name), **cfg}
     overrides = cfg.pop("behaviours", None) or {}
-    return build(cls, env, cfg, selfplay, total_env_steps, overrides)
+    return build(cls, env, cfg, selfplay, total_env_steps, overrides, opponents)
 
 
 __all__ = ["Learner", "Trainer", "defaults", "learner_class", "make", "names"]

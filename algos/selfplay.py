@@ -21,10 +21,18 @@ current weights taken at swap time. The schedule and ELO follow ML-Agents' Ghost
   max-step end is ``interrupted``). (The game's result is read by
   ``rollout.game_result``: the sign rule of ML-Agents generalised to non-zero-sum rewards.)
 
-Beyond ML-Agents: with ``scripted_ratio > 0`` a swap may instead hand the ghost team to one of
-the env's scripted opponents (``scripted``, drawn uniformly), a small league that keeps a
-fixed, non-self-play opponent in the mix. Games against a scripted ghost do not move ELO:
-the ratings stay a measure of self-play progress, comparable with ML-Agents' runs.
+Beyond ML-Agents: training against a population. With ``opponents_ratio > 0`` a swap may
+instead hand the ghost team to one of ``opponents``, frozen players (the env's scripted
+players, run directories, ML-Agents models; resolved to team policies by the caller). Which
+one is drawn follows ``pfsp``: uniformly, or by AlphaStar's prioritised fictitious self-play
+(Vinyals et al. 2019, "Grandmaster level in StarCraft II", Methods): with ``p`` the learner's
+recent score against an opponent, ``hard`` weighs it ``(1 - p)^2`` (the opponents it loses
+to) and ``variance`` ``p (1 - p)`` (those it is even with). ``p`` is a running mean over
+games that forgets ``1 - PFSP_MEMORY`` of its weight per update, starting from one draw.
+Games against a frozen opponent do not move ELO: the ratings stay a measure of self-play
+progress, comparable with ML-Agents' runs. With ``opponents_ratio`` = 1 the first ghost is
+already an opponent: every game is against the population (what ``experiments.exploit``
+trains with).
 
 Everything lives in a ``flax.struct`` state so the schedule runs inside the jitted loop: the
 ghost's params are selected by index from the stacked pool, never in Python.
@@ -47,6 +55,8 @@ from envs.base import MultiAgentEnv
 from envs.policy import BatchPolicy, Policy, SnapshotPolicy, vmap_policy
 
 MLAGENTS = Path(__file__).resolve().parents[1] / "conf" / "selfplay" / "mlagents.yaml"
+PFSP = ("uniform", "hard", "variance")
+PFSP_MEMORY = 0.95  # per update: the learner's score against an opponent is a recent one
 
 
 @dataclass(frozen=True)
@@ -61,8 +71,11 @@ class SelfPlayConfig:
     play_against_latest_model_ratio: float
     initial_elo: float
     elo_k: float
-    scripted: tuple[str, ...]  # scripted opponents a swap may draw (ours, not ML-Agents')
-    scripted_ratio: float  # probability that a swap draws one of ``scripted``
+    # frozen players a swap may draw (ours, not ML-Agents'): scripted players' names, run
+    # directories, ML-Agents .onnx files or model folders
+    opponents: tuple[str, ...]
+    opponents_ratio: float  # probability that a swap draws one of ``opponents``
+    pfsp: str  # how: "uniform", or prioritised fictitious self-play, "hard" or "variance"
     # asymmetric games: every behaviour learns each update against the others' current
     # policies, no ghost (Lowe et al. 2017's mixed tasks; ours, not ML-Agents')
     concurrent: bool
@@ -75,10 +88,12 @@ class SelfPlayConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.scripted_ratio <= 1.0:
-            raise ValueError(f"scripted_ratio must be in [0, 1], got {self.scripted_ratio}")
-        if self.scripted_ratio > 0.0 and not self.scripted:
-            raise ValueError("scripted_ratio > 0 needs a list of scripted opponents (scripted)")
+        if not 0.0 <= self.opponents_ratio <= 1.0:
+            raise ValueError(f"opponents_ratio must be in [0, 1], got {self.opponents_ratio}")
+        if self.opponents_ratio > 0.0 and not self.opponents:
+            raise ValueError("opponents_ratio > 0 needs a list of frozen players (opponents)")
+        if self.pfsp not in PFSP:
+            raise ValueError(f"unknown pfsp {self.pfsp!r}; choose one of {', '.join(PFSP)}")
 
 
 @struct.dataclass
@@ -89,7 +104,10 @@ class SelfPlayState:
     counter: jax.Array  # int32, the slot the next save writes
     ghost: Any  # params the non-learning team plays with (frozen between swaps)
     ghost_index: jax.Array  # int32, pool slot the ghost came from, or ``window`` for current
-    ghost_scripted: jax.Array  # int32, index into ``cfg.scripted`` of the ghost, or -1 (a network)
+    ghost_opponent: jax.Array  # int32: index into ``cfg.opponents``, or -1 (a snapshot)
+    # the learner's games against each opponent (PFSP): score and games, both forgetting
+    opponent_score: jax.Array  # [max(len(opponents), 1)] float32
+    opponent_games: jax.Array  # [max(len(opponents), 1)] float32
     learning_team: jax.Array  # int32
     learner_steps: jax.Array  # int32 agent-steps of the learning team
     ghost_steps: jax.Array  # int32 agent-steps of the ghost team
@@ -109,7 +127,9 @@ def init(params: Any, cfg: SelfPlayConfig) -> SelfPlayState:
         counter=jnp.asarray(1 % cfg.window, jnp.int32),
         ghost=params,
         ghost_index=zero,
-        ghost_scripted=jnp.full((), -1, jnp.int32),
+        ghost_opponent=jnp.full((), 0 if cfg.opponents_ratio >= 1.0 else -1, jnp.int32),
+        opponent_score=jnp.zeros((max(len(cfg.opponents), 1),), jnp.float32),
+        opponent_games=jnp.zeros((max(len(cfg.opponents), 1),), jnp.float32),
         learning_team=zero,
         learner_steps=zero,
         ghost_steps=zero,
@@ -137,11 +157,11 @@ def record_games(
     """Apply one ELO update per finished entry, in order (time-major flattening).
 
     ``results`` and ``finished`` share any shape; only ``finished`` entries count, and none
-    while the ghost is a scripted opponent. Updates are
+    while the ghost is a frozen opponent. Updates are
     sequential because each one moves both ratings that the next one reads.
     """
     results = results.reshape(-1)
-    finished = finished.reshape(-1) & (sp.ghost_scripted < 0)
+    finished = finished.reshape(-1) & (sp.ghost_opponent < 0)
     (order,) = jnp.nonzero(finished, size=finished.size, fill_value=0)
     learner = sp.elos.shape[0] - 1
 
@@ -196,23 +216,50 @@ def swap_ghost(
     sp: SelfPlayState, params: Any, key: jax.Array, swap: jax.Array, cfg: SelfPlayConfig
 ) -> SelfPlayState:
     """Where ``swap``: a new ghost, the current ``params`` with probability
-    ``play_against_latest_model_ratio``, else a uniform draw from the pool (or a scripted
-    opponent with probability ``scripted_ratio``)."""
-    k_latest, k_slot, k_league, k_scripted = jax.random.split(key, 4)
+    ``play_against_latest_model_ratio``, else a uniform draw from the pool (or, with
+    probability ``opponents_ratio``, a frozen opponent drawn by ``pfsp``)."""
+    k_latest, k_slot, k_league, k_opponent = jax.random.split(key, 4)
     latest = jax.random.uniform(k_latest) >= 1.0 - cfg.play_against_latest_model_ratio
     slot = jax.random.randint(k_slot, (), 0, sp.num_saved)
     index = jnp.where(latest, cfg.window, slot)
     ghost = jax.tree.map(lambda buf, p: jnp.where(latest, p, buf[slot]), sp.pool, params)
-    scripted = jnp.where(
-        jax.random.uniform(k_league) < cfg.scripted_ratio,
-        jax.random.randint(k_scripted, (), 0, max(len(cfg.scripted), 1)),
+    opponent = jnp.where(
+        jax.random.uniform(k_league) < cfg.opponents_ratio,
+        jax.random.categorical(k_opponent, jnp.log(pfsp_weights(sp, cfg))),
         -1,
     )
     return sp.replace(
         ghost=jax.tree.map(lambda new, old: jnp.where(swap, new, old), ghost, sp.ghost),
         ghost_index=jnp.where(swap, index, sp.ghost_index),
-        ghost_scripted=jnp.where(swap, scripted, sp.ghost_scripted).astype(jnp.int32),
+        ghost_opponent=jnp.where(swap, opponent, sp.ghost_opponent).astype(jnp.int32),
         last_swap=jnp.where(swap, sp.ghost_steps, sp.last_swap),
+    )
+
+
+def pfsp_weights(sp: SelfPlayState, cfg: SelfPlayConfig) -> jax.Array:
+    """Unnormalised draw weights of the opponents (``cfg.pfsp``), from the learner's recent
+    score ``p`` against each (one prior draw: 1/2 before any game)."""
+    p = (sp.opponent_score + 0.5) / (sp.opponent_games + 1.0)
+    if cfg.pfsp == "hard":
+        weights = (1.0 - p) ** 2
+    elif cfg.pfsp == "variance":
+        weights = p * (1.0 - p)
+    else:
+        weights = jnp.ones_like(p)
+    return weights[: max(len(cfg.opponents), 1)] + 1e-6  # never quite zero
+
+
+def record_opponent_games(
+    sp: SelfPlayState, results: jax.Array, finished: jax.Array
+) -> SelfPlayState:
+    """Forget ``1 - PFSP_MEMORY`` of every opponent's record, then add the ``finished``
+    ``results`` (learner's scores) to the current ghost's, if it is an opponent."""
+    counted = jnp.where(sp.ghost_opponent >= 0, finished.reshape(-1), False)
+    index = jnp.maximum(sp.ghost_opponent, 0)
+    score = jnp.sum(jnp.where(counted, results.reshape(-1), 0.0))
+    return sp.replace(
+        opponent_score=(PFSP_MEMORY * sp.opponent_score).at[index].add(score),
+        opponent_games=(PFSP_MEMORY * sp.opponent_games).at[index].add(jnp.sum(counted)),
     )
 
 
@@ -281,20 +328,21 @@ def record_games_between(
 
 
 def ghost_policy(
-    sp: SelfPlayState, network: SnapshotPolicy, scripted: Sequence[Policy] = ()
+    sp: SelfPlayState, network: SnapshotPolicy, opponents: Sequence[Policy] = ()
 ) -> BatchPolicy:
-    """``(obs [E, n, ...], key, episode_id [E]) -> env actions``: the frozen network or the
-    drawn scripted team.
+    """``(obs [E, n, ...], key, episode_id [E]) -> env actions``: the snapshot or the drawn
+    frozen opponent.
 
-    ``network(params, obs [E, n, ...], key, episode_id)`` plays ``sp.ghost``; ``scripted`` are team
-    policies ``(None, obs [n, ...], key)`` in ``cfg.scripted`` order, vmapped over envs. A
-    ``lax.switch`` on the traced ``ghost_scripted`` runs only the branch in play.
+    ``network(params, obs [E, n, ...], key, episode_id)`` plays ``sp.ghost``; ``opponents``
+    are team policies ``(None, obs [n, ...], key)`` in ``cfg.opponents`` order (their own
+    params inside), vmapped over envs. A ``lax.switch`` on the traced ``ghost_opponent`` runs
+    only the branch in play.
     """
 
     def play_network(obs: jax.Array, key: jax.Array, episode_id: jax.Array) -> jax.Array:
         return network(sp.ghost, obs, key, episode_id)
 
-    if not scripted:
+    if not opponents:
         return play_network
 
     def act(obs: jax.Array, key: jax.Array, episode_id: jax.Array) -> jax.Array:
@@ -306,8 +354,8 @@ def ghost_policy(
 
             return play
 
-        branches = [play_network, *(lift(p) for p in scripted)]
-        return jax.lax.switch(sp.ghost_scripted + 1, branches, obs, key, episode_id)
+        branches = [play_network, *(lift(p) for p in opponents)]
+        return jax.lax.switch(sp.ghost_opponent + 1, branches, obs, key, episode_id)
 
     return act
 
@@ -321,7 +369,7 @@ def collect_vs_ghost(
     cfg: SelfPlayConfig,
     learner_act: rollout.LearnerAct,
     network_act: SnapshotPolicy,
-    scripted: Sequence[Policy] = (),
+    opponents: Sequence[Policy] = (),
     value_fn: rollout.ValueFn | None = None,
     record_ghost: bool = False,
 ) -> tuple[rollout.EnvRunner, rollout.Step, rollout.Episodes, SelfPlayState]:
@@ -336,14 +384,17 @@ def collect_vs_ghost(
         num_steps,
         rollout.symmetric_seats(env.spec, sp.learning_team),
         learner_act,
-        ghost_policy(sp, network_act, scripted),
+        ghost_policy(sp, network_act, opponents),
         value_fn,
         record_ghost,
     )
     finished = jnp.broadcast_to(
         (episodes.ended & episodes.terminated)[..., None], episodes.final_reward.shape
     )
-    sp = record_games(sp, rollout.game_result(episodes), finished, cfg.elo_k)
+    results = rollout.game_result(episodes)
+    sp = record_games(sp, results, finished, cfg.elo_k)
+    if opponents:
+        sp = record_opponent_games(sp, results, finished)
     return runner, steps, episodes, sp
 
 
@@ -357,6 +408,6 @@ def metrics(sp: SelfPlayState, episodes: rollout.Episodes) -> dict[str, jax.Arra
         **rollout.episode_metrics(episodes),
         "elo": learner_elo(sp),
         "ghost_index": sp.ghost_index,
-        "ghost_scripted": sp.ghost_scripted,
+        "ghost_opponent": sp.ghost_opponent,
         "learning_team": sp.learning_team,
     }

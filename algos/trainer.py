@@ -33,7 +33,6 @@ from flax import struct
 from algos import rollout, selfplay
 from algos.learner import Learner, Rollout, Seating
 from algos.selfplay import SelfPlayConfig, SelfPlayState
-from envs import scripted
 from envs.base import MultiAgentEnv
 from envs.policy import Policy, Roles, own_view_policy
 
@@ -162,9 +161,21 @@ def scan_updates(trainer: Trainer, updates: int) -> Callable[[TrainState], tuple
 class GhostTrainer(Trainer):
     """ML-Agents' ghost trainer for a game whose teams play one behaviour."""
 
-    def __init__(self, env: MultiAgentEnv, learner: Learner, cfg: SelfPlayConfig) -> None:
+    def __init__(
+        self,
+        env: MultiAgentEnv,
+        learner: Learner,
+        cfg: SelfPlayConfig,
+        opponents: Sequence[Policy] = (),
+    ) -> None:
         super().__init__(env, [learner], [cfg])
-        self.scripted = [scripted.team(env.spec.name, n) for n in cfg.scripted]
+        if len(opponents) != len(cfg.opponents):
+            raise ValueError(
+                f"env.selfplay.opponents names {len(cfg.opponents)} frozen players but "
+                f"{len(opponents)} team policies were given: load them with "
+                "experiments.core.players.frozen_opponents"
+            )
+        self.opponents = list(opponents)
 
     def update(self, state: TrainState) -> tuple[TrainState, dict[str, jax.Array]]:
         (learner,), (cfg,) = self.learners, self.selfplay_cfgs
@@ -180,7 +191,7 @@ class GhostTrainer(Trainer):
             cfg,
             acting.act,
             learner.ghost(ls),
-            self.scripted,
+            self.opponents,
             acting.value,
             acting.record_ghost,
         )
@@ -430,11 +441,13 @@ def build(
     selfplay_cfg: SelfPlayConfig | Sequence[SelfPlayConfig],
     total_env_steps: int,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    opponents: Sequence[Policy] = (),
 ) -> Trainer:
     """The trainer ``env``'s spec declares, with its learners: one team (cooperative), one
     behaviour for two teams (ghost), or one behaviour per team (turns, or concurrent with
     ``selfplay.concurrent``). In a game of several behaviours ``selfplay_cfg`` may give one
-    config per behaviour and ``overrides`` algorithm settings per behaviour name."""
+    config per behaviour and ``overrides`` algorithm settings per behaviour name.
+    ``opponents``: the team policies of ``selfplay.opponents``, in order (ghost trainer)."""
     spec = env.spec
     names = [b.name for b in spec.behaviour_specs]
     cfgs = (
@@ -470,12 +483,13 @@ def build(
             )
         size = int(rollout.team_table(spec).shape[1])
         seating = Seating(size, size, spec.obs_shape, spec.action_space)
-        return GhostTrainer(env, learner_class(env, cfg, seating, total_env_steps), cfgs[0])
+        learner = learner_class(env, cfg, seating, total_env_steps)
+        return GhostTrainer(env, learner, cfgs[0], opponents)
     for c in cfgs:
-        if c.scripted_ratio > 0.0:
+        if c.opponents:
             raise ValueError(
-                f"{spec.name}: scripted ghosts (selfplay.scripted_ratio) are not supported "
-                "in an asymmetric game; set env.selfplay.scripted_ratio=0"
+                f"{spec.name}: frozen opponents (selfplay.opponents) are not supported in an "
+                "asymmetric game; set env.selfplay.opponents=[]"
             )
     concurrent = {c.concurrent for c in cfgs}
     if len(concurrent) > 1:

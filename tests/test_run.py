@@ -21,6 +21,7 @@ from experiments.core import training
 from experiments.core.build import build, chunk_updates
 from experiments.core.checkpoint import Checkpointer, CheckpointError, load_policy
 from experiments.core.config import algo_names
+from experiments.core.players import frozen_opponents, trained_player
 from tests.tiny import config, tiny
 
 
@@ -68,10 +69,10 @@ def test_cpu_experiment_recipe_overrides_only_what_it_names():
     assert not (cfg.algo.anneal_ent_coef or cfg.algo.anneal_clip_eps)  # constant, as measured
     assert cfg.env.options.ball_progress == 0.5 and cfg.total_env_steps == 5_000_000
     assert (cfg.algo.num_envs, cfg.algo.rollout_len, cfg.algo.mirror_symmetric) == (32, 320, True)
-    assert list(cfg.env.selfplay.scripted) == ["chaser", "goalie"]
+    assert list(cfg.env.selfplay.opponents) == ["chaser", "goalie"]
     assert cfg.algo.gae_lambda == base.algo.gae_lambda and cfg.algo.hidden == base.algo.hidden
     assert cfg.env.selfplay.save_steps == base.env.selfplay.save_steps
-    env, _ = build(cfg)
+    env, _ = build(cfg, frozen_opponents(cfg))
     assert env.ball_progress == 0.5
 
 
@@ -82,29 +83,51 @@ def test_unknown_names_list_the_valid_choices():
         config("env=nope")
     with pytest.raises(ValueError, match="valid"):
         build(config("+algo.not_a_key=1"))
-    with pytest.raises(ValueError, match=r"unknown scripted policy 'nope'.*valid"):
-        build(config("env.selfplay.scripted=[nope]"))
+    with pytest.raises(ValueError, match=r"'nope' is not a run directory.*chaser, goalie"):
+        frozen_opponents(config("env.selfplay.opponents=[nope]"))
+    with pytest.raises(ValueError, match="frozen_opponents"):  # names without their policies
+        build(config("env.selfplay.opponents=[chaser]"))
     with pytest.raises(ValueError, match="valid algos: ippo"):
         algos.make("nope", envs.make("tennis"), {}, None, 1)
 
 
-def test_scripted_league_plays_the_scripted_ghost_without_moving_elo():
+def test_a_population_of_frozen_players_is_played_without_moving_elo(tmp_path):
+    """Training against a scripted player and a finished run (the population): every swap
+    draws one of them, ELO stays; the run loads later without its opponents on disk."""
+    opponent = tmp_path / "opponent"
+    training.train(config("env=tennis", *tiny("ippo"), "eval.opponents=[]"), opponent)
     cfg = config(
         "env=tennis",
         *tiny("ippo"),
-        "env.selfplay.scripted=[tracker]",
-        "env.selfplay.scripted_ratio=1.0",
+        f"env.selfplay.opponents=[tracker,{opponent}]",
+        "env.selfplay.opponents_ratio=1.0",
+        "env.selfplay.pfsp=hard",
         "env.selfplay.swap_steps=0",
     )
-    _, trainer = build(cfg)
+    _, trainer = build(cfg, frozen_opponents(cfg))
     state = trainer.init(jax.random.PRNGKey(0))
-    chunk = jax.jit(scan_updates(trainer, 6))
-    state, metrics = chunk(state)
-    # Metrics are taken after the update's swap: every swap drew the tracker (index 0), so
-    # every rollout after the first (against the initial network) faced it.
-    np.testing.assert_array_equal(metrics["ghost_scripted"], 0)
-    assert float(metrics["episodes"][1:].sum()) > 0
+    state, metrics = jax.jit(scan_updates(trainer, 8))(state)
+    assert set(np.asarray(metrics["ghost_opponent"]).tolist()) <= {0, 1}
+    assert float(metrics["episodes"].sum()) > 0
     assert float(metrics["elo"][-1]) == float(metrics["elo"][0])
+    (sp,) = state.selfplay
+    assert float(sp.opponent_games.sum()) > 0  # PFSP's record of the learner's games
+
+    run = tmp_path / "population"
+    training.train(OmegaConf.merge(cfg, {"eval": {"opponents": []}}), run)
+    shutil.rmtree(opponent)
+    _, player = trained_player(run)
+    assert player.kind == "trained"
+
+
+def test_runs_saved_before_populations_still_load():
+    cfg = config("env=tennis", *tiny("ippo"))
+    old = OmegaConf.to_container(cfg)
+    selfplay = old["env"]["selfplay"]
+    selfplay["scripted"], selfplay["scripted_ratio"] = selfplay.pop("opponents"), 0.0
+    del selfplay["opponents_ratio"], selfplay["pfsp"]
+    _, trainer = build(OmegaConf.create(old))
+    assert trainer.selfplay_cfgs[0].opponents == () and trainer.selfplay_cfgs[0].pfsp == "uniform"
 
 
 def strip_timing(rows):
@@ -254,8 +277,8 @@ def test_selfplay_yaml_is_the_one_source_of_its_defaults():
         assert {k: composed[k] for k in own} == own
         assert composed.window == mlagents.window and composed.swap_steps == mlagents.swap_steps
     assert SelfPlayConfig.mlagents(window=3).window == 3
-    with pytest.raises(ValueError, match="needs a list of scripted"):
-        SelfPlayConfig.mlagents(scripted_ratio=0.5)
+    with pytest.raises(ValueError, match="needs a list of frozen players"):
+        SelfPlayConfig.mlagents(opponents_ratio=0.5)
 
 
 def test_a_state_with_empty_arrays_is_checkpointed_and_restored(tmp_path):

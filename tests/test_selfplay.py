@@ -129,36 +129,80 @@ def test_swap_draws_from_the_pool_or_current(ratio):
             assert int(sp.ghost_index) in (0, 1) and float(sp.ghost["w"][0]) == 0.0
 
 
-def test_scripted_ghosts_are_drawn_at_swaps_and_leave_elo_alone():
+def test_frozen_opponents_are_drawn_at_swaps_and_leave_elo_alone():
     cfg = SelfPlayConfig.mlagents(
         save_steps=10**9,
         team_change=10**9,
         swap_steps=0,
-        scripted=("a", "b", "c"),
-        scripted_ratio=1.0,
+        opponents=("a", "b", "c"),
+        opponents_ratio=0.9,
     )
     sp = selfplay.init({"w": jnp.zeros(1)}, cfg)
-    assert int(sp.ghost_scripted) == -1  # the first ghost is the initial network
+    assert int(sp.ghost_opponent) == -1  # the first ghost is the initial network
     drawn = set()
     for i in range(40):
         sp = selfplay.advance(sp, {"w": jnp.ones(1)}, jax.random.PRNGKey(i), 1, 1, cfg)
-        drawn.add(int(sp.ghost_scripted))
-    assert drawn == {0, 1, 2}
+        drawn.add(int(sp.ghost_opponent))
+    assert drawn == {-1, 0, 1, 2}
+    sp = sp.replace(ghost_opponent=jnp.asarray(1))
     out = selfplay.record_games(sp, jnp.array([1.0, 1.0]), jnp.ones(2, bool), k=16.0)
     np.testing.assert_array_equal(out.elos, sp.elos)
-    # With ratio 0 (ML-Agents) a swap never hands the ghost to a scripted opponent.
+    # With ratio 0 (ML-Agents) a swap never hands the ghost to a frozen opponent.
     plain = SelfPlayConfig.mlagents(
-        save_steps=10**9, team_change=10**9, swap_steps=0, scripted=("a",)
+        save_steps=10**9, team_change=10**9, swap_steps=0, opponents=("a",)
     )
     sp = selfplay.init({"w": jnp.zeros(1)}, plain)
     for i in range(20):
         sp = selfplay.advance(sp, {"w": jnp.ones(1)}, jax.random.PRNGKey(i), 1, 1, plain)
-        assert int(sp.ghost_scripted) == -1
+        assert int(sp.ghost_opponent) == -1
+    # With ratio 1 every game is against the population, the first one included.
+    only = SelfPlayConfig.mlagents(opponents=("a",), opponents_ratio=1.0)
+    assert int(selfplay.init({"w": jnp.zeros(1)}, only).ghost_opponent) == 0
+
+
+def test_the_opponent_record_counts_the_current_opponent_and_forgets():
+    cfg = SelfPlayConfig.mlagents(opponents=("a", "b"), opponents_ratio=0.5)
+    sp = selfplay.init({"w": jnp.zeros(1)}, cfg).replace(ghost_opponent=jnp.asarray(1))
+    results, finished = jnp.array([1.0, 0.0, 1.0, 0.5]), jnp.array([True, True, True, False])
+    sp = selfplay.record_opponent_games(sp, results, finished)
+    np.testing.assert_allclose(sp.opponent_score, [0.0, 2.0])
+    np.testing.assert_allclose(sp.opponent_games, [0.0, 3.0])
+    snapshot = sp.replace(ghost_opponent=jnp.asarray(-1))  # a snapshot's games: forget only
+    out = selfplay.record_opponent_games(snapshot, results, finished)
+    np.testing.assert_allclose(out.opponent_games, [0.0, 3.0 * selfplay.PFSP_MEMORY])
+
+
+@pytest.mark.parametrize(
+    ("pfsp", "weights"),
+    [("hard", [0.01, 0.81, 0.25]), ("variance", [0.09, 0.09, 0.25]), ("uniform", [1, 1, 1])],
+)
+def test_pfsp_draws_the_opponents_its_rule_favours(pfsp, weights):
+    """The learner scores 0.9 against opponent 0, 0.1 against 1 and 0.5 against 2: ``hard``
+    weighs them (1 - p)^2 (the one it loses to), ``variance`` p (1 - p) (the even one) and
+    ``uniform`` alike (AlphaStar's f_hard with p = 2, and f_var); swaps draw in proportion."""
+    cfg = SelfPlayConfig.mlagents(
+        save_steps=10**9,
+        team_change=10**9,
+        swap_steps=0,
+        opponents=("a", "b", "c"),
+        opponents_ratio=1.0,
+        pfsp=pfsp,
+    )
+    sp = selfplay.init({"w": jnp.zeros(1)}, cfg)
+    sp = sp.replace(
+        opponent_score=jnp.array([90.0, 10.0, 50.0]) - 0.5,  # one prior draw is added
+        opponent_games=jnp.array([100.0, 100.0, 100.0]) - 1.0,
+    )
+    np.testing.assert_allclose(selfplay.pfsp_weights(sp, cfg), weights, atol=1e-5)
+    swap = jax.jit(lambda key: selfplay.swap_ghost(sp, {"w": jnp.ones(1)}, key, True, cfg))
+    drawn = np.array([int(swap(jax.random.PRNGKey(i)).ghost_opponent) for i in range(800)])
+    shares = np.bincount(drawn, minlength=3) / drawn.size
+    np.testing.assert_allclose(shares, np.array(weights) / np.sum(weights), atol=0.06)
 
 
 def test_ghost_policy_plays_the_drawn_opponent():
     sp = selfplay.init(
-        {"w": jnp.full(1, 5)}, SelfPlayConfig.mlagents(scripted=("x", "y"), scripted_ratio=0.5)
+        {"w": jnp.full(1, 5)}, SelfPlayConfig.mlagents(opponents=("x", "y"), opponents_ratio=0.5)
     )
 
     def network(params, obs, key, episode_id):  # [E, n, D] -> [E, n], int like a discrete head
@@ -170,18 +214,20 @@ def test_ghost_policy_plays_the_drawn_opponent():
     obs = jnp.zeros((3, 2, 4))
     for index, expected in ((-1, 5), (0, 1), (1, 2)):
         act = selfplay.ghost_policy(
-            sp.replace(ghost_scripted=jnp.asarray(index)), network, [constant(1.0), constant(2.0)]
+            sp.replace(ghost_opponent=jnp.asarray(index)), network, [constant(1.0), constant(2.0)]
         )
         out = jax.jit(act)(obs, jax.random.PRNGKey(0), jnp.zeros(3, jnp.int32))
         assert out.dtype == jnp.int32 and out.shape == (3, 2)
         np.testing.assert_array_equal(out, expected)
 
 
-def test_scripted_settings_are_checked():
-    with pytest.raises(ValueError, match="needs a list of scripted opponents"):
-        SelfPlayConfig.mlagents(scripted_ratio=0.2)
+def test_opponent_settings_are_checked():
+    with pytest.raises(ValueError, match="needs a list of frozen players"):
+        SelfPlayConfig.mlagents(opponents_ratio=0.2)
     with pytest.raises(ValueError, match=r"in \[0, 1\]"):
-        SelfPlayConfig.mlagents(scripted=("chaser",), scripted_ratio=1.5)
+        SelfPlayConfig.mlagents(opponents=("chaser",), opponents_ratio=1.5)
+    with pytest.raises(ValueError, match="uniform, hard, variance"):
+        SelfPlayConfig.mlagents(pfsp="greedy")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ with the same ``arch`` share one compiled match program (``experiments.core.matc
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -274,6 +275,23 @@ def load_player(
             f"{env_name} player ({', '.join(scripted.names(env_name))})"
         )
     return envs.make(env_name), scripted_player(env_name, str(spec))
+
+
+def frozen_opponents(cfg: Any) -> list[Policy]:
+    """The team policies of ``cfg.env.selfplay.opponents`` (scripted players' names, run
+    directories, ``.onnx`` files or model folders), each with its params inside: the frozen
+    players a run trains against (``algos.selfplay``)."""
+    policies = []
+    for spec in cfg.env.selfplay.get("opponents", []):
+        player = side(cfg.env.name, spec)
+        if isinstance(player.policy, Roles):
+            raise ValueError(f"{spec}: frozen opponents play symmetric games only")
+        policies.append(functools.partial(_frozen, player.policy, player.params))
+    return policies
+
+
+def _frozen(policy: Policy, params: Any, _: Any, obs: Any, key: Any) -> Any:
+    return policy(params, obs, key)
 
 
 def side(env_name: str, spec: str | Path) -> Player:

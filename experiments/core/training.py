@@ -36,6 +36,7 @@ from experiments.core.build import build, chunk_updates
 from experiments.core.checkpoint import Checkpointer, CheckpointError, save_policy, save_snapshot
 from experiments.core.evaluation import describe, evaluate_policy, flatten
 from experiments.core.logger import RunLogger
+from experiments.core.players import frozen_opponents
 
 OUTPUTS = (Path("outputs"), Path("multirun"))  # Hydra's run and sweep roots
 
@@ -153,7 +154,7 @@ class Program:
 def compile_program(cfg: DictConfig) -> Program:
     """Build ``cfg``'s env and trainer and compile its chunk of updates for the state's
     shapes (no seed in them: every seed runs this one program)."""
-    env, trainer = build(cfg)
+    env, trainer = build(cfg, frozen_opponents(cfg))
     updates = chunk_updates(cfg, trainer)
     steps_per_chunk = trainer.env_steps_per_update * updates
     num_chunks = max(1, math.ceil(int(cfg.total_env_steps) / steps_per_chunk))
