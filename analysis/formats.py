@@ -55,6 +55,13 @@ CREATE TABLE IF NOT EXISTS set_aside (  -- pool entries a league could not admit
     env TEXT NOT NULL, entry TEXT NOT NULL, reason TEXT NOT NULL,
     PRIMARY KEY (env, entry)
 );
+CREATE TABLE IF NOT EXISTS exploits (  -- a fresh learner's curve against a frozen player
+    env TEXT NOT NULL, player TEXT NOT NULL, learner TEXT NOT NULL, seed INTEGER NOT NULL,
+    env_steps INTEGER NOT NULL,
+    win_rate REAL, low REAL NOT NULL, high REAL NOT NULL,  -- decided games, Wilson 95%
+    games INTEGER NOT NULL,
+    PRIMARY KEY (env, player, learner, seed, env_steps)
+);
 CREATE TABLE IF NOT EXISTS roles (  -- the behaviour each team plays in an asymmetric game
     env TEXT NOT NULL, team INTEGER NOT NULL, behaviour TEXT NOT NULL,
     PRIMARY KEY (env, team)
@@ -117,6 +124,14 @@ def read_set_aside(db: str | Path, env_name: str) -> pd.DataFrame:
     with sqlite3.connect(db) as conn:
         conn.executescript(MATCH_SCHEMA)  # a table from before set-asides were recorded
         query = "SELECT entry, reason FROM set_aside WHERE env = ? ORDER BY entry"
+        return pd.read_sql_query(query, conn, params=(env_name,))
+
+
+def read_exploits(db: str | Path, env_name: str) -> pd.DataFrame:
+    """Exploitability curves (``experiments.exploit``) of ``env_name``'s players, in order."""
+    with sqlite3.connect(db) as conn:
+        conn.executescript(MATCH_SCHEMA)
+        query = "SELECT * FROM exploits WHERE env = ? ORDER BY player, learner, seed, env_steps"
         return pd.read_sql_query(query, conn, params=(env_name,))
 
 

@@ -1,17 +1,19 @@
 """The league's leaderboard site: one ``index.html`` that opens from ``file://``, no server.
 
 Read from files only: the match table (``analysis.formats``: matches, players, set-aside
-entries), the replays' index and scenes beside the page (``replays/``), and, for a player
-that is a run directory, its ``metrics.jsonl``. The page holds:
+entries, exploitability curves), the replays' index and scenes beside the page
+(``replays/``), and, for a player that is a run directory, its ``metrics.jsonl``. The page
+holds:
 
 - the ranking, sortable by any column and filterable by name and kind, with every rating
   (Bradley–Terry and its 95% bootstrap interval, ELO as HF computes it, Nash averaging,
-  α-Rank) and a legend that says when to trust which;
+  α-Rank), how far a best response beat it, and a legend that says when to trust which;
 - the ratings with their intervals as a chart, and the head-to-head score matrix as a heat
   map, both in rating order;
 - replays as a canvas player (play, pause, scrub, speed) drawing the recorded scenes, the
   GIF as the fallback;
-- a player panel: record, matches and, for a run, its self-play ELO over training;
+- a player panel: record, matches, its exploitability curves (``experiments.exploit``: a
+  fresh learner's win rate against it over training) and, for a run, its self-play ELO;
 - the models set aside, with the reason.
 
 The data is embedded as JSON and drawn by the page's script; it marks ``<body data-ready>``
@@ -31,6 +33,7 @@ import pandas as pd
 
 from analysis.formats import (
     LEAGUE_REPLAYS,
+    read_exploits,
     read_matches,
     read_metrics,
     read_players,
@@ -51,7 +54,12 @@ def league_data(db: str | Path, env_name: str, out_dir: str | Path) -> dict[str,
     names = sorted(players["name"])
     table = rating_table(matches, names) if names else pd.DataFrame()
     facts = players.set_index("name")
+    exploits = _exploits(read_exploits(db, env_name))
     ranking = [_ranking_row(row, facts, "bt_low" in table) for row in table.itertuples()]
+    for r in ranking:  # how far the strongest best response got: the page's "exploited"
+        finals = [c["win_rate"][-1] for c in exploits.get(r["name"], [])]
+        finals = [f for f in finals if f is not None]
+        r["exploited"] = max(finals) if finals else None
     order = [r["name"] for r in ranking]
     columns = ["player0", "player1", "wins0", "draws", "wins1", "games"]
     return {
@@ -61,6 +69,7 @@ def league_data(db: str | Path, env_name: str, out_dir: str | Path) -> dict[str,
         "matches": matches[columns].to_dict("records"),
         "replays": _replays(Path(out_dir)),
         "curves": {r["name"]: c for r in ranking if (c := _curve(r))},
+        "exploits": exploits,
         "set_aside": read_set_aside(db, env_name).to_dict("records"),
     }
 
@@ -124,6 +133,23 @@ def _curve(player: dict[str, Any]) -> dict[str, list[float]] | None:
     if not rows:
         return None
     return {"env_steps": [r["env_steps"] for r in rows], "elo": [r["elo"] for r in rows]}
+
+
+def _exploits(table: pd.DataFrame) -> dict[str, list[dict[str, Any]]]:
+    """Per player, its exploitability curves: one per learner and seed."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for (player, learner, seed), rows in table.groupby(["player", "learner", "seed"]):
+        out.setdefault(player, []).append(
+            {
+                "learner": learner,
+                "seed": int(seed),
+                "env_steps": rows["env_steps"].astype(int).tolist(),
+                "win_rate": [None if pd.isna(v) else float(v) for v in rows["win_rate"]],
+                "low": rows["low"].astype(float).tolist(),
+                "high": rows["high"].astype(float).tolist(),
+            }
+        )
+    return out
 
 
 def _text(value: Any) -> str | None:

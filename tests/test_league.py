@@ -251,9 +251,10 @@ def test_league_command_writes_a_dataset_and_a_site_that_a_browser_renders(
     assert 'data-ready="1"' in dom
     rows = re.findall(r'<tr class="player-row[^"]*" data-player="([^"]+)"', dom)
     assert sorted(rows) == sorted(players["name"])
-    # Each row carries BT, its interval, ELO, Nash averaging and α-Rank; the legend says which.
+    # Each row carries BT, its interval, ELO, Nash averaging, α-Rank and how far a best response
+    # beat it; the legend says which.
     first_row = re.search(r'<tr class="player-row.*?</tr>', dom).group(0)
-    assert first_row.count("<td") == 11
+    assert first_row.count("<td") == 12
     assert 'id="legend"' in dom and "Nash avg" in dom and "α-Rank" in dom
     assert len(re.findall(r'class="match-row"', dom)) == 2 * (n - 1)  # the leader's panel
     assert len(re.findall(r'<rect class="cell"', dom)) == n * n  # the head-to-head matrix

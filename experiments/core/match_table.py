@@ -47,6 +47,19 @@ def set_aside(
         )
 
 
+def add_exploit(conn: sqlite3.Connection, summary: dict[str, Any]) -> None:
+    """Record (or replace) an exploitability curve (``experiments.exploit``'s summary)."""
+    keys = (summary["env"], summary["player"], summary["learner"], summary["seed"])
+    with conn:
+        conn.executemany(
+            "INSERT OR REPLACE INTO exploits VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (*keys, r["env_steps"], r["win_rate"], r["low"], r["high"], r["games"])
+                for r in summary["curve"]
+            ],
+        )
+
+
 def add_match(conn: sqlite3.Connection, row: dict[str, Any]) -> None:
     """Commit one finished match: all of it or none of it."""
     with conn:

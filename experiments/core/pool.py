@@ -93,7 +93,7 @@ def pool_players(entries: Sequence[Path], env_name: str) -> tuple[list[Player], 
     for entry in entries:
         try:
             if (entry / "final").is_dir():
-                run_env, player = trained_player(entry, name=_run_name(entry))
+                run_env, player = trained_player(entry, name=run_name(entry))
                 if run_env.spec.name != env_name:
                     raise ValueError(f"trained on {run_env.spec.name}, not {env_name}")
             else:
@@ -126,9 +126,15 @@ def probe(env: MultiAgentEnv, player: Player) -> None:
         raise ValueError(f"answers with actions outside its branches {space.branches}")
 
 
-def _run_name(run_dir: Path) -> str:
+def run_name(run_dir: Path) -> str:
+    """A league's name for a run: ``<algo>/seed<k>/<folder>`` (runs of one seed differ)."""
     config = json.loads((run_dir / "final" / "config.json").read_text())
     return f"{config['algo']['name']}/seed{config['seed']}/{run_dir.name}"
+
+
+def league_name(entry: Path, player: Player) -> str:
+    """The name ``entry`` has in a league: a run's ``run_name``, else the player's own."""
+    return run_name(entry) if (entry / "final").is_dir() else player.name
 
 
 def unique_names(players: Sequence[Player]) -> list[Player]:
