@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
+from scipy.optimize import linprog, minimize
 
 
 def score_matrix(matches: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
@@ -51,33 +51,73 @@ def score_matrix(matches: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
 
 def nash_average(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The maximum-entropy Nash mixture of the symmetric zero-sum game ``scores - 1/2`` and
-    each player's Nash-averaged rating (its expected margin against the mixture)."""
+    each player's Nash-averaged rating (its expected margin against the mixture).
+
+    The equilibria are the polytope ``{p >= 0, sum p = 1, A p <= 0}``. Its support (the
+    players some equilibrium plays) and a point inside it come from one linear program per
+    player (maximise ``p_i``); entropy is then maximised over the support from that point.
+    Starting inside matters: a pool with one dominant player has a single equilibrium, a
+    corner, where a solver started at the uniform mixture finds no feasible direction."""
     margin = np.asarray(scores, np.float64) - 0.5
     margin = 0.5 * (margin - margin.T)  # exactly antisymmetric, whatever the rounding
     n = len(margin)
+    support, start = _equilibrium_support(margin)
+    p = np.zeros(n)
+    if len(support) == 1:
+        p[support] = 1.0
+        return p, margin @ p
+    cols = margin[:, support]
 
-    def neg_entropy(p: np.ndarray) -> tuple[float, np.ndarray]:
-        q = np.maximum(p, 1e-300)
-        return float(np.sum(p * np.log(q))), np.log(q) + 1.0
+    def neg_entropy(q: np.ndarray) -> tuple[float, np.ndarray]:
+        safe = np.maximum(q, 1e-300)
+        return float(np.sum(q * np.log(safe))), np.log(safe) + 1.0
 
     result = minimize(
         neg_entropy,
-        np.full(n, 1.0 / n),
+        start[support],
         jac=True,
         method="SLSQP",
-        bounds=[(0.0, 1.0)] * n,
+        bounds=[(0.0, 1.0)] * len(support),
         constraints=[
-            {"type": "eq", "fun": lambda p: p.sum() - 1.0, "jac": lambda p: np.ones((1, n))},
+            {"type": "eq", "fun": lambda q: q.sum() - 1.0, "jac": lambda q: np.ones((1, len(q)))},
             # A p <= 0: no player gains against the mixture (the game's value is 0)
-            {"type": "ineq", "fun": lambda p: -margin @ p, "jac": lambda p: -margin},
+            {"type": "ineq", "fun": lambda q: -cols @ q, "jac": lambda q: -cols},
         ],
         options={"ftol": 1e-14, "maxiter": 1000},
     )
-    if not result.success:
-        raise RuntimeError(f"Nash averaging did not converge: {result.message}")
-    p = np.clip(result.x, 0.0, None)
-    p /= p.sum()
+    # SLSQP may stop on a face of the set and say it failed; its point still counts if it is
+    # an equilibrium, else the LP's (which is one)
+    q = np.clip(result.x, 0.0, None)
+    q /= q.sum()
+    p[support] = q if np.max(cols @ q) <= EQUILIBRIUM_TOL else start[support]
     return p, margin @ p
+
+
+EQUILIBRIUM_TOL = 1e-7  # mass below this is not played; a gain below it is none
+
+
+def _equilibrium_support(margin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The players some Nash mixture of ``margin`` plays, and a mixture inside the set of
+    equilibria (the mean of the maximisers of each such player's mass)."""
+    n = len(margin)
+    maximisers = []
+    for i in range(n):
+        objective = np.zeros(n)
+        objective[i] = -1.0
+        result = linprog(
+            objective,
+            A_ub=margin,
+            b_ub=np.zeros(n),
+            A_eq=np.ones((1, n)),
+            b_eq=[1.0],
+            bounds=(0.0, None),
+            method="highs",
+        )
+        if result.status != 0:
+            raise RuntimeError(f"Nash averaging: the equilibrium LP failed ({result.message})")
+        maximisers.append(result.x)
+    support = np.flatnonzero([x[i] > EQUILIBRIUM_TOL for i, x in enumerate(maximisers)])
+    return support, np.mean([maximisers[i] for i in support], axis=0)
 
 
 def alpha_rank(scores: np.ndarray, alpha: float = 100.0, population: int = 50) -> np.ndarray:

@@ -77,6 +77,28 @@ def test_a_transitive_game_puts_all_the_mass_on_the_best():
     assert pi[0] > 0.99 and np.argsort(-pi)[0] == 0
 
 
+def test_an_equilibrium_on_a_face_is_found_with_its_maximum_entropy():
+    """Player 0 ties with 1 and 5 and beats the rest; 5 beats 2, 3 and 4 by much. The
+    equilibria mix 0 and 5 with weight a >= 35/37 on 0 (player 4's margin
+    -0.02 a + 0.35 (1 - a) <= 0 binds), so the maximum-entropy one is a = 35/37. Started at
+    the uniform mixture, SLSQP stopped on this face without an answer."""
+    scores = symmetric_scores(
+        np.array(
+            [
+                [0.5, 0.5, 0.55, 0.53, 0.52, 0.5],
+                [0, 0.5, 0.63, 0.12, 0.53, 0.49],
+                [0, 0, 0.5, 0.88, 0.88, 0.32],
+                [0, 0, 0, 0.5, 0.56, 0.8],
+                [0, 0, 0, 0, 0.5, 0.85],
+                [0, 0, 0, 0, 0, 0.5],
+            ]
+        )
+    )
+    mass, rating = nash_average(scores)
+    assert mass == pytest.approx([35 / 37, 0, 0, 0, 0, 2 / 37], abs=1e-6)
+    assert rating[[0, 4, 5]] == pytest.approx(0.0, abs=1e-6) and (rating <= 1e-7).all()
+
+
 @pytest.mark.parametrize("alpha", [0.5, 5.0, 100.0])
 def test_alpha_rank_is_openspiels(alpha):
     rng = np.random.default_rng(int(alpha * 10))
