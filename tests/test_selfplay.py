@@ -129,14 +129,15 @@ def test_swap_draws_from_the_pool_or_current(ratio):
             assert int(sp.ghost_index) in (0, 1) and float(sp.ghost["w"][0]) == 0.0
 
 
+def swapping_every_update(**overrides) -> SelfPlayConfig:
+    """A config whose ghost is redrawn after every update, with no saves or team changes,
+    and three frozen opponents ``a``, ``b``, ``c``."""
+    fixed = {"save_steps": 10**9, "team_change": 10**9, "swap_steps": 0}
+    return SelfPlayConfig.mlagents(**fixed, opponents=("a", "b", "c"), **overrides)
+
+
 def test_frozen_opponents_are_drawn_at_swaps_and_leave_elo_alone():
-    cfg = SelfPlayConfig.mlagents(
-        save_steps=10**9,
-        team_change=10**9,
-        swap_steps=0,
-        opponents=("a", "b", "c"),
-        opponents_ratio=0.9,
-    )
+    cfg = swapping_every_update(opponents_ratio=0.9)
     sp = selfplay.init({"w": jnp.zeros(1)}, cfg)
     assert int(sp.ghost_opponent) == -1  # the first ghost is the initial network
     drawn = set()
@@ -180,14 +181,7 @@ def test_pfsp_draws_the_opponents_its_rule_favours(pfsp, weights):
     """The learner scores 0.9 against opponent 0, 0.1 against 1 and 0.5 against 2: ``hard``
     weighs them (1 - p)^2 (the one it loses to), ``variance`` p (1 - p) (the even one) and
     ``uniform`` alike (AlphaStar's f_hard with p = 2, and f_var); swaps draw in proportion."""
-    cfg = SelfPlayConfig.mlagents(
-        save_steps=10**9,
-        team_change=10**9,
-        swap_steps=0,
-        opponents=("a", "b", "c"),
-        opponents_ratio=1.0,
-        pfsp=pfsp,
-    )
+    cfg = swapping_every_update(opponents_ratio=1.0, pfsp=pfsp)
     sp = selfplay.init({"w": jnp.zeros(1)}, cfg)
     sp = sp.replace(
         opponent_score=jnp.array([90.0, 10.0, 50.0]) - 0.5,  # one prior draw is added
