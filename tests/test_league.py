@@ -132,6 +132,22 @@ def test_separate_spends_its_budget_on_copies_that_never_separate(tmp_path):
     assert len(read_matches(db, "tennis")) == 10  # a spent budget plays nothing
 
 
+def test_least_played_spreads_a_small_budget_over_every_player(tmp_path):
+    env = envs.make("tennis")
+    names = ("tracker", "tracker", "random", "random")
+    players = unique_names([scripted_player("tennis", n) for n in names])
+    db = tmp_path / "league.sqlite"
+    run_league(env, players, db, 4, 60, matchmaking="least-played", budget=4)
+    matches = read_matches(db, "tennis")
+    # 4 matches: two legs (a pair on both sides each) over four different players
+    seen = pd.concat([matches["player0"], matches["player1"]]).value_counts()
+    assert len(matches) == 4 and sorted(seen.index) == sorted(p.name for p in players)
+    assert set(seen) == {2}
+    run_league(env, players, db, 4, 60, matchmaking="least-played")  # no budget: every pair
+    legs = legs_played(read_matches(db, "tennis"), "tennis", [p.name for p in players])
+    assert set(legs.values()) == {1}
+
+
 def test_pool_finds_runs_folders_and_files_and_skips_what_does_not_fit(tennis_pool):
     entries = pool_entries(tennis_pool)
     assert [e.name for e in entries] == [
