@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -86,7 +87,9 @@ def findings(
             "- Tournament rating (Bradley–Terry, mean over a group's players [95% CI over "
             "them]): "
             + "; ".join(
-                f"{r.group} {r.bt:.0f} [{r.low:.0f}, {r.high:.0f}]" for r in ranked.itertuples()
+                f"{r.group} {r.bt:.0f} [{r.low:.0f}, {r.high:.0f}]"
+                + (f" (worst {r.worst:.0f})" if r.players > 1 else "")
+                for r in ranked.itertuples()
             )
             + "."
         )
@@ -114,7 +117,8 @@ def findings(
             for r in reference.itertuples():
                 lines.append(
                     f"- {r.algo}'s policies at {r.env_steps:,} env steps vs {r.opponent}: score "
-                    f"{r.score:.3f} [{r.low:.3f}, {r.high:.3f}] over {r.runs} runs."
+                    f"{r.score:.3f} [{r.low:.3f}, {r.high:.3f}] over {r.runs} runs, worst run "
+                    f"{r.worst:.3f}."
                 )
         for r in summary[summary["env"] == env].itertuples():
             stalled = (
@@ -123,7 +127,7 @@ def findings(
             lines.append(
                 f"- {r.algo}: {r.runs} runs of {r.env_steps:,} env steps, "
                 f"{r.train_wall_s / 60:.1f} min and {r.env_steps_per_s:,.0f} env-steps/s each "
-                f"(mean){stalled}."
+                f"(mean){stalled}{solved_sentence(r)}."
             )
         lines.append("")
     for env, rows in imp.groupby("env"):
@@ -132,6 +136,17 @@ def findings(
             lines.append(f"- P({r.x} > {r.y}) = {r.p_x_beats_y:.3f} [{r.low:.3f}, {r.high:.3f}]")
         lines.append("")
     return "\n".join(lines)
+
+
+def solved_sentence(row: Any) -> str:
+    """``runs_summary``'s solved columns in words, for a game with a solved score (else "")."""
+    if pd.isna(row.game_score):
+        return ""
+    when = f" (median at {row.solved_at_env_steps:,.0f} env steps)" if row.solved_runs else ""
+    return (
+        f"; solved in {row.solved_runs} of {row.runs}{when}; final game score "
+        f"{row.game_score:.2f}, worst run {row.game_score_worst:.2f}"
+    )
 
 
 def last_snapshot_scores(curves: pd.DataFrame, reps: int, seed: int = 0) -> pd.DataFrame:
@@ -154,6 +169,7 @@ def last_snapshot_scores(curves: pd.DataFrame, reps: int, seed: int = 0) -> pd.D
                 "runs": len(last),
                 "env_steps": int(data["env_steps"].max()),
                 "score": float(last.mean()),
+                "worst": float(last.min()),
                 "low": float(np.percentile(boot, 2.5)),
                 "high": float(np.percentile(boot, 97.5)),
                 "holds_half_from": int(after.min()) if len(after) else None,
@@ -209,6 +225,7 @@ def make_report(
         train_wall_s=("train_wall_s", "mean"),
         env_steps_per_s=("env_steps_per_s", "mean"),
         game_score=("game_score", "mean"),
+        game_score_worst=("game_score", "min"),
         solved_runs=("solved_at_env_steps", "count"),
         solved_at_env_steps=("solved_at_env_steps", "median"),
         stalled_runs=("stalls", lambda x: (x > 0).sum() if x.notna().any() else None),

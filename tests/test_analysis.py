@@ -8,7 +8,7 @@ import pytest
 from matplotlib.figure import Figure
 from rliable import metrics
 
-from analysis import plots
+from analysis import plots, report
 from analysis.aggregate import (
     aggregate_table,
     algo_head_to_head,
@@ -155,3 +155,45 @@ def test_group_ratings_average_a_groups_players_with_an_interval_over_them():
     # One player: its own interval over games.
     assert (reference["low"], reference["high"]) == (1230.0, 1270.0)
     assert list(table.index) == ["mlagents", "poca"]  # best mean first
+
+
+def test_findings_state_the_worst_run_and_when_a_solvable_game_was_solved():
+    """The sentences the paper quotes carry the worst seed beside the mean, and a game with a
+    solved score says how many runs solved it and when; a game without one says neither."""
+    h2h = pd.DataFrame(
+        [
+            ("tennis", "ippo", "poca", 0.6, 0.55, 0.65, 40),
+            ("tennis", "poca", "ippo", 0.4, 0.35, 0.45, 40),
+        ],
+        columns=["env", "algo", "opponent", "score", "low", "high", "games"],
+    )
+    groups = pd.DataFrame(
+        [("tennis", "ippo", 2, 1200.0, 1150.0, 1250.0, 1250.0, 1150.0)],
+        columns=["env", "group", "players", "bt", "low", "high", "best", "worst"],
+    )
+    summary = pd.DataFrame(
+        [
+            ("tennis", "ippo", 2, 2048, 120.0, 900.0, 1.5, 0.4, 1, 870400.0, None),
+            ("tennis", "poca", 2, 2048, 60.0, 900.0, np.nan, np.nan, 0, np.nan, None),
+        ],
+        columns=[
+            "env", "algo", "runs", "env_steps", "train_wall_s", "env_steps_per_s",
+            "game_score", "game_score_worst", "solved_runs", "solved_at_env_steps",
+            "stalled_runs",
+        ],
+    )  # fmt: skip
+    vs_fixed = pd.DataFrame(
+        [("tennis", "ippo", "mlagents/Tennis", 2, 2048, 0.55, 0.31, 0.3, 0.8)],
+        columns=["env", "algo", "opponent", "runs", "env_steps", "score", "worst", "low", "high"],
+    )
+    empty = pd.DataFrame(columns=["env", "algo", "metric", "estimate", "low", "high"])
+    imp = pd.DataFrame(columns=["env", "x", "y", "p_x_beats_y", "low", "high"])
+    text = report.findings(h2h, empty, imp, summary, groups, vs_fixed)
+    assert "ippo 1200 [1150, 1250] (worst 1150)" in text
+    assert "ippo vs poca: score 0.600 [95% CI 0.550, 0.650] over 40 games: ippo wins" in text
+    assert "over 2 runs, worst run 0.310." in text
+    ippo, poca = (line for line in text.splitlines() if line.startswith(("- ippo:", "- poca:")))
+    assert ippo.endswith(
+        "solved in 1 of 2 (median at 870,400 env steps); final game score 1.50, worst run 0.40."
+    )
+    assert "solved" not in poca and poca.endswith("each (mean).")
