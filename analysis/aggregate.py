@@ -169,6 +169,7 @@ def algo_head_to_head(
                 "low": low,
                 "high": high,
                 "games": int(g_mat.sum()),
+                "draws": int(sub["draws"].sum()),
             }
         )
     return pd.DataFrame(rows)

@@ -21,11 +21,11 @@ def _order(values: pd.Series) -> list[str]:
     return sorted(values.unique())
 
 
-def _mean_curve(ax: plt.Axes, data: pd.DataFrame, y: str, algos: list[str]) -> None:
+def _mean_curve(
+    ax: plt.Axes, data: pd.DataFrame, y: str, algos: list[str], x: str = "env_steps"
+) -> None:
     """One line per algorithm: the mean over seeds with seaborn's 95% bootstrap band."""
-    sns.lineplot(
-        data=data, x="env_steps", y=y, hue="algo", hue_order=algos, errorbar=("ci", 95), ax=ax
-    )
+    sns.lineplot(data=data, x=x, y=y, hue="algo", hue_order=algos, errorbar=("ci", 95), ax=ax)
 
 
 def elo_panels(curves: pd.DataFrame) -> list[tuple[str, str, str]]:
@@ -169,17 +169,30 @@ def improvement_intervals(improvement: pd.DataFrame) -> Figure:
     return fig
 
 
-def fixed_opponent_curves(curves: pd.DataFrame, env: str) -> Figure:
+def fixed_opponent_curves(
+    curves: pd.DataFrame, env: str, budget_min: float | None = None
+) -> Figure:
     """A game's checkpoint curves: score ((W + D/2) / games) of each algorithm's policy
-    snapshots against each fixed opponent (scripted, reference), mean and 95% band over seeds."""
+    snapshots against each fixed opponent (scripted, reference), mean and 95% band over seeds;
+    against env steps, or, given ``budget_min`` (marked), against ``compute_min``, the minutes
+    each snapshot's env steps take at its algorithm's measured speed
+    (``report.compute_minutes``)."""
     data = curves[curves["env"] == env]
+    x, label = (
+        ("env_steps", "env steps")
+        if budget_min is None
+        else ("compute_min", "minutes at the measured speed")
+    )
     opponents = _order(data["opponent"])
     fig, axes = plt.subplots(
         1, len(opponents), figsize=(4.2 * len(opponents), 3.4), squeeze=False, sharey=True
     )
     for ax, opponent in zip(axes[0], opponents, strict=True):
-        _mean_curve(ax, data[data["opponent"] == opponent], "score", _order(curves["algo"]))
+        data_vs = data[data["opponent"] == opponent]
+        _mean_curve(ax, data_vs, "score", _order(curves["algo"]), x=x)
         ax.axhline(0.5, color="grey", linestyle="--", linewidth=1)
-        ax.set(title=f"{env} vs {opponent}", xlabel="env steps", ylabel="score", ylim=(0, 1))
+        if budget_min is not None:
+            ax.axvline(budget_min, color="black", linestyle=":", linewidth=1)
+        ax.set(title=f"{env} vs {opponent}", xlabel=label, ylabel="score", ylim=(0, 1))
     fig.tight_layout()
     return fig

@@ -72,6 +72,7 @@ def findings(
     summary: pd.DataFrame,
     groups: pd.DataFrame,
     vs_fixed: pd.DataFrame | None = None,
+    equal_compute: pd.DataFrame | None = None,
 ) -> str:
     """The comparisons the paper states, as sentences generated from the tables (so the
     text cannot drift from the numbers): head to head, aggregates, the last policy
@@ -103,7 +104,7 @@ def findings(
             )
             lines.append(
                 f"- {r.algo} vs {r.opponent}: score {r.score:.3f} [95% CI {r.low:.3f}, "
-                f"{r.high:.3f}] over {r.games} games: {verdict}."
+                f"{r.high:.3f}] over {r.games} games ({r.draws} drawn): {verdict}."
             )
         for r in agg[(agg["env"] == env) & (agg["metric"] == "IQM")].itertuples():
             lines.append(
@@ -119,6 +120,17 @@ def findings(
                     f"- {r.algo}'s policies at {r.env_steps:,} env steps vs {r.opponent}: score "
                     f"{r.score:.3f} [{r.low:.3f}, {r.high:.3f}] over {r.runs} runs, worst run "
                     f"{r.worst:.3f}."
+                )
+        if equal_compute is not None:
+            reference = equal_compute[
+                (equal_compute["env"] == env) & equal_compute["opponent"].str.startswith("mlagents")
+            ]
+            for r in reference.itertuples():
+                lines.append(
+                    f"- {r.algo}'s policies at equal compute ({r.budget_min:.1f} min, the "
+                    f"cheapest algorithm's full run; {r.env_steps:,.0f} env steps on average) "
+                    f"vs {r.opponent}: score {r.score:.3f} [{r.low:.3f}, {r.high:.3f}] over "
+                    f"{r.runs} runs, worst run {r.worst:.3f}."
                 )
         for r in summary[summary["env"] == env].itertuples():
             stalled = (
@@ -173,6 +185,54 @@ def last_snapshot_scores(curves: pd.DataFrame, reps: int, seed: int = 0) -> pd.D
                 "low": float(np.percentile(boot, 2.5)),
                 "high": float(np.percentile(boot, 97.5)),
                 "holds_half_from": int(after.min()) if len(after) else None,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def compute_minutes(fixed: pd.DataFrame, speed: pd.DataFrame) -> pd.DataFrame:
+    """``fixed`` (``load_snapshot_scores``) with ``compute_min``: the minutes its snapshot's
+    env steps take at its algorithm's speed on the game, measured apart on an idle machine
+    (``speed.jsonl``). The study's own wall times are not used: its runs share the machine
+    with each other and with whatever else runs, so they vary by up to 2x between seeds."""
+    rate = speed.set_index(["env", "algo"])["env_steps_per_s"]
+    keys = pd.MultiIndex.from_frame(fixed[["env", "algo"]])
+    return fixed.assign(
+        compute_min=fixed["env_steps"].to_numpy() / rate.reindex(keys).to_numpy() / 60
+    )
+
+
+def equal_compute_scores(fixed: pd.DataFrame, reps: int, seed: int = 0) -> pd.DataFrame:
+    """Per env, algorithm and fixed opponent: each run's last snapshot within the compute of
+    the env's cheapest full run (``compute_min``, ``compute_minutes``), mean over runs with a
+    bootstrap 95% interval (runs resampled) and the worst run.
+
+    The per-second counterpart of ``last_snapshot_scores``: what a reader with that much time
+    on this machine gets from each algorithm."""
+    rng = np.random.default_rng(seed)
+    full = fixed.groupby(["env", "algo"])["compute_min"].max()
+    budgets = full.groupby("env").min()
+    rows = []
+    for (env, algo, opponent), data in fixed.groupby(["env", "algo", "opponent"]):
+        budget = float(budgets[env])
+        within = data[data["compute_min"] <= budget * (1 + 1e-9)]
+        if within.empty:
+            continue
+        last = within.loc[within.groupby("seed")["env_steps"].idxmax()]
+        scores = last["score"].to_numpy()
+        boot = scores[rng.integers(0, len(scores), (reps, len(scores)))].mean(axis=1)
+        rows.append(
+            {
+                "env": env,
+                "algo": algo,
+                "opponent": opponent,
+                "budget_min": budget,
+                "runs": len(scores),
+                "env_steps": float(last["env_steps"].mean()),
+                "score": float(scores.mean()),
+                "worst": float(scores.min()),
+                "low": float(np.percentile(boot, 2.5)),
+                "high": float(np.percentile(boot, 97.5)),
             }
         )
     return pd.DataFrame(rows)
@@ -239,7 +299,7 @@ def make_report(
     if speed:  # measured apart, one run on an idle machine: per second, not per sample
         columns = ["env", "algo", "num_envs", "env_steps_per_s", "compile_s", "memory_mb"]
         made += _save_table(pd.DataFrame(speed)[columns], tables_dir, "speed")
-    vs_fixed = None
+    vs_fixed = equal_compute = None
     if (study_dir / CURVES_DB).exists():
         fixed = load_snapshot_scores(study_dir / CURVES_DB)
         if seeds is not None:
@@ -249,6 +309,13 @@ def make_report(
             made.append(_save_figure(figure, figures_dir, f"{env}_vs_fixed"))
         vs_fixed = last_snapshot_scores(fixed, reps)
         made += _save_table(vs_fixed, tables_dir, "vs_fixed")
+        if speed:
+            fixed = compute_minutes(fixed, pd.DataFrame(speed))
+            equal_compute = equal_compute_scores(fixed, reps)
+            made += _save_table(equal_compute, tables_dir, "equal_compute")
+            for env, rows in equal_compute.groupby("env"):
+                figure = plots.fixed_opponent_curves(fixed, env, rows["budget_min"].iloc[0])
+                made.append(_save_figure(figure, figures_dir, f"{env}_vs_fixed_compute"))
 
     db = study_dir / MATCH_DB
     if not db.exists():
@@ -275,6 +342,8 @@ def make_report(
     made.append(_save_figure(plots.improvement_intervals(imp), figures_dir, "improvement"))
     made += _save_table(agg, tables_dir, "aggregates")
     made += _save_table(imp, tables_dir, "improvement")
-    (tables_dir / "findings.md").write_text(findings(h2h, agg, imp, summary, groups, vs_fixed))
+    (tables_dir / "findings.md").write_text(
+        findings(h2h, agg, imp, summary, groups, vs_fixed, equal_compute)
+    )
     made.append(tables_dir / "findings.md")
     return made

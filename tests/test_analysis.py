@@ -85,6 +85,8 @@ def test_head_to_head_and_task_scores_from_a_match_table():
     assert h2h.loc[("B", "A"), "score"] == pytest.approx(0.25)
     # Every seed of A scores 0.75 against every seed of B, so resampling seeds cannot move it.
     assert h2h.loc[("A", "B"), "low"] == pytest.approx(0.75)
+    assert h2h.loc[("A", "B"), "draws"] == 0
+    assert h2h.loc[("A", "scripted-x"), ["games", "draws"]].tolist() == [24, 4]
     tasks, scores = task_scores(matches, players)["g"]
     assert tasks == ["scripted/x"]
     np.testing.assert_allclose(scores["A"], [[10 / 12], [10 / 12]])
@@ -162,10 +164,10 @@ def test_findings_state_the_worst_run_and_when_a_solvable_game_was_solved():
     solved score says how many runs solved it and when; a game without one says neither."""
     h2h = pd.DataFrame(
         [
-            ("tennis", "ippo", "poca", 0.6, 0.55, 0.65, 40),
-            ("tennis", "poca", "ippo", 0.4, 0.35, 0.45, 40),
+            ("tennis", "ippo", "poca", 0.6, 0.55, 0.65, 40, 30),
+            ("tennis", "poca", "ippo", 0.4, 0.35, 0.45, 40, 30),
         ],
-        columns=["env", "algo", "opponent", "score", "low", "high", "games"],
+        columns=["env", "algo", "opponent", "score", "low", "high", "games", "draws"],
     )
     groups = pd.DataFrame(
         [("tennis", "ippo", 2, 1200.0, 1150.0, 1250.0, 1250.0, 1150.0)],
@@ -190,10 +192,41 @@ def test_findings_state_the_worst_run_and_when_a_solvable_game_was_solved():
     imp = pd.DataFrame(columns=["env", "x", "y", "p_x_beats_y", "low", "high"])
     text = report.findings(h2h, empty, imp, summary, groups, vs_fixed)
     assert "ippo 1200 [1150, 1250] (worst 1150)" in text
-    assert "ippo vs poca: score 0.600 [95% CI 0.550, 0.650] over 40 games: ippo wins" in text
+    assert (
+        "ippo vs poca: score 0.600 [95% CI 0.550, 0.650] over 40 games (30 drawn): ippo wins"
+        in text
+    )
     assert "over 2 runs, worst run 0.310." in text
     ippo, poca = (line for line in text.splitlines() if line.startswith(("- ippo:", "- poca:")))
     assert ippo.endswith(
         "solved in 1 of 2 (median at 870,400 env steps); final game score 1.50, worst run 0.40."
     )
     assert "solved" not in poca and poca.endswith("each (mean).")
+
+
+def test_equal_compute_takes_each_runs_last_snapshot_within_the_cheapest_full_run():
+    """A slow algorithm is judged at the env steps it reaches in the time the fastest needs
+    for the whole budget: here ``fast`` trains 4x faster, so ``slow`` is read at a quarter of
+    the budget, its snapshot at 100 steps, not at 400, and not at 200 (past a quarter)."""
+    speed = pd.DataFrame(
+        [("g", "fast", 40.0), ("g", "slow", 10.0)], columns=["env", "algo", "env_steps_per_s"]
+    )
+    rows = []
+    for algo, seed, scores in [
+        ("fast", 0, [0.2, 0.4, 0.6, 0.7]),
+        ("fast", 1, [0.2, 0.4, 0.6, 0.5]),
+        ("slow", 0, [0.3, 0.8, 0.9, 1.0]),
+        ("slow", 1, [0.1, 0.8, 0.9, 1.0]),
+    ]:
+        for steps, score in zip([100, 200, 300, 400], scores, strict=True):
+            rows.append(("g", algo, seed, steps, "scripted/x", score))
+    fixed = pd.DataFrame(rows, columns=["env", "algo", "seed", "env_steps", "opponent", "score"])
+    fixed = report.compute_minutes(fixed, speed)
+    assert fixed["compute_min"].max() == pytest.approx(400 / 10 / 60)
+    table = report.equal_compute_scores(fixed, reps=200).set_index("algo")
+    assert table.loc["fast", "budget_min"] == pytest.approx(400 / 40 / 60)
+    assert table.loc["fast", "env_steps"] == 400 and table.loc["slow", "env_steps"] == 100
+    assert table.loc["fast", "score"] == pytest.approx(0.6)
+    assert table.loc["slow", "score"] == pytest.approx(0.2)
+    assert table.loc["slow", "worst"] == pytest.approx(0.1)
+    assert table.loc["slow", "low"] <= 0.2 <= table.loc["slow", "high"]

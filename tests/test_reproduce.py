@@ -36,6 +36,9 @@ FIGURES = [
     "soccer_twos_vs_fixed",
     "strikers_vs_goalie_vs_fixed",
     "tennis_vs_fixed",
+    "soccer_twos_vs_fixed_compute",
+    "strikers_vs_goalie_vs_fixed_compute",
+    "tennis_vs_fixed_compute",
 ]
 TABLES = [
     "runs",
@@ -47,6 +50,8 @@ TABLES = [
     "aggregates",
     "improvement",
     "vs_fixed",
+    "speed",
+    "equal_compute",
 ]
 
 
@@ -82,6 +87,15 @@ def reference_folder(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def smoke_study(tmp_path_factory, reference_folder) -> Path:
     out_dir = tmp_path_factory.mktemp("smoke")
+    # Speed is measured apart (experiments.bench.train, on an idle machine) and kept beside the
+    # runs; here a stand-in in which each algorithm is half as fast as the one before.
+    speed = [
+        {"env": env, "algo": algo, "num_envs": 4, "env_steps_per_s": rate, "compile_s": 1.0,
+         "memory_mb": 10.0}
+        for env in ("soccer_twos", "strikers_vs_goalie", "tennis")
+        for algo, rate in (("ippo", 400.0), ("poca", 200.0), ("maddpg", 100.0))
+    ]  # fmt: skip
+    (out_dir / "speed.jsonl").write_text("".join(json.dumps(row) + "\n" for row in speed))
     done = reproduce(out_dir, f"preset.reference_models={reference_folder}")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Odd.onnx: left out" in done.stdout  # fits no game: said, and the study goes on
@@ -140,6 +154,11 @@ def test_every_snapshot_meets_every_fixed_player_and_every_run_is_exported(smoke
     table = pd.read_csv(smoke_study / "tables" / "vs_fixed.csv")
     row = table[(table["algo"] == "poca") & (table["opponent"] == "mlagents/SoccerTwos")]
     assert row[["runs", "env_steps"]].values.tolist() == [[2, 256]]
+    # At the compute of IPPO's full run (256 env steps), POCA (half as fast) is read at its
+    # snapshot after 128 env steps, MADDPG (a quarter) has none.
+    equal = pd.read_csv(smoke_study / "tables" / "equal_compute.csv")
+    reached = equal.groupby("algo")["env_steps"].max().to_dict()
+    assert reached == {"ippo": 256, "poca": 128}
 
 
 def test_the_reference_models_are_recorded_and_held_fixed(smoke_study, reference_folder, tmp_path):

@@ -11,8 +11,8 @@
 # # Training curves: self-play ELO, the Tennis score, and scores against fixed players
 #
 # Reads a study directory written by `python -m experiments.reproduce` (its `runs/` and
-# `curves.sqlite`), so it reproduces the paper's `elo_curves.png`, `tennis_score.png` and
-# `<env>_vs_fixed.png` from results on disk.
+# `curves.sqlite`), so it reproduces the paper's `elo_curves.png`, `tennis_score.png`,
+# `<env>_vs_fixed.png` and `<env>_vs_fixed_compute.png` from results on disk.
 # Open it as a notebook with `jupytext --to ipynb analysis/notebooks/training_curves.py`, or
 # run it as a script: `python analysis/notebooks/training_curves.py` (the paper's study,
 # `paper/data`; any other with `STUDY_DIR=<dir>`).
@@ -21,10 +21,17 @@
 import os
 from pathlib import Path
 
+import pandas as pd
+
 from analysis import plots
-from analysis.formats import CURVES_DB
+from analysis.formats import CURVES_DB, SPEED_FILE, read_jsonl
 from analysis.learning_curves import solved_at
-from analysis.report import last_snapshot_scores, solved_scores
+from analysis.report import (
+    compute_minutes,
+    equal_compute_scores,
+    last_snapshot_scores,
+    solved_scores,
+)
 from analysis.results import load_curves, load_finals, load_snapshot_scores
 
 STUDY_DIR = Path(os.environ.get("STUDY_DIR", "paper/data"))
@@ -64,6 +71,21 @@ fixed = load_snapshot_scores(STUDY_DIR / CURVES_DB)
 for env in sorted(fixed["env"].unique()):
     plots.fixed_opponent_curves(fixed, env).savefig(FIGURES_DIR / f"{env}_vs_fixed.png", dpi=130)
 last_snapshot_scores(fixed, reps=int(os.environ.get("REPS", "2000")))
+
+# %% [markdown]
+# The same curves per unit of compute: each snapshot at the minutes its env steps take at its
+# algorithm's speed measured apart on the idle machine (`speed.jsonl`), and each algorithm's
+# score within the compute of the game's cheapest full run (the dotted line).
+
+# %%
+speed = read_jsonl(STUDY_DIR / SPEED_FILE)
+if speed:
+    fixed = compute_minutes(fixed, pd.DataFrame(speed))
+    equal = equal_compute_scores(fixed, reps=int(os.environ.get("REPS", "2000")))
+    for env, rows in equal.groupby("env"):
+        figure = plots.fixed_opponent_curves(fixed, env, rows["budget_min"].iloc[0])
+        figure.savefig(FIGURES_DIR / f"{env}_vs_fixed_compute.png", dpi=130)
+    equal
 
 # %% [markdown]
 # One row per run: budget, wall time, env-steps/s, and for the soccer games the stalls
