@@ -7,7 +7,7 @@ Markdown copy for the paper.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -111,27 +111,15 @@ def findings(
                 f"- {r.algo} IQM score vs fixed opponents (scripted, reference): {r.estimate:.3f} "
                 f"[{r.low:.3f}, {r.high:.3f}]."
             )
-        if vs_fixed is not None:
-            reference = vs_fixed[
-                (vs_fixed["env"] == env) & vs_fixed["opponent"].str.startswith("mlagents")
-            ]
-            for r in reference.itertuples():
-                lines.append(
-                    f"- {r.algo}'s policies at {r.env_steps:,} env steps vs {r.opponent}: score "
-                    f"{r.score:.3f} [{r.low:.3f}, {r.high:.3f}] over {r.runs} runs, worst run "
-                    f"{r.worst:.3f}."
-                )
-        if equal_compute is not None:
-            reference = equal_compute[
-                (equal_compute["env"] == env) & equal_compute["opponent"].str.startswith("mlagents")
-            ]
-            for r in reference.itertuples():
-                lines.append(
-                    f"- {r.algo}'s policies at equal compute ({r.budget_min:.1f} min, the "
-                    f"cheapest algorithm's full run; {r.env_steps:,.0f} env steps on average) "
-                    f"vs {r.opponent}: score {r.score:.3f} [{r.low:.3f}, {r.high:.3f}] over "
-                    f"{r.runs} runs, worst run {r.worst:.3f}."
-                )
+        lines += _versus_reference(vs_fixed, env, lambda r: f"at {r.env_steps:,} env steps")
+        lines += _versus_reference(
+            equal_compute,
+            env,
+            lambda r: (
+                f"at equal compute ({r.budget_min:.1f} min, the cheapest algorithm's full "
+                f"run; {r.env_steps:,.0f} env steps on average)"
+            ),
+        )
         for r in summary[summary["env"] == env].itertuples():
             stalled = (
                 "" if pd.isna(r.stalled_runs) else f"; stalled in {r.stalled_runs:.0f} of {r.runs}"
@@ -150,6 +138,21 @@ def findings(
     return "\n".join(lines)
 
 
+def _versus_reference(
+    table: pd.DataFrame | None, env: str, when: Callable[[Any], str]
+) -> list[str]:
+    """A sentence per algorithm and reference player of ``env`` in ``table`` (a
+    ``last_snapshot_scores``-shaped table); ``when`` says which of its policies played."""
+    if table is None:
+        return []
+    rows = table[(table["env"] == env) & table["opponent"].str.startswith("mlagents")]
+    return [
+        f"- {r.algo}'s policies {when(r)} vs {r.opponent}: score {r.score:.3f} "
+        f"[{r.low:.3f}, {r.high:.3f}] over {r.runs} runs, worst run {r.worst:.3f}."
+        for r in rows.itertuples()
+    ]
+
+
 def solved_sentence(row: Any) -> str:
     """``runs_summary``'s solved columns in words, for a game with a solved score (else "")."""
     if pd.isna(row.game_score):
@@ -161,6 +164,19 @@ def solved_sentence(row: Any) -> str:
     )
 
 
+def over_runs(scores: np.ndarray, reps: int, rng: np.random.Generator) -> dict[str, float]:
+    """One score per run: their mean with a bootstrap 95% interval (runs resampled), the
+    worst run and how many there are."""
+    boot = scores[rng.integers(0, len(scores), (reps, len(scores)))].mean(axis=1)
+    return {
+        "runs": len(scores),
+        "score": float(scores.mean()),
+        "worst": float(scores.min()),
+        "low": float(np.percentile(boot, 2.5)),
+        "high": float(np.percentile(boot, 97.5)),
+    }
+
+
 def last_snapshot_scores(curves: pd.DataFrame, reps: int, seed: int = 0) -> pd.DataFrame:
     """Per env, algorithm and fixed opponent: the score of each run's last policy snapshot,
     its mean over runs with a bootstrap 95% interval (runs resampled), and the fewest env
@@ -169,7 +185,6 @@ def last_snapshot_scores(curves: pd.DataFrame, reps: int, seed: int = 0) -> pd.D
     rows = []
     for (env, algo, opponent), data in curves.groupby(["env", "algo", "opponent"]):
         last = data.loc[data.groupby("seed")["env_steps"].idxmax(), "score"].to_numpy()
-        boot = last[rng.integers(0, len(last), (reps, len(last)))].mean(axis=1)
         mean_curve = data.groupby("env_steps")["score"].mean()
         below = mean_curve[~(mean_curve >= 0.5)]  # no decided game (NaN) does not hold
         after = mean_curve.index[mean_curve.index > (below.index.max() if len(below) else -1)]
@@ -178,12 +193,8 @@ def last_snapshot_scores(curves: pd.DataFrame, reps: int, seed: int = 0) -> pd.D
                 "env": env,
                 "algo": algo,
                 "opponent": opponent,
-                "runs": len(last),
                 "env_steps": int(data["env_steps"].max()),
-                "score": float(last.mean()),
-                "worst": float(last.min()),
-                "low": float(np.percentile(boot, 2.5)),
-                "high": float(np.percentile(boot, 97.5)),
+                **over_runs(last, reps, rng),
                 "holds_half_from": int(after.min()) if len(after) else None,
             }
         )
@@ -219,20 +230,14 @@ def equal_compute_scores(fixed: pd.DataFrame, reps: int, seed: int = 0) -> pd.Da
         if within.empty:
             continue
         last = within.loc[within.groupby("seed")["env_steps"].idxmax()]
-        scores = last["score"].to_numpy()
-        boot = scores[rng.integers(0, len(scores), (reps, len(scores)))].mean(axis=1)
         rows.append(
             {
                 "env": env,
                 "algo": algo,
                 "opponent": opponent,
                 "budget_min": budget,
-                "runs": len(scores),
                 "env_steps": float(last["env_steps"].mean()),
-                "score": float(scores.mean()),
-                "worst": float(scores.min()),
-                "low": float(np.percentile(boot, 2.5)),
-                "high": float(np.percentile(boot, 97.5)),
+                **over_runs(last["score"].to_numpy(), reps, rng),
             }
         )
     return pd.DataFrame(rows)
