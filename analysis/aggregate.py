@@ -108,7 +108,9 @@ def task_scores(
     not trained in the study) and ``{algo: [runs, tasks]}`` scores of every trained player
     against them."""
     pairs = pair_counts(matches).merge(
-        players[["name", "kind", "algo", "seed"]], left_on="player", right_on="name"
+        players[["env", "name", "kind", "algo", "seed"]],
+        left_on=["env", "player"],
+        right_on=["env", "name"],
     )
     fixed = set(players.loc[players["kind"] != "trained", "name"])
     out = {}

@@ -51,14 +51,19 @@ def ratings_by_env(matches: pd.DataFrame, players: pd.DataFrame) -> pd.DataFrame
 def aggregates(
     matches: pd.DataFrame, players: pd.DataFrame, reps: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """rliable aggregates and probabilities of improvement per env, and over both envs."""
+    """rliable aggregates and probabilities of improvement per env, and over every env
+    (``all``: every task of every env; an algorithm's first n runs in each, n its fewest in
+    any env, so one algorithm's short line does not cut the others')."""
     per_env = task_scores(matches, players)
-    if len(per_env) > 1:  # every task of every env, the first n runs of each (n: the fewest)
+    if len(per_env) > 1:
         algos = sorted(set.intersection(*(set(s) for _, s in per_env.values())))
-        n = min(s[a].shape[0] for _, s in per_env.values() for a in algos)
+        runs = {a: min(s[a].shape[0] for _, s in per_env.values()) for a in algos}
         per_env["all"] = (
             [f"{env}/{t}" for env, (tasks, _) in per_env.items() for t in tasks],
-            {a: np.concatenate([s[a][:n] for _, s in per_env.values()], axis=1) for a in algos},
+            {
+                a: np.concatenate([s[a][: runs[a]] for _, s in per_env.values()], axis=1)
+                for a in algos
+            },
         )
     agg = [aggregate_table(s, reps).assign(env=env) for env, (_, s) in per_env.items()]
     imp = [improvement_table(s, reps).assign(env=env) for env, (_, s) in per_env.items()]

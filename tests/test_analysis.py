@@ -230,3 +230,30 @@ def test_equal_compute_takes_each_runs_last_snapshot_within_the_cheapest_full_ru
     assert table.loc["slow", "score"] == pytest.approx(0.2)
     assert table.loc["slow", "worst"] == pytest.approx(0.1)
     assert table.loc["slow", "low"] <= 0.2 <= table.loc["slow", "high"]
+
+
+def test_the_all_games_aggregate_keeps_every_run_an_algorithm_has_in_every_game():
+    """B has one run in game h; A keeps both of its runs in the aggregate over the games
+    (scores 10/12 and 4/12 on every task, mean 7/12), B its one (6/12)."""
+    players = pd.DataFrame(
+        {
+            "name": ["A/seed0", "A/seed1", "B/seed0", "B/seed1", "scripted/x"] * 2,
+            "env": ["g"] * 5 + ["h"] * 5,
+            "kind": (["trained"] * 4 + ["scripted"]) * 2,
+            "algo": ["A", "A", "B", "B", "scripted-x"] * 2,
+            "seed": [0, 1, 0, 1, None] * 2,
+        }
+    )
+    wins = {"A/seed0": 10, "A/seed1": 4, "B/seed0": 6, "B/seed1": 2}
+    rows = [
+        (env, p, "scripted/x", w, 0, 12 - w)
+        for env in ("g", "h")
+        for p, w in wins.items()
+        if (env, p) != ("h", "B/seed1")
+    ]
+    matches = pd.DataFrame(rows, columns=["env", "player0", "player1", "wins0", "draws", "wins1"])
+    matches = matches.assign(games=12, seed=np.arange(len(matches)), round=0)
+    agg, _ = report.aggregates(matches, players, reps=50)
+    mean = agg[(agg["env"] == "all") & (agg["metric"] == "mean")].set_index("algo")["estimate"]
+    assert mean["A"] == pytest.approx(7 / 12)
+    assert mean["B"] == pytest.approx(6 / 12)
