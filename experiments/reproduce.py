@@ -41,11 +41,19 @@ from omegaconf import DictConfig, OmegaConf
 
 import envs
 from analysis import baselines, lowe
-from analysis.formats import CONFIG_FILE, CURVES_DB, EVAL_FILE, read_metrics
+from analysis.formats import (
+    CONFIG_FILE,
+    CURVES_DB,
+    EVAL_FILE,
+    read_matches,
+    read_metrics,
+    snapshot_of,
+)
 from analysis.report import make_report
 from envs import scripted
 from experiments.bench.vs_jaxmarl import jaxmarl_curve
 from experiments.core import crossplay, references
+from experiments.core.checkpoint import SNAPSHOTS, snapshots
 from experiments.core.config import CONF_DIR
 from experiments.core.matches import run_tournament, run_versus
 from experiments.core.onnx_export import behaviour_policies, check_parity, export
@@ -236,6 +244,27 @@ def run_env(run: Path) -> str:
     return str(json.loads((run / CONFIG_FILE).read_text())["env"]["name"])
 
 
+def run_name(run: Path) -> str:
+    """A run's player name in the study's tables: ``<line>/seed<k>``."""
+    return f"{run.parent.name}/{run.name}"
+
+
+def lost_curves(runs: list[Path], db: Path, env_name: str) -> list[Path]:
+    """Of ``runs``, those with no policy snapshots on disk and no curve in ``db``: snapshots
+    are not committed, so a run whose machine went before its curve was played has none."""
+    bare = [r for r in runs if not snapshots(r)]
+    if not bare:
+        return []
+    played = set()
+    if db.exists():
+        matches = read_matches(db, env_name)
+        for name in (*matches["player0"], *matches["player1"]):
+            snapshot = snapshot_of(name)
+            if snapshot:
+                played.add(snapshot[0])
+    return [r for r in bare if run_name(r) not in played]
+
+
 def curves_all(cfg: DictConfig, out_dir: Path) -> None:
     """Per env, every finished run's policy snapshots against the game's scripted and
     reference players, both sides (``<out_dir>/curves.sqlite``; matches already there are
@@ -245,16 +274,24 @@ def curves_all(cfg: DictConfig, out_dir: Path) -> None:
         runs = env_runs(preset, out_dir, env_label, required=False)
         if not runs:
             continue
-        snapshots = [p for r in runs for p in snapshot_players(r, f"{r.parent.name}/{r.name}")]
         env = envs.make(run_env(runs[0]))
+        for run in lost_curves(runs, out_dir / CURVES_DB, env.spec.name):
+            print(
+                f"{run}: no policy snapshots ({SNAPSHOTS}/) and no curve in {CURVES_DB}, so its "
+                f"curve is left out. To add it, train the run again in a scratch directory "
+                f"(the same seed and config give the same numbers on the same machine) and "
+                f"copy its {SNAPSHOTS}/ here.",
+                flush=True,
+            )
+        policies = [p for r in runs for p in snapshot_players(r, run_name(r))]
         fixed = [scripted_player(env.spec.name, n) for n in scripted.names(env.spec.name)]
         fixed += reference_players(cfg, out_dir, env.spec.name)
         t = time.perf_counter()
         run_versus(
-            env, snapshots, fixed, out_dir / CURVES_DB, int(c_cfg.games), int(c_cfg.decisions)
+            env, policies, fixed, out_dir / CURVES_DB, int(c_cfg.games), int(c_cfg.decisions)
         )
         print(
-            f"{env_label} curves: {len(snapshots)} snapshots x {len(fixed)} fixed players, "
+            f"{env_label} curves: {len(policies)} snapshots x {len(fixed)} fixed players, "
             f"{time.perf_counter() - t:.0f} s",
             flush=True,
         )
@@ -289,7 +326,7 @@ def tournament_all(cfg: DictConfig, out_dir: Path) -> None:
         if not runs:
             print(f"{env_label}: no finished runs yet, no tournament", flush=True)
             continue
-        loaded = [trained_player(r, f"{r.parent.name}/{r.name}") for r in runs]  # line/seedK
+        loaded = [trained_player(r, run_name(r)) for r in runs]
         env = loaded[0][0]
         players = [p for _, p in loaded]
         players += [scripted_player(env.spec.name, n) for n in scripted.names(env.spec.name)]

@@ -195,6 +195,24 @@ def test_a_second_run_finds_the_training_done(smoke_study):
     assert written() == before  # no run was started again
 
 
+def test_a_run_without_snapshots_or_curve_is_named_and_one_with_its_curve_is_not(
+    smoke_study, tmp_path
+):
+    run = tmp_path / "runs" / "soccer_twos" / "poca" / "seed0"
+    shutil.copytree(smoke_study / "runs" / "soccer_twos" / "poca" / "seed0", run)
+    db = tmp_path / "curves.sqlite"
+    shutil.copy(smoke_study / "curves.sqlite", db)
+    assert study.lost_curves([run], db, "soccer_twos") == []  # snapshots on disk
+    shutil.rmtree(run / "policies")  # a new machine: snapshots are not committed
+    assert study.lost_curves([run], db, "soccer_twos") == []  # its curve was played
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "DELETE FROM matches WHERE player0 LIKE 'poca/seed0@%' OR player1 LIKE 'poca/seed0@%'"
+        )
+    assert study.lost_curves([run], db, "soccer_twos") == [run]
+    assert study.lost_curves([run], tmp_path / "none.sqlite", "soccer_twos") == [run]
+
+
 @pytest.mark.parametrize("notebook", ["training_curves", "tournament_ratings"])
 def test_notebooks_execute_on_the_smoke_results(smoke_study, notebook, monkeypatch, tmp_path):
     monkeypatch.setenv("STUDY_DIR", str(smoke_study))
