@@ -253,15 +253,11 @@ def lost_curves(runs: list[Path], db: Path, env_name: str) -> list[Path]:
     """Of ``runs``, those with no policy snapshots on disk and no curve in ``db``: snapshots
     are not committed, so a run whose machine went before its curve was played has none."""
     bare = [r for r in runs if not snapshots(r)]
-    if not bare:
-        return []
     played = set()
-    if db.exists():
+    if bare and db.exists():
         matches = read_matches(db, env_name)
-        for name in (*matches["player0"], *matches["player1"]):
-            snapshot = snapshot_of(name)
-            if snapshot:
-                played.add(snapshot[0])
+        names = map(snapshot_of, (*matches["player0"], *matches["player1"]))
+        played = {snapshot[0] for snapshot in names if snapshot}
     return [r for r in bare if run_name(r) not in played]
 
 
